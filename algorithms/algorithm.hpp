@@ -1,0 +1,146 @@
+// The interface every training algorithm implements, and the pieces they share (options, the arena,
+// the matmul cache). The harness sees algorithms only through this header and the registry.
+//
+// Life cycle: create (options validated) -> setup(spec, batch, seed) (plans buffers, creates every
+// matmul primitive, makes the one arena allocation, initialises weights) -> train_step / predict
+// many times (no allocation, no primitive creation) -> save / load.
+// Shape vocabulary: B batch, D input size, H hidden size, K classes, L hidden layers.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "algorithms/backend/arena.hpp"
+#include "algorithms/backend/matmul.hpp"
+
+namespace ffb {
+
+constexpr int kMaxLayers = 64;
+
+struct ModelSpec {
+  int64_t input = 784;               // D
+  std::vector<int64_t> hidden;       // H per hidden layer; depth L = hidden.size()
+  int classes = 10;                  // K
+  std::string describe() const;      // e.g. "[784,500,500]->10"
+};
+
+// What one training step did. Fixed-size so returning it allocates nothing.
+struct StepStats {
+  double loss = 0.0;                 // the algorithm's training objective, averaged over the batch
+  double classifier_loss = 0.0;      // FF: loss of the softmax classifier trained alongside
+  int layers = 0;                    // entries used in the per-layer arrays (0 for end-to-end losses)
+  float layer_loss[kMaxLayers] = {};
+  float goodness_pos[kMaxLayers] = {};  // FF diagnostics: mean positive / negative goodness per layer
+  float goodness_neg[kMaxLayers] = {};
+  int64_t samples = 0;
+};
+
+struct Evaluation {
+  double accuracy = 0.0;
+  double loss = 0.0;  // mean cross-entropy of the mode's class scores
+  int64_t samples = 0;
+};
+
+// One declared option: its name, default (as JSON) and a one-line description.
+struct OptionInfo {
+  std::string name;
+  nlohmann::json default_value;
+  std::string help;
+};
+
+// Options given by the user, checked against the declared ones. An unknown option, or a value of
+// the wrong type, is an error that names the known options.
+class Options {
+ public:
+  Options(const std::string& owner, const std::vector<OptionInfo>& known, const nlohmann::json& given);
+  double number(const std::string& name) const;
+  int64_t integer(const std::string& name) const;
+  bool flag(const std::string& name) const;
+  std::string text(const std::string& name) const;
+  // Checks that a text option is one of `allowed`, with an error listing them.
+  std::string choice(const std::string& name, const std::vector<std::string>& allowed) const;
+  const nlohmann::json& values() const { return values_; }
+
+ private:
+  const nlohmann::json& get(const std::string& name) const;
+  std::string owner_;
+  nlohmann::json values_;
+};
+
+enum class Phase { train, inference };
+
+class Algorithm {
+ public:
+  virtual ~Algorithm() = default;
+
+  virtual std::string name() const = 0;
+  // Plans every buffer, creates the primitives for batch B, allocates, initialises weights.
+  virtual void setup(const ModelSpec& spec, int64_t batch, uint64_t seed) = 0;
+  // One update on rows == B samples (x: B x D, labels: B). Allocation-free.
+  virtual StepStats train_step(const float* x, const int32_t* labels) = 0;
+  // The harness calls this before each epoch (layer-wise schedules and learning-rate decay use it).
+  virtual void begin_epoch(int64_t epoch, int64_t total_epochs) { (void)epoch; (void)total_epochs; }
+  // Prediction modes this algorithm offers; the first is its default.
+  virtual std::vector<std::string> prediction_modes() const = 0;
+  // Class scores (B x K, higher is more likely) for rows <= B samples in the given mode.
+  virtual void scores(const float* x, int64_t rows, int mode, float* out_scores) = 0;
+  // Analytic FLOPs per sample: training step, or inference in the given mode.
+  virtual double flops_per_sample(Phase phase, int mode = 0) const = 0;
+  // Optional diagnostics: layers that can classify on their own (FF: goodness of one layer), and
+  // the test accuracy of one of them.
+  virtual int diagnostic_layers() const { return 0; }
+  virtual double evaluate_layer(const float* x, const int32_t* labels, int64_t n, int layer) {
+    (void)x; (void)labels; (void)n; (void)layer;
+    return 0.0;
+  }
+
+  // Shared implementations.
+  int mode_index(const std::string& mode) const;  // throws listing the modes
+  // Accuracy and cross-entropy of the mode's scores over a dataset (x: n x D row-major).
+  Evaluation evaluate(const float* x, const int32_t* labels, int64_t n, int mode);
+  void predict(const float* x, int64_t rows, int mode, int32_t* out_labels);
+
+  // Weights file (see algorithms/README.md): magic, version, algorithm, spec, then every
+  // weights-category buffer by name. load() checks that everything matches before copying.
+  void save(const std::string& path) const;
+  void load(const std::string& path);
+
+  const Arena& arena() const { return arena_; }
+  Arena& arena() { return arena_; }
+  const ModelSpec& spec() const { return spec_; }
+  int64_t batch() const { return batch_; }
+  const Options& options() const { return *options_; }
+  const MatmulCache& matmuls() const { return matmuls_; }
+
+ protected:
+  explicit Algorithm(std::unique_ptr<Options> options) : options_(std::move(options)) {}
+  // Called by setup() implementations: validates the spec and stores it.
+  void begin_setup(const ModelSpec& spec, int64_t batch);
+  // Matmul primitive for a shape, created now (during setup) and kept.
+  const Matmul& matmul_op(const MatmulShape& shape) { return matmuls_.get(shape); }
+
+  ModelSpec spec_;
+  int64_t batch_ = 0;
+  std::unique_ptr<Options> options_;
+  MatmulCache matmuls_;
+  Arena arena_;
+  BufferId score_buffer_;   // B x K, planned by every algorithm for evaluate()
+  BufferId input_buffer_;   // B x D, planned by every algorithm for padded prediction
+};
+
+// Registry: the one explicit list of algorithms (registry.cpp).
+struct AlgorithmInfo {
+  std::string name;
+  std::string summary;
+  std::vector<OptionInfo> options;
+  std::unique_ptr<Algorithm> (*create)(const nlohmann::json& options);
+};
+
+const std::vector<AlgorithmInfo>& registered_algorithms();
+const AlgorithmInfo& find_algorithm(const std::string& name);  // throws listing the registered ones
+std::unique_ptr<Algorithm> create_algorithm(const std::string& name, const nlohmann::json& options);
+
+}  // namespace ffb

@@ -1,0 +1,188 @@
+// OpenMP implementations of kernels.hpp. Rows are distributed over threads; the inner loops are
+// written so the compiler vectorises them (-O3 -march=native).
+#include "algorithms/backend/kernels.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace ffb::kern {
+
+void bias_add(const Mat& y, const float* bias) {
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < y.rows; ++b) {
+    float* row = y.row(b);
+#pragma omp simd
+    for (int64_t n = 0; n < y.cols; ++n) row[n] += bias[n];
+  }
+}
+
+void bias_grad_accumulate(float* dbias, const Mat& dy) {
+  // Parallel over column blocks so each thread owns its slice of dbias (no reduction races).
+  const int64_t block = 64;
+  const int64_t blocks = (dy.cols + block - 1) / block;
+#pragma omp parallel for schedule(static)
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t begin = blk * block;
+    const int64_t end = std::min(dy.cols, begin + block);
+    float acc[64] = {};
+    for (int64_t b = 0; b < dy.rows; ++b) {
+      const float* row = dy.row(b);
+#pragma omp simd
+      for (int64_t n = begin; n < end; ++n) acc[n - begin] += row[n];
+    }
+    for (int64_t n = begin; n < end; ++n) dbias[n] += acc[n - begin];
+  }
+}
+
+void relu_forward(const Mat& y, const Mat& x) {
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < x.rows; ++b) {
+    const float* in = x.row(b);
+    float* out = y.row(b);
+#pragma omp simd
+    for (int64_t n = 0; n < x.cols; ++n) out[n] = in[n] > 0.0f ? in[n] : 0.0f;
+  }
+}
+
+void relu_backward(const Mat& dx, const Mat& dy, const Mat& y) {
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < y.rows; ++b) {
+    const float* grad = dy.row(b);
+    const float* out = y.row(b);
+    float* result = dx.row(b);
+#pragma omp simd
+    for (int64_t n = 0; n < y.cols; ++n) result[n] = out[n] > 0.0f ? grad[n] : 0.0f;
+  }
+}
+
+namespace {
+inline float row_sum_squares(const float* x, int64_t n) {
+  float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+  for (int64_t i = 0; i < n; ++i) acc += x[i] * x[i];
+  return acc;
+}
+}  // namespace
+
+void normalize_forward(const Mat& y, float* scale, const Mat& x, NormKind kind, float eps) {
+  const float c = kind == NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(x.cols);
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < x.rows; ++b) {
+    const float* in = x.row(b);
+    float* out = y.row(b);
+    const float s = 1.0f / (std::sqrt(c * row_sum_squares(in, x.cols)) + eps);
+    scale[b] = s;
+#pragma omp simd
+    for (int64_t n = 0; n < x.cols; ++n) out[n] = in[n] * s;
+  }
+}
+
+void normalize_backward(const Mat& dx, const Mat& dy, const Mat& x, const float* scale, NormKind kind, float eps) {
+  const float c = kind == NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(x.cols);
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < x.rows; ++b) {
+    const float* in = x.row(b);
+    const float* grad = dy.row(b);
+    float* result = dx.row(b);
+    const float s = scale[b];
+    const float r = 1.0f / s - eps;
+    float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+    for (int64_t n = 0; n < x.cols; ++n) dot += grad[n] * in[n];
+    // d s / d x_n = -s^2 * c * x_n / r ; zero at the origin, where the norm is not differentiable.
+    const float coef = r > 0.0f ? s * s * c * dot / r : 0.0f;
+#pragma omp simd
+    for (int64_t n = 0; n < x.cols; ++n) result[n] = s * grad[n] - coef * in[n];
+  }
+}
+
+void goodness_forward(float* g, const Mat& h, bool mean) {
+  const float c = mean ? 1.0f / static_cast<float>(h.cols) : 1.0f;
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < h.rows; ++b) g[b] = c * row_sum_squares(h.row(b), h.cols);
+}
+
+void goodness_backward(const Mat& dh, const float* dg, const Mat& h, bool mean) {
+  const float c = mean ? 2.0f / static_cast<float>(h.cols) : 2.0f;
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < h.rows; ++b) {
+    const float* in = h.row(b);
+    float* out = dh.row(b);
+    const float k = c * dg[b];
+#pragma omp simd
+    for (int64_t n = 0; n < h.cols; ++n) out[n] = k * in[n];
+  }
+}
+
+float softplus(float x) { return x > 0.0f ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+
+float sigmoid(float x) {
+  if (x >= 0.0f) return 1.0f / (1.0f + std::exp(-x));
+  const float e = std::exp(x);
+  return e / (1.0f + e);
+}
+
+void softplus_forward(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = softplus(x[i]);
+}
+
+void softplus_backward(float* dx, const float* dy, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * sigmoid(x[i]);
+}
+
+float softmax_xent_forward(const Mat& probs, float* losses, const Mat& logits, const int32_t* labels) {
+  double total = 0.0;
+#pragma omp parallel for schedule(static) reduction(+ : total)
+  for (int64_t b = 0; b < logits.rows; ++b) {
+    const float* in = logits.row(b);
+    float* p = probs.row(b);
+    float max_logit = in[0];
+    for (int64_t k = 1; k < logits.cols; ++k) max_logit = std::max(max_logit, in[k]);
+    float sum = 0.0f;
+    for (int64_t k = 0; k < logits.cols; ++k) {
+      p[k] = std::exp(in[k] - max_logit);
+      sum += p[k];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t k = 0; k < logits.cols; ++k) p[k] *= inv;
+    const float loss = -(in[labels[b]] - max_logit - std::log(sum));
+    if (losses != nullptr) losses[b] = loss;
+    total += loss;
+  }
+  return logits.rows > 0 ? static_cast<float>(total / static_cast<double>(logits.rows)) : 0.0f;
+}
+
+void softmax_xent_backward(const Mat& dlogits, const Mat& probs, const int32_t* labels, float scale) {
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < probs.rows; ++b) {
+    const float* p = probs.row(b);
+    float* out = dlogits.row(b);
+    for (int64_t k = 0; k < probs.cols; ++k) out[k] = p[k] * scale;
+    out[labels[b]] -= scale;
+  }
+}
+
+void argmax_rows(int32_t* out, const Mat& x) {
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < x.rows; ++b) {
+    const float* row = x.row(b);
+    int64_t best = 0;
+    for (int64_t k = 1; k < x.cols; ++k)
+      if (row[k] > row[best]) best = k;
+    out[b] = static_cast<int32_t>(best);
+  }
+}
+
+void copy(const Mat& dst, const Mat& src) {
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < src.rows; ++b)
+    std::memcpy(dst.row(b), src.row(b), static_cast<size_t>(src.cols) * sizeof(float));
+}
+
+void fill(const Mat& dst, float value) {
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < dst.rows; ++b) std::fill(dst.row(b), dst.row(b) + dst.cols, value);
+}
+
+}  // namespace ffb::kern

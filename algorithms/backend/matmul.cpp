@@ -1,0 +1,160 @@
+// oneDNN-backed matmul. Memory objects are made once per primitive; run() only swaps data handles
+// and calls the C API's execute with a fixed argument array, so our side allocates nothing.
+#include "algorithms/backend/matmul.hpp"
+
+#include <atomic>
+#include <stdexcept>
+#include <vector>
+
+#include <dnnl.hpp>
+#include <fmt/format.h>
+
+#include "algorithms/backend/engine.hpp"
+
+namespace ffb {
+
+namespace {
+thread_local int library_call_depth = 0;
+struct LibraryCallScope {
+  LibraryCallScope() { ++library_call_depth; }
+  ~LibraryCallScope() { --library_call_depth; }
+};
+}  // namespace
+
+bool inside_library_call() { return library_call_depth > 0; }
+
+namespace {
+std::atomic<uint64_t> executed_flops{0};
+}  // namespace
+
+uint64_t matmul_flops_executed() { return executed_flops.load(std::memory_order_relaxed); }
+
+MatmulShape MatmulShape::normalized() const {
+  MatmulShape s = *this;
+  if (s.lda == 0) s.lda = trans_a ? m : k;
+  if (s.ldb == 0) s.ldb = trans_b ? k : n;
+  if (s.ldc == 0) s.ldc = n;
+  return s;
+}
+
+std::string MatmulShape::describe() const {
+  return fmt::format("{}x{}x{} (MxNxK){}{}{}{}{}", m, n, k, trans_a ? " A^T" : "", trans_b ? " B^T" : "",
+                     accumulate ? " +=C" : "", bias ? " +bias" : "", relu ? " relu" : "");
+}
+
+struct Matmul::Impl {
+  dnnl::matmul primitive;
+  dnnl::memory a_mem, b_mem, c_mem, bias_mem, scratch_mem;
+  dnnl::memory::desc scratch_desc;
+  int64_t scratch_bytes = 0;
+  std::string impl_name;
+};
+
+Matmul::Matmul(const MatmulShape& requested) : shape_(requested.normalized()), impl_(std::make_unique<Impl>()) {
+  const auto& s = shape_;
+  if (s.m <= 0 || s.n <= 0 || s.k <= 0)
+    throw std::invalid_argument(fmt::format("matmul: impossible shape {}: every dimension must be >= 1", s.describe()));
+  if (s.lda < (s.trans_a ? s.m : s.k) || s.ldb < (s.trans_b ? s.k : s.n) || s.ldc < s.n)
+    throw std::invalid_argument(fmt::format("matmul: row stride shorter than the row in {}", s.describe()));
+
+  using dt = dnnl::memory::data_type;
+  using dims = dnnl::memory::dims;
+  const dnnl::memory::desc a_md(dims{s.m, s.k}, dt::f32, s.trans_a ? dims{1, s.lda} : dims{s.lda, 1});
+  const dnnl::memory::desc b_md(dims{s.k, s.n}, dt::f32, s.trans_b ? dims{1, s.ldb} : dims{s.ldb, 1});
+  const dnnl::memory::desc c_md(dims{s.m, s.n}, dt::f32, dims{s.ldc, 1});
+  const dnnl::memory::desc bias_md(dims{1, s.n}, dt::f32, dims{s.n, 1});
+
+  dnnl::post_ops post_ops;
+  if (s.accumulate) post_ops.append_sum(1.0f);
+  if (s.relu) post_ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(post_ops);
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+
+  auto& eng = cpu_engine();
+  const auto desc = s.bias ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md) : dnnl::matmul::desc(a_md, b_md, c_md);
+  const dnnl::matmul::primitive_desc pd(desc, attr, eng);
+  impl_->primitive = dnnl::matmul(pd);
+  impl_->a_mem = dnnl::memory(a_md, eng, DNNL_MEMORY_NONE);
+  impl_->b_mem = dnnl::memory(b_md, eng, DNNL_MEMORY_NONE);
+  impl_->c_mem = dnnl::memory(c_md, eng, DNNL_MEMORY_NONE);
+  if (s.bias) impl_->bias_mem = dnnl::memory(bias_md, eng, DNNL_MEMORY_NONE);
+  impl_->scratch_desc = pd.scratchpad_desc();
+  impl_->scratch_bytes = static_cast<int64_t>(impl_->scratch_desc.get_size());
+  if (impl_->scratch_bytes > 0) impl_->scratch_mem = dnnl::memory(impl_->scratch_desc, eng, DNNL_MEMORY_NONE);
+  impl_->impl_name = pd.impl_info_str();
+}
+
+Matmul::~Matmul() = default;
+
+int64_t Matmul::scratchpad_bytes() const { return impl_->scratch_bytes; }
+const char* Matmul::implementation() const { return impl_->impl_name.c_str(); }
+
+void Matmul::run(const float* a, const float* b, float* c, const float* bias, void* scratchpad) const {
+  LibraryCallScope scope;
+  auto& im = *impl_;
+  im.a_mem.set_data_handle(const_cast<float*>(a));
+  im.b_mem.set_data_handle(const_cast<float*>(b));
+  im.c_mem.set_data_handle(c);
+  dnnl_exec_arg_t args[5];
+  int count = 0;
+  args[count++] = {DNNL_ARG_SRC, im.a_mem.get()};
+  args[count++] = {DNNL_ARG_WEIGHTS, im.b_mem.get()};
+  args[count++] = {DNNL_ARG_DST, im.c_mem.get()};
+  if (shape_.bias) {
+    im.bias_mem.set_data_handle(const_cast<float*>(bias));
+    args[count++] = {DNNL_ARG_BIAS, im.bias_mem.get()};
+  }
+  if (im.scratch_bytes > 0) {
+    im.scratch_mem.set_data_handle(scratchpad);
+    args[count++] = {DNNL_ARG_SCRATCHPAD, im.scratch_mem.get()};
+  }
+  auto& strm = cpu_stream();
+  const auto status = dnnl_primitive_execute(im.primitive.get(), strm.get(), count, args);
+  if (status != dnnl_success)
+    throw std::runtime_error(fmt::format("matmul {}: oneDNN execute failed (status {})", shape_.describe(),
+                                         static_cast<int>(status)));
+  dnnl_stream_wait(strm.get());
+  executed_flops.fetch_add(2ull * static_cast<uint64_t>(shape_.m) * static_cast<uint64_t>(shape_.n) *
+                               static_cast<uint64_t>(shape_.k), std::memory_order_relaxed);
+}
+
+const Matmul& MatmulCache::get(const MatmulShape& shape) {
+  const auto key = shape.normalized();
+  auto it = cache_.find(key);
+  if (it == cache_.end()) {
+    it = cache_.emplace(key, std::make_unique<Matmul>(key)).first;
+    max_scratchpad_ = std::max(max_scratchpad_, it->second->scratchpad_bytes());
+  }
+  return *it->second;
+}
+
+void matmul(const MatmulShape& shape, const float* a, const float* b, float* c, const float* bias) {
+  static MatmulCache cache;  // tests and tools only; algorithms own their cache
+  const auto& op = cache.get(shape);
+  std::vector<char> scratch(static_cast<size_t>(op.scratchpad_bytes()) + 64);
+  op.run(a, b, c, bias, scratch.empty() ? nullptr : scratch.data());
+}
+
+std::string onednn_version() {
+  const auto* v = dnnl_version();
+  return fmt::format("{}.{}.{}", v->major, v->minor, v->patch);
+}
+
+std::string onednn_isa() {
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::sse41: return "sse41";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx512_mic: return "avx512_mic";
+    case dnnl::cpu_isa::avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+    default: return "other";
+  }
+}
+
+}  // namespace ffb

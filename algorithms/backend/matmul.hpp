@@ -1,0 +1,82 @@
+// Matrix multiplication on oneDNN: C (M x N) = op(A) (M x K) * op(B) (K x N) [+ bias] [+ C] [ReLU].
+// Transposes are expressed through strides (no copies). A primitive is created once per shape and
+// options (the MatmulCache), then executed many times with new data pointers; the scratchpad is
+// user-managed so its bytes are counted in the arena.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+
+#include "algorithms/backend/tensor.hpp"
+
+namespace ffb {
+
+struct MatmulShape {
+  int64_t m = 0, n = 0, k = 0;
+  bool trans_a = false;     // A is stored K x M (row-major), used as its transpose
+  bool trans_b = false;     // B is stored N x K (row-major), used as its transpose
+  bool accumulate = false;  // C += op(A) op(B) instead of C = ...
+  bool bias = false;        // add a bias row vector of N floats
+  bool relu = false;        // apply ReLU last
+  int64_t lda = 0, ldb = 0, ldc = 0;  // row strides; 0 means "packed" (the stored row length)
+
+  MatmulShape normalized() const;
+  std::string describe() const;
+  auto key() const { return std::tie(m, n, k, trans_a, trans_b, accumulate, bias, relu, lda, ldb, ldc); }
+  bool operator<(const MatmulShape& other) const { return key() < other.key(); }
+  double flops() const { return 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k); }
+};
+
+// One oneDNN matmul primitive. Not copyable; lives in a MatmulCache.
+class Matmul {
+ public:
+  explicit Matmul(const MatmulShape& shape);
+  ~Matmul();
+  Matmul(const Matmul&) = delete;
+  Matmul& operator=(const Matmul&) = delete;
+
+  const MatmulShape& shape() const { return shape_; }
+  int64_t scratchpad_bytes() const;
+  const char* implementation() const;
+
+  // C = op(A) op(B) (+ bias) (+ C) (ReLU). `scratchpad` must hold scratchpad_bytes() bytes
+  // (nullptr allowed when that is 0). Allocates nothing of ours.
+  void run(const float* a, const float* b, float* c, const float* bias, void* scratchpad) const;
+
+ private:
+  struct Impl;
+  MatmulShape shape_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Primitives keyed by shape and options, created on first request and reused; an algorithm asks for
+// all of its shapes while planning, so no primitive is created inside a training step.
+class MatmulCache {
+ public:
+  const Matmul& get(const MatmulShape& shape);
+  int64_t max_scratchpad_bytes() const { return max_scratchpad_; }
+  int64_t primitives_created() const { return static_cast<int64_t>(cache_.size()); }
+
+ private:
+  std::map<MatmulShape, std::unique_ptr<Matmul>> cache_;
+  int64_t max_scratchpad_ = 0;
+};
+
+// Convenience for tests and one-off use: a private scratchpad, primitive from a process-wide cache.
+void matmul(const MatmulShape& shape, const float* a, const float* b, float* c, const float* bias = nullptr);
+
+// oneDNN facts for manifests.
+std::string onednn_version();
+std::string onednn_isa();  // the ISA oneDNN dispatches to (e.g. "avx512_core_amx")
+
+// True while the calling thread is inside a oneDNN call: the allocation counter of the contract tests
+// uses it to tell oneDNN's own per-call bookkeeping from allocations in ffbench code.
+bool inside_library_call();
+
+// FLOPs (2*M*N*K) of every Matmul::run so far in this process: lets tests check an algorithm's
+// analytic FLOP count against what it actually executed.
+uint64_t matmul_flops_executed();
+
+}  // namespace ffb

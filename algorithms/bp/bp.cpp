@@ -1,0 +1,143 @@
+// Backprop: forward with fused bias+ReLU matmuls, backward dW = a^T dz, dx = dz W^T, ReLU mask.
+#include "algorithms/bp/bp.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "algorithms/backend/kernels.hpp"
+
+namespace ffb {
+
+std::vector<OptionInfo> Backprop::declared_options() {
+  std::vector<OptionInfo> options;
+  add_optimizer_options(options, 0.001, "adam");
+  return options;
+}
+
+Backprop::Backprop(const nlohmann::json& options)
+    : Algorithm(std::make_unique<Options>("bp", declared_options(), options)) {
+  optimizer_ = optimizer_from(*options_);
+}
+
+void Backprop::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) {
+  begin_setup(spec, batch);
+  const int64_t depth = static_cast<int64_t>(spec.hidden.size());
+  const int64_t b = batch;
+  MemoryPlan plan;
+  layers_.assign(depth + 1, {});
+  int64_t widest = spec.classes;
+  for (int64_t l = 0; l <= depth; ++l) {
+    const int64_t in = l == 0 ? spec.input : spec.hidden[l - 1];
+    const int64_t out = l == depth ? spec.classes : spec.hidden[l];
+    layers_[l].plan(plan, fmt::format("layer{}", l), in, out, optimizer_.kind);
+    widest = std::max(widest, out);
+  }
+  input_buffer_ = plan.add_floats("input", MemCategory::activations, b * spec.input);
+  activations_.clear();
+  for (int64_t l = 0; l < depth; ++l)
+    activations_.push_back(plan.add_floats(fmt::format("a{}", l + 1), MemCategory::activations, b * spec.hidden[l]));
+  logits_ = plan.add_floats("logits", MemCategory::activations, b * spec.classes);
+  probs_ = plan.add_floats("probs", MemCategory::activations, b * spec.classes);
+  grad_a_ = plan.add_floats("grad.a", MemCategory::activations, b * widest);
+  grad_b_ = plan.add_floats("grad.b", MemCategory::activations, b * widest);
+  score_buffer_ = plan.add_floats("scores", MemCategory::scratch, b * spec.classes);
+
+  ops_.clear();
+  for (int64_t l = 0; l <= depth; ++l) {
+    const auto& p = layers_[l];
+    MatmulShape fwd{.m = b, .n = p.out, .k = p.in, .bias = true, .relu = l < depth};
+    MatmulShape dw{.m = p.in, .n = p.out, .k = b, .trans_a = true};
+    MatmulShape dx{.m = b, .n = p.in, .k = p.out, .trans_b = true};
+    ops_.push_back({&matmul_op(fwd), &matmul_op(dw), l > 0 ? &matmul_op(dx) : nullptr});
+  }
+  scratchpad_ = plan.add_bytes("matmul.scratchpad", MemCategory::scratch, matmuls_.max_scratchpad_bytes());
+  arena_.allocate(plan);
+  Rng rng(seed);
+  for (const auto& p : layers_) p.init(arena_, rng);
+  step_ = 0;
+}
+
+void Backprop::forward(const float* x) {
+  const int64_t depth = static_cast<int64_t>(activations_.size());
+  void* scratch = arena_.raw(scratchpad_);
+  const float* in = x;
+  for (int64_t l = 0; l <= depth; ++l) {
+    const auto& p = layers_[l];
+    float* out = l < depth ? arena_.floats(activations_[l]) : arena_.floats(logits_);
+    arena_.mark_live(l < depth ? activations_[l] : logits_);
+    ops_[l].forward->run(in, arena_.floats(p.weight), out, arena_.floats(p.bias), scratch);
+    in = out;
+  }
+}
+
+StepStats Backprop::train_step(const float* x, const int32_t* labels) {
+  const int64_t depth = static_cast<int64_t>(activations_.size());
+  const int64_t b = batch_;
+  arena_.reset_live();
+  forward(x);
+  StepStats stats;
+  stats.samples = b;
+  const Mat logits(arena_.floats(logits_), b, spec_.classes);
+  const Mat probs(arena_.floats(probs_), b, spec_.classes);
+  arena_.mark_live(probs_);
+  stats.loss = kern::softmax_xent_forward(probs, nullptr, logits, labels);
+  arena_.mark_dead(logits_);
+  // dz of the output layer lives in grad_a_; each layer's dx goes to the other buffer.
+  BufferId dz_id = grad_a_, dx_id = grad_b_;
+  arena_.mark_live(dz_id);
+  kern::softmax_xent_backward(Mat(arena_.floats(dz_id), b, spec_.classes), probs, labels, 1.0f / static_cast<float>(b));
+  arena_.mark_dead(probs_);
+  void* scratch = arena_.raw(scratchpad_);
+  ++step_;
+  for (int64_t l = depth; l >= 0; --l) {
+    const auto& p = layers_[l];
+    const float* layer_input = l == 0 ? x : arena_.floats(activations_[l - 1]);
+    float* dz = arena_.floats(dz_id);
+    ops_[l].weight_grad->run(layer_input, dz, arena_.floats(p.weight_grad), nullptr, scratch);
+    std::memset(arena_.floats(p.bias_grad), 0, static_cast<size_t>(p.out) * sizeof(float));
+    kern::bias_grad_accumulate(arena_.floats(p.bias_grad), Mat(dz, b, p.out));
+    if (l > 0) {
+      arena_.mark_live(dx_id);
+      float* dx = arena_.floats(dx_id);
+      ops_[l].input_grad->run(dz, arena_.floats(p.weight), dx, nullptr, scratch);
+      const Mat a(arena_.floats(activations_[l - 1]), b, p.in);
+      kern::relu_backward(Mat(dx, b, p.in), Mat(dx, b, p.in), a);
+      arena_.mark_dead(dz_id);
+      std::swap(dz_id, dx_id);
+    }
+    // Update after this layer's dx is computed: dx needs the weights of the forward pass.
+    p.update(arena_, optimizer_, step_);
+    if (l > 0) arena_.mark_dead(activations_[l - 1]);
+  }
+  arena_.mark_dead(dz_id);
+  return stats;
+}
+
+void Backprop::scores(const float* x, int64_t rows, int mode, float* out_scores) {
+  (void)mode;
+  const float* input = x;
+  if (rows < batch_) {  // pad the last partial batch: the primitives exist for B rows only
+    float* padded = arena_.floats(input_buffer_);
+    std::memcpy(padded, x, static_cast<size_t>(rows * spec_.input) * sizeof(float));
+    std::memset(padded + rows * spec_.input, 0, static_cast<size_t>((batch_ - rows) * spec_.input) * sizeof(float));
+    input = padded;
+  }
+  forward(input);
+  std::memcpy(out_scores, arena_.floats(logits_), static_cast<size_t>(rows * spec_.classes) * sizeof(float));
+}
+
+double Backprop::flops_per_sample(Phase phase, int mode) const {
+  (void)mode;
+  double forward = 0.0, input_grads = 0.0;
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const double macs = static_cast<double>(layers_[l].in) * static_cast<double>(layers_[l].out);
+    forward += 2.0 * macs;
+    if (l > 0) input_grads += 2.0 * macs;
+  }
+  if (phase == Phase::inference) return forward;
+  return 2.0 * forward + input_grads;  // forward + weight gradients + input gradients
+}
+
+}  // namespace ffb

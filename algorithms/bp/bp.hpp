@@ -1,0 +1,40 @@
+// Backpropagation baseline: an MLP with ReLU hidden layers, a linear output and softmax
+// cross-entropy, trained end to end. See README.md beside this file.
+#pragma once
+#include <vector>
+
+#include "algorithms/layers.hpp"
+
+namespace ffb {
+
+class Backprop final : public Algorithm {
+ public:
+  explicit Backprop(const nlohmann::json& options);
+  static std::vector<OptionInfo> declared_options();
+
+  std::string name() const override { return "bp"; }
+  void setup(const ModelSpec& spec, int64_t batch, uint64_t seed) override;
+  StepStats train_step(const float* x, const int32_t* labels) override;
+  std::vector<std::string> prediction_modes() const override { return {"softmax"}; }
+  void scores(const float* x, int64_t rows, int mode, float* out_scores) override;
+  double flops_per_sample(Phase phase, int mode = 0) const override;
+
+ private:
+  // Forward through every layer; logits land in logits_. Marks activations live as it goes.
+  void forward(const float* x);
+
+  OptimizerConfig optimizer_;
+  std::vector<LinearParams> layers_;     // L hidden + 1 output
+  std::vector<BufferId> activations_;    // a_1 .. a_L (B x H_l), ReLU outputs
+  BufferId logits_, probs_, grad_a_, grad_b_, scratchpad_;
+  struct Ops {
+    const Matmul* forward;
+    const Matmul* weight_grad;
+    const Matmul* input_grad;  // nullptr for the first layer
+  };
+  std::vector<Ops> ops_;
+  const float* input_ = nullptr;
+  int64_t step_ = 0;
+};
+
+}  // namespace ffb

@@ -1,0 +1,549 @@
+// Forward-Forward: see ff.hpp and README.md. One training step:
+//   1. (classifier on) a neutral-label pass; the softmax classifier learns from it and, for hard
+//      negatives, rates the wrong labels;
+//   2. positives and negatives stacked as 2B rows go through the layers; each layer computes its
+//      goodness, its local loss and its weight gradient from its own (constant) input, and updates.
+#include "algorithms/ff/ff.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace ffb {
+
+std::vector<OptionInfo> ForwardForward::declared_options() {
+  std::vector<OptionInfo> options;
+  add_optimizer_options(options, 0.001, "sgd");
+  options.push_back({"threshold", 1.0, "goodness threshold per unit: theta = threshold (mean goodness) or threshold * H (sum goodness)"});
+  options.push_back({"goodness", "sum", "sum or mean of squared activities"});
+  options.push_back({"norm", "rms", "normalisation of each layer's input: rms (root mean square) or l2 (length)"});
+  options.push_back({"negatives", "uniform", "negative labels: uniform over the wrong labels, or hard (the wrong label the classifier rates highest)"});
+  options.push_back({"schedule", "simultaneous", "simultaneous (every layer every step) or layerwise (one layer at a time)"});
+  options.push_back({"layer_epochs", 1, "layerwise: epochs per layer"});
+  options.push_back({"layer_steps", 0, "layerwise: steps per layer (overrides layer_epochs when > 0)"});
+  options.push_back({"peer_normalization", 0.0, "weight of the peer-normalisation loss (the matlab code uses 0.03)"});
+  options.push_back({"label_value", 1.0, "value written in the label's input slot"});
+  options.push_back({"label_from_max", false, "write each image's maximum instead of label_value (the PyTorch reference does)"});
+  options.push_back({"classifier", true, "train a softmax classifier alongside (enables softmax prediction and hard negatives)"});
+  options.push_back({"classifier_lr", 0.01, "learning rate of the softmax classifier"});
+  options.push_back({"classifier_skip_first", true, "leave the first layer out of the classifier's input (paper)"});
+  options.push_back({"goodness_skip_first", true, "leave the first layer out of goodness prediction (paper)"});
+  return options;
+}
+
+ForwardForward::ForwardForward(const nlohmann::json& options, const std::string& name, std::vector<OptionInfo> declared)
+    : Algorithm(std::make_unique<Options>(name, declared, options)), name_(name) {
+  const auto& o = *options_;
+  optimizer_ = optimizer_from(o);
+  classifier_optimizer_ = optimizer_;
+  classifier_optimizer_.lr = static_cast<float>(o.number("classifier_lr"));
+  if (o.values().contains("threshold")) threshold_ = o.number("threshold");
+  goodness_mean_ = o.choice("goodness", {"sum", "mean"}) == "mean";
+  norm_ = o.choice("norm", {"rms", "l2"}) == "l2" ? kern::NormKind::l2 : kern::NormKind::rms;
+  hard_negatives_ = o.choice("negatives", {"uniform", "hard"}) == "hard";
+  layerwise_ = o.choice("schedule", {"simultaneous", "layerwise"}) == "layerwise";
+  layer_epochs_ = o.integer("layer_epochs");
+  layer_steps_ = o.integer("layer_steps");
+  if (layer_epochs_ < 1) throw std::invalid_argument(name + ": option 'layer_epochs' must be >= 1");
+  if (layer_steps_ < 0) throw std::invalid_argument(name + ": option 'layer_steps' must be >= 0");
+  peer_normalization_ = static_cast<float>(o.number("peer_normalization"));
+  label_value_ = static_cast<float>(o.number("label_value"));
+  label_from_max_ = o.flag("label_from_max");
+  classifier_ = o.flag("classifier");
+  classifier_skip_first_ = o.flag("classifier_skip_first");
+  goodness_skip_first_ = o.flag("goodness_skip_first");
+  if (hard_negatives_ && !classifier_)
+    throw std::invalid_argument(name + ": negatives 'hard' need the classifier; set classifier to true or negatives to 'uniform'");
+}
+
+std::vector<std::string> ForwardForward::prediction_modes() const {
+  if (classifier_) return {"goodness", "softmax"};
+  return {"goodness"};
+}
+
+void ForwardForward::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) {
+  begin_setup(spec, batch);
+  if (spec.hidden.empty())
+    throw std::invalid_argument(name_ + ": needs at least one hidden layer (layers must be a list like [784,500,500])");
+  if (spec.input <= spec.classes)
+    throw std::invalid_argument(fmt::format("{}: the label is written over the first {} inputs, so the input size "
+                                            "must exceed the class count (got {})", name_, spec.classes, spec.input));
+  const int64_t b = batch, b2 = 2 * batch, k = spec.classes, kb = k * batch;
+  const int64_t depth = static_cast<int64_t>(spec.hidden.size());
+  const int64_t widest_hidden = *std::max_element(spec.hidden.begin(), spec.hidden.end());
+  const int64_t widest = std::max(spec.input, widest_hidden);
+
+  MemoryPlan plan;
+  layers_.assign(depth, {});
+  peer_means_.clear();
+  for (int64_t l = 0; l < depth; ++l) {
+    const int64_t in = l == 0 ? spec.input : spec.hidden[l - 1];
+    layers_[l].plan(plan, fmt::format("layer{}", l), in, spec.hidden[l], optimizer_.kind);
+    if (peer_normalization_ > 0.0f)
+      peer_means_.push_back(plan.add_floats(fmt::format("layer{}.peer_mean", l), MemCategory::optimizer, spec.hidden[l]));
+  }
+  features_.clear();
+  if (classifier_) {
+    int64_t feature_width = 0;
+    for (int64_t l = first_classifier_layer(); l < depth; ++l) {
+      feature_width += spec.hidden[l];
+      features_.push_back(plan.add_floats(fmt::format("features{}", l), MemCategory::activations, b * spec.hidden[l]));
+    }
+    classifier_params_.plan(plan, "classifier", feature_width, k, classifier_optimizer_.kind);
+    logits_ = plan.add_floats("logits", MemCategory::activations, b * k);
+    probs_ = plan.add_floats("probs", MemCategory::activations, b * k);
+    logits_grad_ = plan.add_floats("logits.grad", MemCategory::activations, b * k);
+  }
+  embedded_ = plan.add_floats("embedded", MemCategory::activations, b2 * spec.input);
+  normalized_a_ = plan.add_floats("normalized.a", MemCategory::activations, b2 * widest);
+  normalized_b_ = plan.add_floats("normalized.b", MemCategory::activations, b2 * widest);
+  hidden_ = plan.add_floats("hidden", MemCategory::activations, b2 * widest_hidden);
+  scale_ = plan.add_floats("scale", MemCategory::activations, b2);
+  goodness_ = plan.add_floats("goodness", MemCategory::activations, b2);
+  goodness_grad_ = plan.add_floats("goodness.grad", MemCategory::activations, b2);
+  label_values_ = plan.add_floats("label_values", MemCategory::activations, b2);
+  negatives_ = plan.add_bytes("negatives", MemCategory::activations, b * static_cast<int64_t>(sizeof(int32_t)));
+  peer_coefficients_ = plan.add_floats("peer_coefficients", MemCategory::scratch, widest_hidden);
+  input_buffer_ = plan.add_floats("input", MemCategory::activations, b * spec.input);
+  score_buffer_ = plan.add_floats("scores", MemCategory::scratch, b * k);
+  // Goodness prediction runs all K labels at once: K*B rows.
+  predict_a_ = plan.add_floats("predict.a", MemCategory::activations, kb * widest_hidden);
+  predict_b_ = plan.add_floats("predict.b", MemCategory::activations, kb * widest_hidden);
+  predict_norm_ = plan.add_floats("predict.normalized", MemCategory::activations, kb * widest_hidden);
+  predict_scale_ = plan.add_floats("predict.scale", MemCategory::activations, kb);
+  predict_goodness_ = plan.add_floats("predict.goodness", MemCategory::activations, kb);
+  first_product_ = plan.add_floats("predict.first_product", MemCategory::activations, b * spec.hidden[0]);
+
+  ops_.clear();
+  for (int64_t l = 0; l < depth; ++l) {
+    const auto& p = layers_[l];
+    LayerOps ops{};
+    ops.forward_pair = &matmul_op({.m = b2, .n = p.out, .k = p.in, .bias = true, .relu = true});
+    ops.weight_grad = &matmul_op({.m = p.in, .n = p.out, .k = b2, .trans_a = true});
+    ops.forward_single = &matmul_op({.m = b, .n = p.out, .k = p.in, .bias = true, .relu = true});
+    if (l > 0) ops.forward_labels = &matmul_op({.m = kb, .n = p.out, .k = p.in, .bias = true, .relu = true});
+    ops_.push_back(ops);
+  }
+  first_product_op_ = &matmul_op({.m = b, .n = spec.hidden[0], .k = spec.input});
+  classifier_forward_.clear();
+  classifier_grad_.clear();
+  if (classifier_) {
+    for (int64_t l = first_classifier_layer(); l < depth; ++l) {
+      const bool first = l == first_classifier_layer();
+      classifier_forward_.push_back(
+          &matmul_op({.m = b, .n = k, .k = spec.hidden[l], .accumulate = !first, .bias = first}));
+      classifier_grad_.push_back(&matmul_op({.m = spec.hidden[l], .n = k, .k = b, .trans_a = true}));
+    }
+  }
+  scratchpad_ = plan.add_bytes("matmul.scratchpad", MemCategory::scratch, matmuls_.max_scratchpad_bytes());
+  arena_.allocate(plan);
+
+  Rng rng(seed);
+  for (const auto& p : layers_) p.init(arena_, rng);
+  if (classifier_) {
+    // The classifier starts at zero (all classes equally likely), as in the matlab code.
+    std::memset(arena_.floats(classifier_params_.weight), 0,
+                static_cast<size_t>(classifier_params_.in * k) * sizeof(float));
+  }
+  negative_rng_ = Rng(seed ^ 0x6e65676174697665ull);
+  step_ = 0;
+  begin_epoch(0, 1);
+}
+
+void ForwardForward::begin_epoch(int64_t epoch, int64_t total_epochs) {
+  (void)total_epochs;
+  epoch_ = epoch;
+  if (!layerwise_) {
+    trained_layer_ = -1;
+  } else if (layer_steps_ == 0) {
+    trained_layer_ = std::min<int64_t>(depth() - 1, epoch / layer_epochs_);
+  }
+}
+
+float ForwardForward::label_value(const float* image) const {
+  if (!label_from_max_) return label_value_;
+  float best = 0.0f;
+  for (int64_t i = 0; i < spec_.input; ++i) best = std::max(best, image[i]);
+  return best;
+}
+
+void ForwardForward::embed(float* out, const float* x, const int32_t* labels, int64_t rows, int64_t out_rows) const {
+  const int64_t d = spec_.input, k = spec_.classes;
+  float* values = arena_.floats(label_values_);
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < out_rows; ++b) {
+    float* row = out + b * d;
+    if (b >= rows) {
+      std::memset(row, 0, static_cast<size_t>(d) * sizeof(float));
+      values[b] = 0.0f;
+      continue;
+    }
+    std::memcpy(row, x + b * d, static_cast<size_t>(d) * sizeof(float));
+    const float v = label_value(x + b * d);
+    values[b] = v;
+    if (labels == nullptr) {
+      for (int64_t c = 0; c < k; ++c) row[c] = v / static_cast<float>(k);
+    } else {
+      for (int64_t c = 0; c < k; ++c) row[c] = 0.0f;
+      row[labels[b]] = v;
+    }
+  }
+}
+
+void ForwardForward::neutral_forward(const float* embedded) {
+  const int64_t b = batch_;
+  void* scratch = arena_.raw(scratchpad_);
+  float* normalized = arena_.floats(normalized_a_);
+  float* scale = arena_.floats(scale_);
+  arena_.mark_live(normalized_a_);
+  arena_.mark_live(hidden_);
+  kern::normalize_forward(Mat(normalized, b, spec_.input), scale, Mat(const_cast<float*>(embedded), b, spec_.input),
+                          norm_, norm_eps_);
+  const float* input = normalized;
+  for (int64_t l = 0; l < depth(); ++l) {
+    const auto& p = layers_[l];
+    float* hidden = arena_.floats(hidden_);
+    ops_[l].forward_single->run(input, arena_.floats(p.weight), hidden, arena_.floats(p.bias), scratch);
+    const int64_t feature = l - first_classifier_layer();
+    float* next = nullptr;
+    if (classifier_ && feature >= 0) {
+      arena_.mark_live(features_[feature]);
+      next = arena_.floats(features_[feature]);
+    } else {
+      next = arena_.floats(input == arena_.floats(normalized_a_) ? normalized_b_ : normalized_a_);
+      arena_.mark_live(normalized_b_);
+    }
+    kern::normalize_forward(Mat(next, b, p.out), scale, Mat(hidden, b, p.out), norm_, norm_eps_);
+    input = next;
+  }
+  if (!classifier_) return;
+  arena_.mark_live(logits_);
+  float* logits = arena_.floats(logits_);
+  const int64_t k = spec_.classes;
+  const float* weight = arena_.floats(classifier_params_.weight);
+  for (size_t f = 0; f < features_.size(); ++f) {
+    classifier_forward_[f]->run(arena_.floats(features_[f]), weight, logits, arena_.floats(classifier_params_.bias),
+                                scratch);
+    weight += spec_.hidden[first_classifier_layer() + static_cast<int64_t>(f)] * k;
+  }
+}
+
+void ForwardForward::train_classifier(const int32_t* labels, StepStats& stats) {
+  const int64_t b = batch_, k = spec_.classes;
+  arena_.mark_live(probs_);
+  arena_.mark_live(logits_grad_);
+  const Mat probs(arena_.floats(probs_), b, k);
+  stats.classifier_loss = kern::softmax_xent_forward(probs, nullptr, Mat(arena_.floats(logits_), b, k), labels);
+  const Mat dlogits(arena_.floats(logits_grad_), b, k);
+  kern::softmax_xent_backward(dlogits, probs, labels, 1.0f / static_cast<float>(b));
+  void* scratch = arena_.raw(scratchpad_);
+  float* weight_grad = arena_.floats(classifier_params_.weight_grad);
+  for (size_t f = 0; f < features_.size(); ++f) {
+    classifier_grad_[f]->run(arena_.floats(features_[f]), dlogits.data, weight_grad, nullptr, scratch);
+    weight_grad += spec_.hidden[first_classifier_layer() + static_cast<int64_t>(f)] * k;
+    arena_.mark_dead(features_[f]);
+  }
+  std::memset(arena_.floats(classifier_params_.bias_grad), 0, static_cast<size_t>(k) * sizeof(float));
+  kern::bias_grad_accumulate(arena_.floats(classifier_params_.bias_grad), dlogits);
+  classifier_params_.update(arena_, classifier_optimizer_, step_);
+  arena_.mark_dead(logits_);
+  arena_.mark_dead(logits_grad_);
+}
+
+void ForwardForward::choose_negatives(const int32_t* labels) {
+  const int64_t b = batch_, k = spec_.classes;
+  auto* negatives = static_cast<int32_t*>(arena_.raw(negatives_));
+  if (!hard_negatives_) {
+    // Uniform over the K-1 wrong labels: shift the true label by 1..K-1, never by 0.
+    for (int64_t i = 0; i < b; ++i)
+      negatives[i] = static_cast<int32_t>((labels[i] + 1 + static_cast<int64_t>(negative_rng_.below(k - 1))) % k);
+    return;
+  }
+  const float* probs = arena_.floats(probs_);
+  for (int64_t i = 0; i < b; ++i) {
+    int32_t best = -1;
+    for (int32_t c = 0; c < k; ++c)
+      if (c != labels[i] && (best < 0 || probs[i * k + c] > probs[i * k + best])) best = c;
+    negatives[i] = best;
+  }
+  arena_.mark_dead(probs_);
+}
+
+const int32_t* ForwardForward::last_negative_labels() const { return static_cast<const int32_t*>(arena_.raw(negatives_)); }
+
+double ForwardForward::pair_loss(const float* g, float* dg, int64_t b, int64_t width) const {
+  const float theta = static_cast<float>(layer_threshold(width));
+  const float inv = 1.0f / static_cast<float>(2 * b);
+  double total = 0.0;
+  for (int64_t i = 0; i < 2 * b; ++i) {
+    const float margin = i < b ? theta - g[i] : g[i] - theta;  // positive: raise g; negative: lower it
+    total += kern::softplus(margin);
+    dg[i] = (i < b ? -1.0f : 1.0f) * kern::sigmoid(margin) * inv;
+  }
+  return total * inv;
+}
+
+StepStats ForwardForward::train_step(const float* x, const int32_t* labels) {
+  const int64_t b = batch_, b2 = 2 * batch_, d = spec_.input;
+  StepStats stats;
+  stats.samples = b;
+  stats.layers = static_cast<int>(depth());
+  arena_.reset_live();
+  ++step_;
+  if (layerwise_ && layer_steps_ > 0) trained_layer_ = std::min<int64_t>(depth() - 1, (step_ - 1) / layer_steps_);
+
+  float* embedded = arena_.floats(embedded_);
+  arena_.mark_live(embedded_);
+  if (classifier_) {
+    embed(embedded, x, nullptr, b, b);
+    neutral_forward(embedded);
+    train_classifier(labels, stats);
+  }
+  choose_negatives(labels);
+  embed(embedded, x, labels, b, b);
+  embed(embedded + b * d, x, static_cast<const int32_t*>(arena_.raw(negatives_)), b, b);
+
+  void* scratch = arena_.raw(scratchpad_);
+  float* scale = arena_.floats(scale_);
+  float* goodness = arena_.floats(goodness_);
+  float* goodness_grad = arena_.floats(goodness_grad_);
+  BufferId current = normalized_a_, next = normalized_b_;
+  arena_.mark_live(current);
+  kern::normalize_forward(Mat(arena_.floats(current), b2, d), scale, Mat(embedded, b2, d), norm_, norm_eps_);
+  arena_.mark_dead(embedded_);
+  double total_loss = 0.0;
+  for (int64_t l = 0; l < depth(); ++l) {
+    if (trained_layer_ >= 0 && l > trained_layer_) break;
+    const auto& p = layers_[l];
+    const bool train_this = trained_layer_ < 0 || l == trained_layer_;
+    float* input = arena_.floats(current);
+    float* hidden = arena_.floats(hidden_);
+    arena_.mark_live(hidden_);
+    ops_[l].forward_pair->run(input, arena_.floats(p.weight), hidden, arena_.floats(p.bias), scratch);
+    const Mat h(hidden, b2, p.out);
+    const bool feeds_next = l + 1 < depth() && (trained_layer_ < 0 || l < trained_layer_);
+    if (feeds_next) {
+      arena_.mark_live(next);
+      kern::normalize_forward(Mat(arena_.floats(next), b2, p.out), scale, h, norm_, norm_eps_);
+    }
+    if (train_this) {
+      kern::goodness_forward(goodness, h, goodness_mean_);
+      const double loss = pair_loss(goodness, goodness_grad, b, p.out);
+      double pos = 0.0, neg = 0.0;
+      for (int64_t i = 0; i < b; ++i) {
+        pos += goodness[i];
+        neg += goodness[b + i];
+      }
+      stats.goodness_pos[l] = static_cast<float>(pos / static_cast<double>(b));
+      stats.goodness_neg[l] = static_cast<float>(neg / static_cast<double>(b));
+      stats.layer_loss[l] = static_cast<float>(loss);
+      total_loss += loss;
+      const float* peer = nullptr;
+      if (peer_normalization_ > 0.0f) {
+        stats.layer_loss[l] += static_cast<float>(peer_normalization_step(l, h));
+        peer = arena_.floats(peer_coefficients_);
+      }
+      // dLoss/dz, written over h: dg * d(goodness)/dh, zero where ReLU was off (h = 0 there).
+      const float c = goodness_mean_ ? 2.0f / static_cast<float>(p.out) : 2.0f;
+#pragma omp parallel for schedule(static)
+      for (int64_t r = 0; r < b2; ++r) {
+        float* row = hidden + r * p.out;
+        const float factor = c * goodness_grad[r];
+        const bool positive = r < b && peer != nullptr;
+        for (int64_t j = 0; j < p.out; ++j) {
+          const float value = row[j];
+          float grad = factor * value;
+          if (positive && value > 0.0f) grad += peer[j];
+          row[j] = grad;
+        }
+      }
+      ops_[l].weight_grad->run(input, hidden, arena_.floats(p.weight_grad), nullptr, scratch);
+      std::memset(arena_.floats(p.bias_grad), 0, static_cast<size_t>(p.out) * sizeof(float));
+      kern::bias_grad_accumulate(arena_.floats(p.bias_grad), h);
+      p.update(arena_, optimizer_, step_);
+    }
+    arena_.mark_dead(hidden_);
+    arena_.mark_dead(current);
+    std::swap(current, next);
+  }
+  arena_.mark_dead(current);
+  stats.loss = total_loss;
+  return stats;
+}
+
+double ForwardForward::peer_normalization_step(int64_t l, const Mat& h) {
+  // Peer normalisation (matlab code; loeweX): a running mean r_j of each unit's activity on positive
+  // data, and a loss peer * mean_j (mean(r) - r_j)^2 that pulls every unit toward the average. Its
+  // gradient reaches h through this step's share (1 - momentum) / B of the running mean.
+  constexpr float momentum = 0.9f;
+  const int64_t b = batch_, width = h.cols;
+  float* running = arena_.floats(peer_means_[l]);
+  float* coefficients = arena_.floats(peer_coefficients_);
+  std::fill(coefficients, coefficients + width, 0.0f);
+  kern::bias_grad_accumulate(coefficients, h.first_rows(b));  // column sums of the positive rows
+  double mean = 0.0;
+  for (int64_t j = 0; j < width; ++j) {
+    running[j] = momentum * running[j] + (1.0f - momentum) * coefficients[j] / static_cast<float>(b);
+    mean += running[j];
+  }
+  mean /= static_cast<double>(width);
+  double loss = 0.0;
+  const float scale = peer_normalization_ * 2.0f / static_cast<float>(width) * (1.0f - momentum) / static_cast<float>(b);
+  for (int64_t j = 0; j < width; ++j) {
+    const double deviation = running[j] - mean;
+    loss += deviation * deviation;
+    coefficients[j] = scale * static_cast<float>(deviation);
+  }
+  return peer_normalization_ * loss / static_cast<double>(width);
+}
+
+void ForwardForward::scores(const float* x, int64_t rows, int mode, float* out_scores) {
+  const int64_t b = batch_, k = spec_.classes;
+  const float* input = x;
+  if (rows < b) {
+    float* padded = arena_.floats(input_buffer_);
+    std::memcpy(padded, x, static_cast<size_t>(rows * spec_.input) * sizeof(float));
+    std::memset(padded + rows * spec_.input, 0, static_cast<size_t>((b - rows) * spec_.input) * sizeof(float));
+    input = padded;
+  }
+  arena_.reset_live();
+  if (mode == 0) {
+    scores_goodness(input, arena_.floats(score_buffer_));
+    std::memcpy(out_scores, arena_.floats(score_buffer_), static_cast<size_t>(rows * k) * sizeof(float));
+    return;
+  }
+  float* embedded = arena_.floats(embedded_);
+  embed(embedded, input, nullptr, b, b);
+  neutral_forward(embedded);
+  std::memcpy(out_scores, arena_.floats(logits_), static_cast<size_t>(rows * k) * sizeof(float));
+}
+
+void ForwardForward::scores_goodness(const float* x, float* out_scores) {
+  // The K candidate inputs differ only in the label slots, and their lengths are equal (the slots
+  // hold one value v and K-1 zeros), so layer 1's pre-activation for label k is
+  //   s * (x_rest W + v W[k, :]) + b,   s = 1 / (|x_rest, v| + eps):
+  // one B x D x H product shared by all labels, then a cheap correction per label. Layers 2.. run
+  // all K*B rows through one matmul.
+  const int64_t b = batch_, k = spec_.classes, d = spec_.input, kb = k * batch_;
+  void* scratch = arena_.raw(scratchpad_);
+  float* rest = arena_.floats(embedded_);
+  float* values = arena_.floats(label_values_);
+  float* row_scale = arena_.floats(scale_);
+  const float c = norm_ == kern::NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(d);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < b; ++i) {
+    float* row = rest + i * d;
+    std::memcpy(row, x + i * d, static_cast<size_t>(d) * sizeof(float));
+    const float v = label_value(x + i * d);
+    for (int64_t j = 0; j < k; ++j) row[j] = 0.0f;
+    float sum = v * v;
+    for (int64_t j = 0; j < d; ++j) sum += row[j] * row[j];
+    values[i] = v;
+    row_scale[i] = 1.0f / (std::sqrt(c * sum) + norm_eps_);
+  }
+  const auto& first = layers_[0];
+  const int64_t h0 = first.out;
+  float* product = arena_.floats(first_product_);
+  first_product_op_->run(rest, arena_.floats(first.weight), product, nullptr, scratch);
+  float* current = arena_.floats(predict_a_);
+  float* other = arena_.floats(predict_b_);
+  const float* weight0 = arena_.floats(first.weight);
+  const float* bias0 = arena_.floats(first.bias);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t label = 0; label < k; ++label)
+    for (int64_t i = 0; i < b; ++i) {
+      const float s = row_scale[i], v = values[i];
+      const float* p = product + i * h0;
+      const float* w = weight0 + label * h0;
+      float* out = current + (label * b + i) * h0;
+      for (int64_t j = 0; j < h0; ++j) {
+        const float z = s * (p[j] + v * w[j]) + bias0[j];
+        out[j] = z > 0.0f ? z : 0.0f;
+      }
+    }
+  std::fill(out_scores, out_scores + b * k, 0.0f);
+  float* goodness = arena_.floats(predict_goodness_);
+  auto add_goodness = [&](const float* hidden, int64_t width) {
+    kern::goodness_forward(goodness, Mat(const_cast<float*>(hidden), kb, width), goodness_mean_);
+    for (int64_t label = 0; label < k; ++label)
+      for (int64_t i = 0; i < b; ++i) out_scores[i * k + label] += goodness[label * b + i];
+  };
+  auto counts = [&](int64_t l) { return only_layer_ >= 0 ? l == only_layer_ : l >= first_goodness_layer(); };
+  if (counts(0)) add_goodness(current, h0);
+  float* normalized = arena_.floats(predict_norm_);
+  float* scale = arena_.floats(predict_scale_);
+  for (int64_t l = 1; l < depth(); ++l) {
+    const auto& p = layers_[l];
+    kern::normalize_forward(Mat(normalized, kb, p.in), scale, Mat(current, kb, p.in), norm_, norm_eps_);
+    ops_[l].forward_labels->run(normalized, arena_.floats(p.weight), other, arena_.floats(p.bias), scratch);
+    std::swap(current, other);
+    if (counts(l)) add_goodness(current, p.out);
+    if (only_layer_ >= 0 && l >= only_layer_) break;
+  }
+}
+
+void ForwardForward::scores_goodness_naive(const float* x, int64_t rows, float* out_scores) {
+  // One full pass per label, B rows at a time: what goodness prediction costs without the shared product.
+  const int64_t b = batch_, k = spec_.classes;
+  void* scratch = arena_.raw(scratchpad_);
+  float* embedded = arena_.floats(embedded_);
+  float* normalized = arena_.floats(normalized_a_);
+  float* hidden = arena_.floats(hidden_);
+  float* scale = arena_.floats(scale_);
+  float* goodness = arena_.floats(goodness_);
+  auto* labels = static_cast<int32_t*>(arena_.raw(negatives_));
+  std::fill(out_scores, out_scores + rows * k, 0.0f);
+  for (int64_t label = 0; label < k; ++label) {
+    for (int64_t i = 0; i < b; ++i) labels[i] = static_cast<int32_t>(label);
+    embed(embedded, x, labels, rows, b);
+    kern::normalize_forward(Mat(normalized, b, spec_.input), scale, Mat(embedded, b, spec_.input), norm_, norm_eps_);
+    for (int64_t l = 0; l < depth(); ++l) {
+      const auto& p = layers_[l];
+      ops_[l].forward_single->run(normalized, arena_.floats(p.weight), hidden, arena_.floats(p.bias), scratch);
+      if (l >= first_goodness_layer()) {
+        kern::goodness_forward(goodness, Mat(hidden, b, p.out), goodness_mean_);
+        for (int64_t i = 0; i < rows; ++i) out_scores[i * k + label] += goodness[i];
+      }
+      kern::normalize_forward(Mat(normalized, b, p.out), scale, Mat(hidden, b, p.out), norm_, norm_eps_);
+    }
+  }
+}
+
+double ForwardForward::flops_per_sample(Phase phase, int mode) const {
+  // Matmul FLOPs only (elementwise work is not counted), per sample of the batch.
+  std::vector<double> macs;
+  for (const auto& p : layers_) macs.push_back(static_cast<double>(p.in) * static_cast<double>(p.out));
+  const double k = spec_.classes;
+  double classifier_macs = 0.0;
+  for (int64_t l = first_classifier_layer(); l < depth(); ++l) classifier_macs += static_cast<double>(spec_.hidden[l]) * k;
+  double neutral = 0.0;
+  for (double m : macs) neutral += 2.0 * m;
+  if (phase == Phase::inference) {
+    if (mode == 1) return neutral + 2.0 * classifier_macs;
+    double total = 2.0 * macs[0];  // the shared first-layer product
+    for (size_t l = 1; l < macs.size(); ++l) total += k * 2.0 * macs[l];
+    return total;
+  }
+  double total = 0.0;
+  for (int64_t l = 0; l < depth(); ++l) {
+    if (trained_layer_ >= 0 && l > trained_layer_) break;
+    const bool trained = trained_layer_ < 0 || l == trained_layer_;
+    total += 2.0 * 2.0 * macs[l];             // positive and negative forward
+    if (trained) total += 2.0 * 2.0 * macs[l];  // weight gradient over 2B rows
+  }
+  if (classifier_) total += neutral + 2.0 * 2.0 * classifier_macs;  // neutral pass, classifier fwd + grad
+  return total;
+}
+
+double ForwardForward::evaluate_layer(const float* x, const int32_t* labels, int64_t n, int layer) {
+  only_layer_ = layer;
+  const auto result = evaluate(x, labels, n, 0);
+  only_layer_ = -1;
+  return result.accuracy;
+}
+
+std::unique_ptr<Algorithm> create_ff(const nlohmann::json& options) { return std::make_unique<ForwardForward>(options); }
+
+}  // namespace ffb

@@ -1,0 +1,109 @@
+// Forward-Forward (Hinton 2022), supervised: every layer learns locally to give positive data
+// (image + true label) high goodness and negative data (image + wrong label) low goodness.
+// The family's knobs are options; a variant with its own learning rule derives from this class and
+// overrides pair_loss (see ff_symba). See README.md beside this file for the math and shapes.
+#pragma once
+#include <vector>
+
+#include "algorithms/backend/kernels.hpp"
+#include "algorithms/layers.hpp"
+
+namespace ffb {
+
+class ForwardForward : public Algorithm {
+ public:
+  explicit ForwardForward(const nlohmann::json& options, const std::string& name = "ff",
+                          std::vector<OptionInfo> declared = declared_options());
+  static std::vector<OptionInfo> declared_options();
+
+  std::string name() const override { return name_; }
+  void setup(const ModelSpec& spec, int64_t batch, uint64_t seed) override;
+  StepStats train_step(const float* x, const int32_t* labels) override;
+  void begin_epoch(int64_t epoch, int64_t total_epochs) override;
+  std::vector<std::string> prediction_modes() const override;
+  void scores(const float* x, int64_t rows, int mode, float* out_scores) override;
+  double flops_per_sample(Phase phase, int mode = 0) const override;
+  int diagnostic_layers() const override { return static_cast<int>(layers_.size()); }
+  // Goodness-prediction accuracy of one layer alone.
+  double evaluate_layer(const float* x, const int32_t* labels, int64_t n, int layer) override;
+
+  // The negatives of the last train_step (B labels), for tests.
+  const int32_t* last_negative_labels() const;
+  // Goodness-mode scores computed the plain way (one full pass per label), for tests and for
+  // measuring what the shared first-layer product saves.
+  void scores_goodness_naive(const float* x, int64_t rows, float* out_scores);
+  // Which layers feed goodness prediction and the softmax classifier.
+  int64_t first_goodness_layer() const { return goodness_skip_first_ && depth() > 1 ? 1 : 0; }
+  int64_t first_classifier_layer() const { return classifier_skip_first_ && depth() > 1 ? 1 : 0; }
+
+ protected:
+  // The learning rule: given goodness g (2B: B positives then B negatives) of a layer of `width`
+  // units, writes dLoss/dg into dg and returns the mean loss. FF: softplus(theta - g_pos) and
+  // softplus(g_neg - theta), averaged over the 2B terms.
+  virtual double pair_loss(const float* g, float* dg, int64_t b, int64_t width) const;
+  // The layer's threshold: `threshold` per unit, so times the width for sum goodness.
+  double layer_threshold(int64_t width) const { return goodness_mean_ ? threshold_ : threshold_ * static_cast<double>(width); }
+  double threshold_ = 1.0;
+  bool goodness_mean_ = false;
+
+ private:
+  int64_t depth() const { return static_cast<int64_t>(layers_.size()); }
+  // Writes B rows of x with the label slots set: one-hot of labels, or neutral (1/K each) when
+  // labels is nullptr. Rows beyond `rows` (padding) are zero.
+  void embed(float* out, const float* x, const int32_t* labels, int64_t rows, int64_t out_rows) const;
+  float label_value(const float* image) const;
+  // Neutral-label pass through every layer; fills the classifier's features and logits (B x K).
+  void neutral_forward(const float* embedded);
+  void train_classifier(const int32_t* labels, StepStats& stats);
+  void choose_negatives(const int32_t* labels);
+  void scores_goodness(const float* x, float* out_scores);
+  // Updates layer l's running means and fills peer_coefficients_; returns the peer loss.
+  double peer_normalization_step(int64_t l, const Mat& h);
+
+  std::string name_;
+  OptimizerConfig optimizer_, classifier_optimizer_;
+  kern::NormKind norm_ = kern::NormKind::l2;
+  bool hard_negatives_ = false;
+  bool layerwise_ = false;
+  int64_t layer_epochs_ = 1, layer_steps_ = 0;
+  bool classifier_ = true, classifier_skip_first_ = true, goodness_skip_first_ = true;
+  bool label_from_max_ = false;
+  float label_value_ = 1.0f;
+  float peer_normalization_ = 0.0f;
+  float norm_eps_ = 1e-4f;
+
+  std::vector<LinearParams> layers_;
+  LinearParams classifier_params_;
+  std::vector<BufferId> peer_means_;    // per layer: running mean activity per unit
+  std::vector<BufferId> features_;      // per classifier layer: normalised neutral activities (B x H)
+  BufferId embedded_;                   // 2B x D: positives then negatives (also the neutral input)
+  BufferId normalized_a_, normalized_b_;  // 2B x Hmax ping-pong: normalised layer inputs
+  BufferId hidden_;                     // 2B x Hmax: layer output, then reused for dz in place
+  BufferId scale_, goodness_, goodness_grad_;  // 2B each
+  BufferId logits_, probs_, logits_grad_;      // B x K
+  BufferId negatives_;                         // B labels
+  BufferId label_values_;                      // 2B: the value written in each row's label slot
+  // Goodness prediction: K*B rows at once.
+  BufferId predict_a_, predict_b_, predict_norm_, predict_scale_, predict_goodness_, first_product_;
+  BufferId peer_coefficients_;          // Hmax: peer-normalisation gradient per unit
+  BufferId scratchpad_;
+
+  struct LayerOps {
+    const Matmul* forward_pair;   // 2B rows: normalised input * W + b, ReLU
+    const Matmul* weight_grad;    // in x H = n^T (2B x in) * dz (2B x H)
+    const Matmul* forward_single; // B rows (neutral pass)
+    const Matmul* forward_labels; // K*B rows (goodness prediction), layers >= 1
+  };
+  std::vector<LayerOps> ops_;
+  const Matmul* first_product_op_ = nullptr;  // B rows, no bias, no ReLU: the shared layer-1 product
+  std::vector<const Matmul*> classifier_forward_, classifier_grad_;
+  Rng negative_rng_{0};
+  int64_t step_ = 0;
+  int64_t epoch_ = 0;
+  int64_t trained_layer_ = -1;
+  int64_t only_layer_ = -1;      // goodness prediction from this layer alone (diagnostics); -1: normal  // layer-wise schedule: the one layer being trained; -1: all
+};
+
+std::unique_ptr<Algorithm> create_ff(const nlohmann::json& options);
+
+}  // namespace ffb

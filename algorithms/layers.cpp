@@ -1,0 +1,56 @@
+// See layers.hpp.
+#include "algorithms/layers.hpp"
+
+#include <cmath>
+#include <cstring>
+
+namespace ffb {
+
+void LinearParams::plan(MemoryPlan& plan, const std::string& name, int64_t in_size, int64_t out_size,
+                        OptimizerKind kind) {
+  in = in_size;
+  out = out_size;
+  const int per = optimizer_state_per_parameter(kind);
+  weight = plan.add_floats(name + ".weight", MemCategory::weights, in * out);
+  bias = plan.add_floats(name + ".bias", MemCategory::weights, out);
+  weight_grad = plan.add_floats(name + ".weight.grad", MemCategory::grads, in * out);
+  bias_grad = plan.add_floats(name + ".bias.grad", MemCategory::grads, out);
+  weight_state = plan.add_floats(name + ".weight.state", MemCategory::optimizer, per * in * out);
+  bias_state = plan.add_floats(name + ".bias.state", MemCategory::optimizer, per * out);
+}
+
+void LinearParams::init(Arena& arena, Rng& rng) const {
+  const float bound = 1.0f / std::sqrt(static_cast<float>(in));
+  float* w = arena.floats(weight);
+  for (int64_t i = 0; i < in * out; ++i) w[i] = bound * (2.0f * rng.uniform() - 1.0f);
+  float* b = arena.floats(bias);
+  for (int64_t i = 0; i < out; ++i) b[i] = bound * (2.0f * rng.uniform() - 1.0f);
+}
+
+void LinearParams::update(Arena& arena, const OptimizerConfig& config, int64_t step) const {
+  optimizer_step(config, step, arena.floats(weight), arena.floats(weight_grad), arena.floats(weight_state), in * out);
+  optimizer_step(config, step, arena.floats(bias), arena.floats(bias_grad), arena.floats(bias_state), out);
+}
+
+void LinearParams::zero_grads(Arena& arena) const {
+  std::memset(arena.floats(weight_grad), 0, static_cast<size_t>(in * out) * sizeof(float));
+  std::memset(arena.floats(bias_grad), 0, static_cast<size_t>(out) * sizeof(float));
+}
+
+OptimizerConfig optimizer_from(const Options& options, const std::string& lr_option) {
+  OptimizerConfig config;
+  config.kind = parse_optimizer(options.choice("optimizer", {"sgd", "adam"}));
+  config.lr = static_cast<float>(options.number(lr_option));
+  config.momentum = static_cast<float>(options.number("momentum"));
+  config.weight_decay = static_cast<float>(options.number("weight_decay"));
+  return config;
+}
+
+void add_optimizer_options(std::vector<OptionInfo>& options, double default_lr, const std::string& default_optimizer) {
+  options.push_back({"optimizer", default_optimizer, "sgd (with momentum) or adam"});
+  options.push_back({"lr", default_lr, "learning rate"});
+  options.push_back({"momentum", 0.9, "SGD momentum"});
+  options.push_back({"weight_decay", 0.0, "L2 weight decay added to the gradient"});
+}
+
+}  // namespace ffb

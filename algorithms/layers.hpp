@@ -1,0 +1,30 @@
+// Pieces shared by the algorithms: a linear layer's parameters planned in the arena (weights,
+// gradients, optimizer state), PyTorch-style initialisation, and a padded-input helper.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "algorithms/algorithm.hpp"
+#include "algorithms/backend/optimizer.hpp"
+#include "algorithms/backend/rng.hpp"
+
+namespace ffb {
+
+// W is stored in x out (row-major), so the forward product is X (B x in) * W with no transpose.
+struct LinearParams {
+  int64_t in = 0, out = 0;
+  BufferId weight, bias, weight_grad, bias_grad, weight_state, bias_state;
+
+  void plan(MemoryPlan& plan, const std::string& name, int64_t in_size, int64_t out_size, OptimizerKind kind);
+  // U(-1/sqrt(in), 1/sqrt(in)) for weights and bias, as torch.nn.Linear does.
+  void init(Arena& arena, Rng& rng) const;
+  void update(Arena& arena, const OptimizerConfig& config, int64_t step) const;
+  void zero_grads(Arena& arena) const;
+};
+
+OptimizerConfig optimizer_from(const Options& options, const std::string& lr_option = "lr");
+
+// Options every algorithm shares (optimizer, lr, momentum, weight_decay).
+void add_optimizer_options(std::vector<OptionInfo>& options, double default_lr, const std::string& default_optimizer);
+
+}  // namespace ffb

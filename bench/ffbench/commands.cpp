@@ -1,0 +1,108 @@
+// ffbench list and ffbench train.
+#include "bench/ffbench/commands.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "algorithms/algorithm.hpp"
+#include "algorithms/backend/engine.hpp"
+#include "algorithms/backend/matmul.hpp"
+#include "bench/harness/training.hpp"
+#include "datasets/dataset.hpp"
+
+namespace ffb {
+
+int command_list() {
+  fmt::print("Algorithms (option = default: description):\n");
+  for (const auto& info : registered_algorithms()) {
+    fmt::print("  {:<10} {}\n", info.name, info.summary);
+    for (const auto& option : info.options)
+      fmt::print("      {:<22} = {:<14} {}\n", option.name, option.default_value.dump(), option.help);
+  }
+  fmt::print("\nDatasets (data folder: {}):\n", data::data_dir());
+  for (const char* name : {"synthetic", "mnist", "fashion"})
+    fmt::print("  {:<10} {}\n", name, data::is_available(name) ? "available" : "not fetched: run scripts/fetch_data.sh");
+  const std::filesystem::path suites = std::filesystem::path(FFB_SOURCE_DIR) / "bench" / "suites";
+  fmt::print("\nSuites ({}):\n", suites.string());
+  if (std::filesystem::is_directory(suites))
+    for (const auto& entry : std::filesystem::directory_iterator(suites))
+      if (entry.path().extension() == ".json") fmt::print("  {}\n", entry.path().stem().string());
+  return 0;
+}
+
+int command_train(const TrainArgs& args) {
+  set_threads(args.threads);
+  const auto layers = parse_layers(args.layers);
+  TrainConfig config;
+  config.algorithm = args.algorithm;
+  config.options = parse_option_values(args.option_items, args.options_json);
+  config.dataset.name = args.dataset;
+  config.dataset.seed = args.seed;
+  config.dataset.synthetic_d = layers[0];
+  config.dataset.limit_train = args.limit_train;
+  config.dataset.limit_test = args.limit_test;
+  config.hidden.assign(layers.begin() + 1, layers.end());
+  config.batch = args.batch;
+  config.epochs = args.epochs;
+  config.seed = args.seed;
+  config.threads = threads();
+
+  auto algorithm = create_algorithm(config.algorithm, config.options);  // validates options first
+  const auto splits = data::load(config.dataset);
+  if (splits.train.d != layers[0])
+    throw std::invalid_argument(fmt::format("--layers starts with {} but {} images have {} inputs: start --layers with {}",
+                                            layers[0], args.dataset, splits.train.d, splits.train.d));
+  fmt::print("ffbench train: {} {} on {} ({} train / {} test), batch {}, {} epochs, seed {}, {} threads, oneDNN {} ({})\n",
+             config.algorithm, ModelSpec{splits.train.d, config.hidden, splits.train.k}.describe(), args.dataset,
+             splits.train.n, splits.test.n, config.batch, config.epochs, config.seed, threads(), onednn_version(),
+             onednn_isa());
+  fmt::print("options: {}\n", algorithm->options().values().dump());
+  if (!args.load_path.empty()) fmt::print("note: --load applies after setup; weights from {}\n", args.load_path);
+  std::fflush(stdout);
+
+  bool header = false;
+  auto on_epoch = [&](const EpochRecord& r, const TrainResult& result) {
+    if (!header) {
+      std::string modes;
+      for (const auto& m : result.modes) modes += fmt::format(" {:>10}", "acc:" + m);
+      fmt::print("{:>5} {:>10} {:>9} {:>9} {:>10}{}\n", "epoch", "loss", "train_s", "eval_s", "samples/s", modes);
+      header = true;
+    }
+    std::string accuracies;
+    for (double a : r.test_accuracy) accuracies += fmt::format(" {:>9.2f}%", 100.0 * a);
+    fmt::print("{:>5} {:>10.5f} {:>9.2f} {:>9.2f} {:>10.0f}{}\n", r.epoch, r.train_loss, r.train_seconds,
+               r.eval_seconds, r.samples_per_second, accuracies);
+    if (args.verbose)
+      for (size_t l = 0; l < r.layer_loss.size(); ++l)
+        fmt::print("      layer {}: loss {:.4f}, mean goodness positive {:.4f} negative {:.4f}\n", l + 1, r.layer_loss[l],
+                   r.goodness_pos[l], r.goodness_neg[l]);
+    std::fflush(stdout);
+  };
+  const auto result = train(*algorithm, config, splits, on_epoch);
+  if (result.status != "ok") fmt::print("run {}: {}\n", result.status, result.detail);
+  if (!args.save_path.empty()) {
+    algorithm->save(args.save_path);
+    fmt::print("weights saved to {}\n", args.save_path);
+  }
+  if (!args.json_path.empty()) {
+    nlohmann::json out;
+    out["algorithm"] = config.algorithm;
+    out["options"] = algorithm->options().values();
+    out["model"] = result.spec.describe();
+    out["status"] = result.status;
+    out["modes"] = result.modes;
+    for (const auto& r : result.epochs)
+      out["epochs"].push_back({{"epoch", r.epoch}, {"train_loss", r.train_loss}, {"train_seconds", r.train_seconds},
+                               {"eval_seconds", r.eval_seconds}, {"samples_per_second", r.samples_per_second},
+                               {"test_accuracy", r.test_accuracy}, {"test_loss", r.test_loss}});
+    const std::string temp = args.json_path + ".tmp";
+    std::ofstream(temp) << out.dump(2) << "\n";
+    std::filesystem::rename(temp, args.json_path);
+  }
+  return result.status == "ok" ? 0 : 3;
+}
+
+}  // namespace ffb

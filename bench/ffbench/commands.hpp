@@ -1,0 +1,47 @@
+// The ffbench subcommands, each a function of its parsed arguments.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ffb {
+
+struct TrainArgs {
+  std::string algorithm = "ff";
+  std::string dataset = "synthetic";
+  std::string layers = "784,500,500";
+  int64_t batch = 128;
+  int64_t epochs = 3;
+  uint64_t seed = 1;
+  int threads = 0;
+  std::vector<std::string> option_items;
+  std::string options_json;
+  int64_t limit_train = 0, limit_test = 0;
+  std::string save_path, load_path, json_path;
+  bool verbose = false;
+};
+
+struct RunArgs {
+  std::string suite;
+  std::string resume;
+  std::string out_dir;
+  std::string only;
+};
+
+struct PointArgs {
+  std::string point_file, out;
+  int index = 1, total = 1;
+  double elapsed = 0.0;
+};
+
+int command_list();
+int command_run(const RunArgs& args);
+int command_point(const PointArgs& args);
+int command_train(const TrainArgs& args);
+
+std::vector<int64_t> parse_layers(const std::string& text);
+nlohmann::json parse_option_values(const std::vector<std::string>& items, const std::string& json_text);
+
+}  // namespace ffb

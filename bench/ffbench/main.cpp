@@ -1,0 +1,136 @@
+// ffbench: the command-line front end. Subcommands: list, train (one run); the suite runner
+// (run, report) builds on the same training harness.
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "algorithms/algorithm.hpp"
+#include "algorithms/backend/engine.hpp"
+#include "algorithms/backend/matmul.hpp"
+#include "bench/ffbench/commands.hpp"
+#include "datasets/dataset.hpp"
+
+namespace ffb {
+
+std::vector<int64_t> parse_layers(const std::string& text) {
+  std::vector<int64_t> sizes;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    try {
+      size_t used = 0;
+      const long long value = std::stoll(item, &used);
+      if (used != item.size() || value <= 0) throw std::invalid_argument(item);
+      sizes.push_back(value);
+    } catch (const std::exception&) {
+      throw std::invalid_argument(fmt::format("--layers '{}': '{}' is not a positive integer; write sizes like 784,500,500", text, item));
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (sizes.size() < 2)
+    throw std::invalid_argument(fmt::format("--layers '{}': give the input size and at least one hidden size, like 784,500,500", text));
+  return sizes;
+}
+
+nlohmann::json parse_option_values(const std::vector<std::string>& items, const std::string& json_text) {
+  nlohmann::json options = nlohmann::json::object();
+  if (!json_text.empty()) {
+    try {
+      options = nlohmann::json::parse(json_text);
+    } catch (const std::exception& e) {
+      throw std::invalid_argument(fmt::format("--options is not valid JSON ({}); write e.g. '{{\"lr\": 0.01}}'", e.what()));
+    }
+    if (!options.is_object()) throw std::invalid_argument("--options must be a JSON object, e.g. '{\"lr\": 0.01}'");
+  }
+  for (const auto& item : items) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw std::invalid_argument(fmt::format("--option '{}': write NAME=VALUE, e.g. --option lr=0.01", item));
+    const std::string name = item.substr(0, eq), value = item.substr(eq + 1);
+    try {
+      options[name] = nlohmann::json::parse(value);
+    } catch (const std::exception&) {
+      options[name] = value;  // a bare word is a string
+    }
+  }
+  return options;
+}
+
+}  // namespace ffb
+
+int main(int argc, char** argv) {
+  using namespace ffb;
+  CLI::App app{"ffbench: Forward-Forward versus backpropagation on one CPU backend.\n"
+               "Measures throughput, memory, convergence and scaling; see README.md."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("ffbench ") + FFB_GIT_REV);
+
+  auto* list = app.add_subcommand("list", "List algorithms (with options and defaults), datasets and suites");
+
+  TrainArgs train_args;
+  auto* train = app.add_subcommand("train", "Train one algorithm on one dataset; print per-epoch test accuracy and seconds");
+  train->add_option("-a,--algorithm", train_args.algorithm, "Registered algorithm (see 'ffbench list')")->capture_default_str();
+  train->add_option("-d,--dataset", train_args.dataset, "synthetic, mnist or fashion")->capture_default_str();
+  train->add_option("-l,--layers", train_args.layers, "Input size then hidden sizes, e.g. 784,500,500")->capture_default_str();
+  train->add_option("-b,--batch", train_args.batch, "Batch size B")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("-e,--epochs", train_args.epochs, "Epochs")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("-s,--seed", train_args.seed, "Seed for weights, negatives and shuffling")->capture_default_str();
+  train->add_option("-t,--threads", train_args.threads, "Threads for oneDNN and OpenMP (0: all)")->capture_default_str();
+  train->add_option("-o,--option", train_args.option_items, "Algorithm option NAME=VALUE (repeatable)");
+  train->add_option("--options", train_args.options_json, "Algorithm options as a JSON object");
+  train->add_option("--limit-train", train_args.limit_train, "Use only the first N training samples (0: all)")->capture_default_str();
+  train->add_option("--limit-test", train_args.limit_test, "Use only the first N test samples (0: all)")->capture_default_str();
+  train->add_option("--save", train_args.save_path, "Write the trained weights to this file");
+  train->add_option("--load", train_args.load_path, "Start from weights in this file");
+  train->add_option("--json", train_args.json_path, "Write the per-epoch results as JSON to this file");
+  train->add_flag("-v,--verbose", train_args.verbose, "Per-layer losses and mean goodness after each epoch");
+
+  RunArgs run_args;
+  auto* run = app.add_subcommand("run", "Run a suite (a sweep of experiments, each point in a fresh process) into reports/runs/");
+  run->add_option("suite", run_args.suite, "Suite name from bench/suites/ (quick, full, ci) or a path to a suite file");
+  run->add_option("--resume", run_args.resume, "Finish an interrupted run: its folder under reports/runs/");
+  run->add_option("--out-dir", run_args.out_dir, "Folder for run folders (default: reports/runs in the source tree)");
+  run->add_option("--only", run_args.only, "Run only the points whose id contains this text");
+
+  PointArgs point_args;
+  auto* point = app.add_subcommand("point", "Run one suite point (used by 'ffbench run'; one fresh process per point)");
+  point->add_option("--point-file", point_args.point_file, "Point description (JSON)")->required();
+  point->add_option("--out", point_args.out, "Result file (JSON)")->required();
+  point->add_option("--index", point_args.index, "This point's position in the sweep");
+  point->add_option("--total", point_args.total, "Points in the sweep");
+  point->add_option("--elapsed", point_args.elapsed, "Seconds the sweep has run");
+  point->group("");  // internal: hidden from --help
+
+  auto* report = app.add_subcommand("report", "Make REPORT.md and the plots for a run folder (runs scripts/report.py)");
+  std::string report_run;
+  report->add_option("run", report_run, "Run folder under reports/runs/")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (list->parsed()) return command_list();
+    if (train->parsed()) return command_train(train_args);
+    if (run->parsed()) return command_run(run_args);
+    if (point->parsed()) return command_point(point_args);
+    if (report->parsed()) {
+      const std::string command = std::string("/usr/bin/python3 '") + FFB_SOURCE_DIR + "/scripts/report.py' '" + report_run + "'";
+      const int rc = std::system(command.c_str());
+      return rc == 0 ? 0 : 1;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ffbench: error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

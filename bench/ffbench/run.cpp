@@ -1,0 +1,301 @@
+// ffbench run: expands a suite into points and runs each in a fresh process (`ffbench point`), so
+// every point's peak RSS is its own. Results go to reports/runs/<time>-<revision>/; every file is
+// written atomically; --resume skips points already finished; a crashed point is recorded as
+// failed and the sweep goes on.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "algorithms/backend/engine.hpp"
+#include "algorithms/backend/matmul.hpp"
+#include "bench/ffbench/commands.hpp"
+#include "bench/harness/point.hpp"
+#include "bench/harness/suite.hpp"
+#include "datasets/dataset.hpp"
+
+extern char** environ;
+
+namespace ffb {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string shell_output(const std::string& command) {
+  std::string out;
+  if (FILE* pipe = popen(command.c_str(), "r")) {
+    char buffer[512];
+    while (fgets(buffer, sizeof buffer, pipe)) out += buffer;
+    pclose(pipe);
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+nlohmann::json manifest(const Suite& suite, const std::string& suite_path) {
+  const std::string source = FFB_SOURCE_DIR;
+  std::string revision = shell_output("git -C '" + source + "' rev-parse HEAD 2>/dev/null");
+  const bool dirty = !shell_output("git -C '" + source + "' status --porcelain --untracked-files=no 2>/dev/null").empty();
+  if (revision.empty()) revision = FFB_GIT_REV;
+  std::vector<uint64_t> seeds;
+  for (const auto& p : suite.points)
+    if (std::find(seeds.begin(), seeds.end(), p.seed) == seeds.end()) seeds.push_back(p.seed);
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return {{"schema_version", kResultSchemaVersion},
+          {"created", stamp},
+          {"revision", revision},
+          {"dirty", dirty},
+          {"compiler", FFB_COMPILER},
+          {"compiler_flags", FFB_CXX_FLAGS},
+          {"build_type", FFB_BUILD_TYPE},
+          {"onednn_version", onednn_version()},
+          {"onednn_isa", onednn_isa()},
+          {"threading", threading_description()},
+          {"hardware_threads", std::thread::hardware_concurrency()},
+          {"cpu_model", cpu_model()},
+          {"memory_total_kb", shell_output("awk '/MemTotal/ {print $2}' /proc/meminfo")},
+          {"hostname", shell_output("hostname")},
+          {"suite_name", suite.name},
+          {"suite_path", suite_path},
+          {"dataset_requested", suite.dataset},
+          {"dataset", suite.resolved_dataset},
+          {"seeds", seeds},
+          {"points", suite.points.size()},
+          {"suite", suite.verbatim}};
+}
+
+std::string run_folder_name(const std::string& revision) {
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::gmtime(&now));
+  return fmt::format("{}-{}", stamp, revision.substr(0, 10));
+}
+
+bool finished(const fs::path& result) {
+  if (!fs::exists(result)) return false;
+  try {
+    const auto j = nlohmann::json::parse(read_file(result));
+    const auto status = j.value("status", "");
+    return status == "ok" || status == "diverged" || status == "skipped";
+  } catch (const std::exception&) {
+    return false;  // unreadable: run it again
+  }
+}
+
+// Runs `argv` with stderr sent to `stderr_path`; returns the wait status.
+int spawn_and_wait(const std::vector<std::string>& args, const std::string& stderr_path) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error(fmt::format("cannot start {}: {}", args[0], std::strerror(rc)));
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
+std::string tail(const std::string& text, size_t lines) {
+  size_t pos = text.size();
+  for (size_t n = 0; n <= lines && pos > 0; ++n) {
+    pos = text.rfind('\n', pos - 1);
+    if (pos == std::string::npos) return text;
+  }
+  return text.substr(pos + 1);
+}
+
+std::string self_path() { return fs::read_symlink("/proc/self/exe").string(); }
+
+}  // namespace
+
+int command_run(const RunArgs& args) {
+  const std::string source = FFB_SOURCE_DIR;
+  fs::path run_dir;
+  Suite suite;
+  std::string suite_path;
+  if (!args.resume.empty()) {
+    run_dir = args.resume;
+    if (!fs::exists(run_dir / "manifest.json") || !fs::exists(run_dir / "suite.json"))
+      throw std::invalid_argument(fmt::format("--resume {}: not a run folder (no manifest.json and suite.json); give a "
+                                              "folder under reports/runs/", run_dir.string()));
+    suite_path = (run_dir / "suite.json").string();
+    suite = load_suite(suite_path, &data::is_available);
+    if (!args.suite.empty()) {
+      const auto given = load_suite(resolve_suite_path(args.suite, source), &data::is_available);
+      if (given.text != suite.text)
+        throw std::invalid_argument(fmt::format("suite '{}' differs from the one {} started with; resume runs the run's "
+                                                "own copy: drop the suite argument or start a new run", args.suite,
+                                                run_dir.string()));
+    }
+    fmt::print("ffbench run: resuming {} ({} points)\n", run_dir.string(), suite.points.size());
+  } else {
+    if (args.suite.empty()) throw std::invalid_argument("ffbench run needs a SUITE (a name from bench/suites/ or a path), or --resume RUN");
+    suite_path = resolve_suite_path(args.suite, source);
+    suite = load_suite(suite_path, &data::is_available);
+    const auto m = manifest(suite, suite_path);
+    const fs::path base = args.out_dir.empty() ? fs::path(source) / "reports" / "runs" : fs::path(args.out_dir);
+    run_dir = base / run_folder_name(m["revision"].get<std::string>());
+    fs::create_directories(run_dir / "points");
+    write_atomic((run_dir / "suite.json").string(), suite.text);
+    write_atomic((run_dir / "manifest.json").string(), m.dump(2) + "\n");
+    fmt::print("ffbench run: suite '{}' ({} points) on {}{} -> {}\n", suite.name, suite.points.size(),
+               suite.resolved_dataset,
+               suite.resolved_dataset != suite.dataset ? fmt::format(" ({} is not fetched: run scripts/fetch_data.sh)", suite.dataset) : "",
+               run_dir.string());
+  }
+  fs::create_directories(run_dir / "points");
+  std::fflush(stdout);
+  const auto start = std::chrono::steady_clock::now();
+  int failures = 0, index = 0, done_before = 0;
+  const int total = static_cast<int>(suite.points.size());
+  for (const auto& point : suite.points) {
+    ++index;
+    const fs::path result = run_dir / "points" / (point.id + ".json");
+    if (finished(result)) {
+      ++done_before;
+      fmt::print("[{}/{}] {} already finished\n", index, total, point.id);
+      continue;
+    }
+    if (!args.only.empty() && point.id.find(args.only) == std::string::npos) continue;
+    const fs::path point_file = run_dir / "points" / (point.id + ".point.json");
+    write_atomic(point_file.string(), point.to_json().dump(2) + "\n");
+    const fs::path stderr_file = run_dir / "points" / (point.id + ".stderr");
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::vector<std::string> child;
+    if (point.engine == "torch") {
+      child = {"/usr/bin/python3", source + "/scripts/peers/torch_peer.py", "--point", point_file.string(), "--out",
+               result.string()};
+    } else {
+      child = {self_path(), "point", "--point-file", point_file.string(), "--out", result.string(), "--index",
+               std::to_string(index), "--total", std::to_string(total), "--elapsed", fmt::format("{:.1f}", elapsed)};
+    }
+    std::fflush(stdout);
+    const int status = spawn_and_wait(child, stderr_file.string());
+    const bool ok_exit = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!ok_exit || !fs::exists(result)) {
+      ++failures;
+      const std::string why = WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
+                                                  : fmt::format("exit code {}", WEXITSTATUS(status));
+      const std::string errors = tail(read_file(stderr_file), 8);
+      if (WIFSIGNALED(status) && (WTERMSIG(status) == SIGINT || WTERMSIG(status) == SIGTERM)) {
+        fmt::print(stderr, "ffbench run: interrupted during {}; finish with: ffbench run --resume {}\n", point.id,
+                   run_dir.string());
+        return 130;
+      }
+      if (!fs::exists(result)) {
+        nlohmann::json failed = {{"schema_version", kResultSchemaVersion}, {"id", point.id}, {"point", point.to_json()},
+                                 {"status", "failed"}, {"detail", why + ": " + errors}};
+        write_atomic(result.string(), failed.dump(2) + "\n");
+      }
+      fmt::print("[{}/{}] {} FAILED ({}): {}\n", index, total, point.id, why, errors);
+    }
+  }
+  // An index of the run for the report.
+  nlohmann::json index_json = nlohmann::json::array();
+  for (const auto& point : suite.points) {
+    const fs::path result = run_dir / "points" / (point.id + ".json");
+    std::string status = "missing";
+    if (fs::exists(result)) {
+      try {
+        status = nlohmann::json::parse(read_file(result)).value("status", "unknown");
+      } catch (const std::exception&) {
+        status = "unreadable";
+      }
+    }
+    index_json.push_back({{"id", point.id}, {"experiment", point.experiment}, {"status", status}});
+  }
+  write_atomic((run_dir / "index.json").string(), index_json.dump(2) + "\n");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fmt::print("ffbench run: {} points ({} finished earlier, {} failed) in {:.0f} s; results in {}\n", total, done_before,
+             failures, seconds, run_dir.string());
+  fmt::print("report: /usr/bin/python3 {}/scripts/report.py {}\n", source, run_dir.string());
+  return failures == 0 ? 0 : 4;
+}
+
+int command_point(const PointArgs& args) {
+  const auto text = read_file(args.point_file);
+  const auto point = SuitePoint::from_json(nlohmann::json::parse(text));
+  const bool tty = isatty(STDOUT_FILENO);
+  const auto started = std::chrono::steady_clock::now();
+  auto last = started - std::chrono::seconds(10);
+  const std::string label = fmt::format("[{}/{}] {}", args.index, args.total, point.id);
+  double last_fraction = 0.0;
+  auto progress = [&](double fraction, const std::string& status) {
+    const auto now = std::chrono::steady_clock::now();
+    const bool periodic = std::chrono::duration<double>(now - last).count() >= (tty ? 0.2 : 15.0);
+    if (!periodic && fraction < 1.0) return;
+    last = now;
+    last_fraction = fraction;
+    const double elapsed = std::chrono::duration<double>(now - started).count();
+    const std::string eta = fraction > 0.02 ? fmt::format("ETA {:.0f}s", elapsed * (1.0 - fraction) / fraction) : "ETA ?";
+    if (tty) {
+      const int width = 20;
+      const int filled = static_cast<int>(fraction * width);
+      fmt::print("\r\033[K{} [{}{}] {:3.0f}% {} {}", label, std::string(filled, '#'), std::string(width - filled, '.'),
+                 100.0 * fraction, status, eta);
+    } else {
+      fmt::print("{} {:3.0f}% {} {}\n", label, 100.0 * fraction, status, eta);
+    }
+    std::fflush(stdout);
+  };
+  nlohmann::json result;
+  try {
+    result = run_point(point, progress);
+  } catch (const std::exception& e) {
+    result = {{"schema_version", kResultSchemaVersion}, {"id", point.id}, {"point", point.to_json()},
+              {"status", "failed"}, {"detail", e.what()}};
+  }
+  if (result.contains("csv")) {
+    const auto csv_path = fs::path(args.out).replace_extension(".csv");
+    write_atomic(csv_path.string(), result["csv"].get<std::string>());
+    result.erase("csv");
+  }
+  write_atomic(args.out, result.dump(2) + "\n");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (tty) fmt::print("\r\033[K");
+  std::string summary;
+  if (result.contains("train")) summary = fmt::format("train {:.0f} samples/s ({:.0f}% of GEMM roofline)",
+                                                      result["train"]["samples_per_s_median"].get<double>(),
+                                                      100.0 * result["train"]["roofline_fraction"].get<double>());
+  if (result.contains("final_accuracy"))
+    for (const auto& [mode, acc] : result["final_accuracy"].items())
+      summary += fmt::format(" {} {:.2f}%", mode, 100.0 * acc.get<double>());
+  fmt::print("{} {} in {:.1f}s {}\n", label, result["status"].get<std::string>(), seconds, summary);
+  if (result["status"] == "failed") fmt::print(stderr, "{}: {}\n", point.id, result.value("detail", ""));
+  return 0;
+}
+
+}  // namespace ffb

@@ -1,0 +1,290 @@
+// See point.hpp.
+#include "bench/harness/point.hpp"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "algorithms/algorithm.hpp"
+#include "algorithms/backend/engine.hpp"
+#include "algorithms/backend/matmul.hpp"
+#include "algorithms/backend/rng.hpp"
+#include "bench/harness/training.hpp"
+#include "datasets/dataset.hpp"
+
+namespace ffb {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+nlohmann::json memory_json(const Algorithm& algorithm) {
+  const auto& arena = algorithm.arena();
+  nlohmann::json m;
+  for (int c = 0; c < kMemCategories; ++c) m[to_string(static_cast<MemCategory>(c))] = arena.bytes(static_cast<MemCategory>(c));
+  m["arena_total"] = arena.allocated_bytes();
+  m["peak_live_activations"] = arena.peak_live_activation_bytes();
+  return m;
+}
+
+nlohmann::json flops_json(const Algorithm& algorithm) {
+  nlohmann::json f;
+  f["train"] = algorithm.flops_per_sample(Phase::train);
+  const auto modes = algorithm.prediction_modes();
+  for (size_t m = 0; m < modes.size(); ++m) f["inference"][modes[m]] = algorithm.flops_per_sample(Phase::inference, static_cast<int>(m));
+  return f;
+}
+}  // namespace
+
+int64_t peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;
+}
+
+void write_atomic(const std::string& path, const std::string& content) {
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::runtime_error(fmt::format("cannot write {}: check the folder exists and is writable", temp));
+    out << content;
+    out.flush();
+    if (!out) throw std::runtime_error(fmt::format("writing {} failed (disk full?)", temp));
+  }
+  std::filesystem::rename(temp, path);
+}
+
+nlohmann::json measure_gemm_roofline(int64_t rows, int64_t input, const std::vector<int64_t>& hidden, int classes) {
+  std::vector<int64_t> sizes = {input};
+  sizes.insert(sizes.end(), hidden.begin(), hidden.end());
+  sizes.push_back(classes);
+  nlohmann::json shapes = nlohmann::json::array();
+  double total_flops = 0.0, total_seconds = 0.0;
+  MatmulCache cache;
+  Rng rng(1);
+  for (size_t l = 0; l + 1 < sizes.size(); ++l) {
+    MatmulShape s{.m = rows, .n = sizes[l + 1], .k = sizes[l]};
+    const auto& op = cache.get(s);
+    std::vector<float> a(static_cast<size_t>(s.m * s.k)), b(static_cast<size_t>(s.k * s.n)), c(static_cast<size_t>(s.m * s.n));
+    for (auto& v : a) v = rng.uniform();
+    for (auto& v : b) v = rng.uniform() - 0.5f;
+    std::vector<char> scratch(static_cast<size_t>(op.scratchpad_bytes()) + 64);
+    op.run(a.data(), b.data(), c.data(), nullptr, scratch.data());  // warm-up
+    // Enough calls per timing for about 20 ms, 5 timings, the median.
+    const auto probe = Clock::now();
+    op.run(a.data(), b.data(), c.data(), nullptr, scratch.data());
+    const double once = std::max(since(probe), 1e-6);
+    const int calls = std::max(1, static_cast<int>(0.02 / once));
+    std::vector<double> per_call;
+    for (int r = 0; r < 5; ++r) {
+      const auto start = Clock::now();
+      for (int i = 0; i < calls; ++i) op.run(a.data(), b.data(), c.data(), nullptr, scratch.data());
+      per_call.push_back(since(start) / calls);
+    }
+    const double seconds = median(per_call);
+    shapes.push_back({{"m", s.m}, {"k", s.k}, {"n", s.n}, {"gflops", s.flops() / seconds * 1e-9}});
+    total_flops += s.flops();
+    total_seconds += seconds;
+  }
+  return {{"shapes", shapes}, {"gflops", total_flops / total_seconds * 1e-9}, {"rows", rows}};
+}
+
+namespace {
+
+nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, const ModelSpec& spec,
+                              const ProgressFn& progress) {
+  // Dense work does not depend on the pixel values: uniform random inputs and labels stand in for
+  // data, so the process's memory is the model's and the runtime's, not a dataset's.
+  const int64_t b = point.batch;
+  const int64_t batches = 8;
+  std::vector<float> x(static_cast<size_t>(batches * b * spec.input));
+  std::vector<int32_t> y(static_cast<size_t>(batches * b));
+  Rng rng(point.seed);
+  for (auto& v : x) v = rng.uniform();
+  for (auto& v : y) v = static_cast<int32_t>(rng.below(static_cast<uint64_t>(spec.classes)));
+  nlohmann::json result;
+  result["roofline"] = measure_gemm_roofline(b, spec.input, spec.hidden, spec.classes);
+  const double roofline = result["roofline"]["gflops"];
+  const double train_flops = algorithm.flops_per_sample(Phase::train);
+
+  int64_t cursor = 0;
+  auto step = [&]() {
+    const int64_t i = cursor++ % batches;
+    return algorithm.train_step(x.data() + i * b * spec.input, y.data() + i * b);
+  };
+  for (int64_t w = 0; w < point.warmup; ++w) step();
+  std::vector<double> rates;
+  const double total_windows = static_cast<double>(point.repeats) * (1 + static_cast<double>(algorithm.prediction_modes().size()));
+  int64_t peak_live = 0;
+  for (int64_t r = 0; r < point.repeats; ++r) {
+    const auto start = Clock::now();
+    for (int64_t s = 0; s < point.steps; ++s) {
+      const auto stats = step();
+      if (!std::isfinite(stats.loss)) throw std::runtime_error("diverged: loss is not finite during throughput steps");
+    }
+    peak_live = std::max(peak_live, algorithm.arena().peak_live_activation_bytes());
+    rates.push_back(static_cast<double>(point.steps * b) / since(start));
+    if (progress) progress(static_cast<double>(r + 1) / total_windows, fmt::format("train {:.0f} samples/s", rates.back()));
+  }
+  const double train_rate = median(rates);
+  result["train"] = {{"samples_per_s", rates}, {"samples_per_s_median", train_rate},
+                     {"samples_per_s_min", *std::min_element(rates.begin(), rates.end())},
+                     {"samples_per_s_max", *std::max_element(rates.begin(), rates.end())},
+                     {"gflops", train_rate * train_flops * 1e-9},
+                     {"roofline_fraction", train_rate * train_flops * 1e-9 / roofline},
+                     {"step_ms_median", 1e3 * static_cast<double>(b) / train_rate}};
+  result["peak_live_activations"] = peak_live;
+  const auto modes = algorithm.prediction_modes();
+  std::vector<float> scores(static_cast<size_t>(b * spec.classes));
+  for (size_t m = 0; m < modes.size(); ++m) {
+    const int mode = static_cast<int>(m);
+    algorithm.scores(x.data(), b, mode, scores.data());  // warm-up
+    std::vector<double> mode_rates;
+    for (int64_t r = 0; r < point.repeats; ++r) {
+      const auto start = Clock::now();
+      for (int64_t s = 0; s < point.steps; ++s)
+        algorithm.scores(x.data() + (s % batches) * b * spec.input, b, mode, scores.data());
+      mode_rates.push_back(static_cast<double>(point.steps * b) / since(start));
+      if (progress)
+        progress((static_cast<double>(point.repeats) * (1 + static_cast<double>(m)) + static_cast<double>(r + 1)) / total_windows,
+                 fmt::format("predict {} {:.0f} samples/s", modes[m], mode_rates.back()));
+    }
+    const double rate = median(mode_rates);
+    const double flops = algorithm.flops_per_sample(Phase::inference, mode);
+    result["inference"][modes[m]] = {{"samples_per_s", mode_rates}, {"samples_per_s_median", rate},
+                                     {"gflops", rate * flops * 1e-9}, {"roofline_fraction", rate * flops * 1e-9 / roofline}};
+  }
+  return result;
+}
+
+nlohmann::json run_convergence(const SuitePoint& point, Algorithm& algorithm, const ProgressFn& progress,
+                               std::string& status, std::string& detail, std::string& csv) {
+  TrainConfig config;
+  config.algorithm = point.algorithm;
+  config.options = point.options;
+  config.dataset.name = point.dataset;
+  config.dataset.limit_train = point.limit_train;
+  config.dataset.limit_test = point.limit_test;
+  config.dataset.seed = 1;  // the synthetic task stays the same across seeds; the seed varies the run
+  config.hidden = point.hidden;
+  config.batch = point.batch;
+  config.epochs = point.epochs;
+  config.time_budget_seconds = point.time_budget_seconds;
+  config.seed = point.seed;
+  const auto data = data::load(config.dataset);
+  nlohmann::json result;
+  result["train_samples"] = data.train.n;
+  result["test_samples"] = data.test.n;
+  const double planned = point.time_budget_seconds > 0 ? point.time_budget_seconds : 0.0;
+  auto on_step = [&](int64_t epoch, int64_t step, int64_t steps, double loss) {
+    if (!progress || step % 10 != 0) return;
+    const double fraction = planned > 0 ? 0.0
+                                        : (static_cast<double>(epoch - 1) + static_cast<double>(step) / static_cast<double>(steps)) /
+                                              static_cast<double>(point.epochs);
+    progress(fraction, fmt::format("epoch {}/{} step {}/{} loss {:.4f}", epoch, point.epochs, step, steps, loss));
+  };
+  const auto outcome = train(algorithm, config, data, {}, on_step);
+  status = outcome.status;
+  detail = outcome.detail;
+  result["modes"] = outcome.modes;
+  csv = "epoch,train_loss,classifier_loss,train_seconds,epoch_seconds,eval_seconds,samples_per_second";
+  for (const auto& m : outcome.modes) csv += ",test_accuracy_" + m + ",test_loss_" + m;
+  csv += "\n";
+  nlohmann::json epochs = nlohmann::json::array();
+  for (const auto& r : outcome.epochs) {
+    nlohmann::json e = {{"epoch", r.epoch}, {"train_loss", r.train_loss}, {"classifier_loss", r.classifier_loss},
+                        {"train_seconds", r.train_seconds}, {"epoch_seconds", r.epoch_seconds},
+                        {"eval_seconds", r.eval_seconds}, {"samples_per_second", r.samples_per_second},
+                        {"layer_loss", r.layer_loss}, {"goodness_pos", r.goodness_pos}, {"goodness_neg", r.goodness_neg}};
+    csv += fmt::format("{},{:.6g},{:.6g},{:.4f},{:.4f},{:.4f},{:.1f}", r.epoch, r.train_loss, r.classifier_loss,
+                       r.train_seconds, r.epoch_seconds, r.eval_seconds, r.samples_per_second);
+    for (size_t m = 0; m < r.test_accuracy.size(); ++m) {
+      e["test_accuracy"][outcome.modes[m]] = r.test_accuracy[m];
+      e["test_loss"][outcome.modes[m]] = r.test_loss[m];
+      csv += fmt::format(",{:.6f},{:.6f}", r.test_accuracy[m], r.test_loss[m]);
+    }
+    csv += "\n";
+    epochs.push_back(e);
+  }
+  result["epochs"] = epochs;
+  // Time and epochs to each target accuracy, per mode (null when never reached).
+  for (const auto& m : outcome.modes)
+    for (double target : point.targets) {
+      nlohmann::json reached = nullptr;
+      for (const auto& e : epochs)
+        if (e.contains("test_accuracy") && e["test_accuracy"][m].get<double>() >= target) {
+          reached = {{"epoch", e["epoch"]}, {"seconds", e["train_seconds"]}};
+          break;
+        }
+      result["time_to_target"][m][fmt::format("{:.4g}", target)] = reached;
+    }
+  if (!epochs.empty() && epochs.back().contains("test_accuracy")) result["final_accuracy"] = epochs.back()["test_accuracy"];
+  if (point.diagnostics && status == "ok") {
+    const int layers = algorithm.diagnostic_layers();
+    for (int l = 0; l < layers; ++l)
+      result["layer_accuracy"].push_back(algorithm.evaluate_layer(data.test.x.data(), data.test.y.data(), data.test.n, l));
+  }
+  return result;
+}
+
+}  // namespace
+
+nlohmann::json run_point(const SuitePoint& point, const ProgressFn& progress) {
+  set_threads(point.threads);
+  nlohmann::json result;
+  result["schema_version"] = kResultSchemaVersion;
+  result["id"] = point.id;
+  result["point"] = point.to_json();
+  result["threads"] = threads();
+  const auto started = Clock::now();
+  auto algorithm = create_algorithm(point.algorithm, point.options);
+  ModelSpec spec;
+  spec.input = point.dataset == "synthetic" ? 784 : 784;
+  spec.hidden = point.hidden;
+  spec.classes = 10;
+  std::string status = "ok", detail;
+  std::string csv;
+  try {
+    if (point.measure == "throughput") {
+      algorithm->setup(spec, point.batch, point.seed);
+      result.update(run_throughput(point, *algorithm, spec, progress));
+    } else {
+      result.update(run_convergence(point, *algorithm, progress, status, detail, csv));
+    }
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    if (what.rfind("diverged", 0) != 0) throw;
+    status = "diverged";
+    detail = what;
+  }
+  result["status"] = status;
+  result["detail"] = detail;
+  result["options_resolved"] = algorithm->options().values();
+  result["model"] = algorithm->spec().describe();
+  result["modes"] = algorithm->prediction_modes();
+  result["flops_per_sample"] = flops_json(*algorithm);
+  auto memory = memory_json(*algorithm);
+  if (result.contains("peak_live_activations")) memory["peak_live_activations"] = result["peak_live_activations"];
+  memory["peak_rss"] = peak_rss_bytes();
+  result["memory"] = memory;
+  result["wall_seconds"] = since(started);
+  if (!csv.empty()) result["csv"] = csv;
+  return result;
+}
+
+}  // namespace ffb

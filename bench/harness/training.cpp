@@ -1,0 +1,106 @@
+// See training.hpp.
+#include "bench/harness/training.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "algorithms/backend/engine.hpp"
+
+namespace ffb {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+}  // namespace
+
+ModelSpec model_spec(const TrainConfig& config, const data::Dataset& train) {
+  ModelSpec spec;
+  spec.input = train.d;
+  spec.hidden = config.hidden;
+  spec.classes = train.k;
+  return spec;
+}
+
+TrainResult train(Algorithm& algorithm, const TrainConfig& config, const data::Splits& data,
+                  const EpochCallback& on_epoch, const StepCallback& on_step) {
+  TrainResult result;
+  result.spec = model_spec(config, data.train);
+  result.train_samples = data.train.n;
+  result.test_samples = data.test.n;
+  if (data.train.n < config.batch)
+    throw std::invalid_argument(fmt::format("batch {} is larger than the training set ({} samples): use a smaller "
+                                            "batch or more data", config.batch, data.train.n));
+  algorithm.setup(result.spec, config.batch, config.seed);
+  result.modes = algorithm.prediction_modes();
+
+  data::Batcher batcher(data.train, config.batch, config.seed * 7919 + 17, true, true);
+  std::vector<float> x(static_cast<size_t>(config.batch * data.train.d));
+  std::vector<int32_t> y(static_cast<size_t>(config.batch));
+  double total_train_seconds = 0.0;
+  const int64_t steps = batcher.batches_per_epoch();
+
+  for (int64_t epoch = 0; epoch < config.epochs; ++epoch) {
+    EpochRecord record;
+    record.epoch = epoch + 1;
+    algorithm.begin_epoch(epoch, config.epochs);
+    batcher.start_epoch(epoch);
+    double loss_sum = 0.0, classifier_sum = 0.0;
+    std::vector<double> layer_sum, pos_sum, neg_sum;
+    int64_t step = 0;
+    bool diverged = false;
+    const auto start = Clock::now();
+    while (batcher.next(x.data(), y.data()) > 0) {
+      const StepStats stats = algorithm.train_step(x.data(), y.data());
+      ++step;
+      if (!std::isfinite(stats.loss) || !std::isfinite(stats.classifier_loss)) {
+        diverged = true;
+        result.detail = fmt::format("loss became {} at epoch {} step {}", stats.loss, epoch + 1, step);
+        break;
+      }
+      loss_sum += stats.loss;
+      classifier_sum += stats.classifier_loss;
+      layer_sum.resize(static_cast<size_t>(stats.layers), 0.0);
+      pos_sum.resize(layer_sum.size(), 0.0);
+      neg_sum.resize(layer_sum.size(), 0.0);
+      for (int l = 0; l < stats.layers; ++l) {
+        layer_sum[l] += stats.layer_loss[l];
+        pos_sum[l] += stats.goodness_pos[l];
+        neg_sum[l] += stats.goodness_neg[l];
+      }
+      if (on_step) on_step(epoch + 1, step, steps, stats.loss);
+    }
+    record.epoch_seconds = seconds_since(start);
+    total_train_seconds += record.epoch_seconds;
+    record.train_seconds = total_train_seconds;
+    record.samples_per_second = step > 0 ? static_cast<double>(step * config.batch) / record.epoch_seconds : 0.0;
+    record.train_loss = step > 0 ? loss_sum / static_cast<double>(step) : 0.0;
+    record.classifier_loss = step > 0 ? classifier_sum / static_cast<double>(step) : 0.0;
+    for (size_t l = 0; l < layer_sum.size(); ++l) {
+      record.layer_loss.push_back(static_cast<float>(layer_sum[l] / static_cast<double>(step)));
+      record.goodness_pos.push_back(static_cast<float>(pos_sum[l] / static_cast<double>(step)));
+      record.goodness_neg.push_back(static_cast<float>(neg_sum[l] / static_cast<double>(step)));
+    }
+    if (diverged) {
+      result.status = "diverged";
+      result.epochs.push_back(record);
+      if (on_epoch) on_epoch(record, result);
+      return result;
+    }
+    const auto eval_start = Clock::now();
+    for (size_t mode = 0; mode < result.modes.size(); ++mode) {
+      const auto eval = algorithm.evaluate(data.test.x.data(), data.test.y.data(), data.test.n, static_cast<int>(mode));
+      record.test_accuracy.push_back(eval.accuracy);
+      record.test_loss.push_back(eval.loss);
+    }
+    record.eval_seconds = seconds_since(eval_start);
+    result.epochs.push_back(record);
+    if (on_epoch) on_epoch(record, result);
+    if (config.time_budget_seconds > 0.0 && total_train_seconds >= config.time_budget_seconds) break;
+  }
+  return result;
+}
+
+}  // namespace ffb

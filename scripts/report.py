@@ -1,0 +1,546 @@
+#!/usr/bin/python3
+"""Make REPORT.md and PNG plots for an ffbench run folder.
+
+Reads only the run's result files (manifest.json, points/*.json, points/*.csv) and writes
+RUN/REPORT.md and RUN/plots/*.png. Every number in the report is computed here from those files.
+
+Usage: /usr/bin/python3 scripts/report.py RUN_FOLDER [--out FOLDER]
+Needs matplotlib (Debian: python3-matplotlib, installed by scripts/setup.sh).
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+from collections import defaultdict
+
+try:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+except ImportError:  # pragma: no cover - depends on the machine
+    sys.exit("report.py: matplotlib is missing. Run scripts/setup.sh (installs python3-matplotlib) and use /usr/bin/python3.")
+
+# Published figures (../shared/REFERENCES.md), quoted with their sources, shown beside ours.
+PUBLISHED = [
+    ("Hinton (2022), FF, 4x2000 ReLU, 60 epochs, goodness prediction", "MNIST test error", "1.36%"),
+    ("Hinton (2022), FF, 2x learning rate, 40 epochs", "MNIST test error", "1.46%"),
+    ("Hinton (2022), BP baseline on similar nets, ~20 epochs", "MNIST test error", "about 1.4%"),
+    ("Hinton's matlab code, 3x1000, 100 epochs, peer norm 0.03", "MNIST test error (goodness / softmax)", "1.44% / 1.47%"),
+    ("PyTorch reference (mpezeshki), [784,500,500], full batch, greedy 1000 steps/layer", "MNIST test error", "6.84%"),
+    ("Keras example (port of the above)", "MNIST test accuracy", "97.64%"),
+    ("loeweX/Forward-Forward, 3x1000, batch 100, 100 epochs, softmax prediction", "MNIST test error", "1.45%"),
+]
+
+MiB = 1024.0 * 1024.0
+
+
+def load_run(run):
+    manifest_path = os.path.join(run, "manifest.json")
+    if not os.path.exists(manifest_path):
+        sys.exit(f"report.py: {run} has no manifest.json: give a run folder made by 'ffbench run' (reports/runs/...)")
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    points = []
+    folder = os.path.join(run, "points")
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        if not name.endswith(".json") or name.endswith(".point.json"):
+            continue
+        try:
+            with open(os.path.join(folder, name)) as f:
+                points.append(json.load(f))
+        except (OSError, json.JSONDecodeError) as error:
+            print(f"report.py: skipping unreadable {name}: {error}", file=sys.stderr)
+    return manifest, points
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt_num(value, digits=3):
+    if value is None:
+        return "n/a"
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if magnitude >= 1e6:
+        return f"{value / 1e6:.{digits - 1}f}M"
+    if magnitude >= 1e4:
+        return f"{value / 1e3:.{max(digits - 2, 0)}f}k"
+    if magnitude >= 100:
+        return f"{value:.0f}"
+    return f"{value:.{digits}g}"
+
+
+def slope(xs, ys):
+    """Least-squares slope of ys against xs (None with fewer than two distinct xs)."""
+    if len(set(xs)) < 2:
+        return None
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    num = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    den = sum((x - mx) ** 2 for x in xs)
+    return num / den
+
+
+class Report:
+    def __init__(self, run, out):
+        self.run = run
+        self.out = out
+        self.plots_dir = os.path.join(out, "plots")
+        os.makedirs(self.plots_dir, exist_ok=True)
+        self.manifest, self.points = load_run(run)
+        self.ok = [p for p in self.points if p.get("status") == "ok"]
+        self.lines = []
+        self.findings = []
+        self.plots = []
+
+    # ---- helpers -------------------------------------------------------------------------------
+    def by_experiment(self, measure):
+        groups = defaultdict(list)
+        for p in self.ok:
+            if p["point"]["measure"] == measure:
+                groups[p["point"]["experiment"]].append(p)
+        return groups
+
+    def save(self, fig, name, caption):
+        path = os.path.join(self.plots_dir, name)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        self.plots.append(name)
+        self.lines.append(f"![{caption}](plots/{name})\n")
+
+    def table(self, header, rows):
+        self.lines.append("| " + " | ".join(header) + " |")
+        self.lines.append("|" + "---|" * len(header))
+        for row in rows:
+            self.lines.append("| " + " | ".join(str(c) for c in row) + " |")
+        self.lines.append("")
+
+    @staticmethod
+    def axis_of(points):
+        """Which sweep axis varies within an experiment."""
+        depth = {len(p["point"]["hidden"]) for p in points}
+        width = {p["point"]["hidden"][0] for p in points}
+        threads = {p["point"]["threads"] for p in points}
+        batch = {p["point"]["batch"] for p in points}
+        for name, values in (("depth", depth), ("width", width), ("threads", threads), ("batch", batch)):
+            if len(values) > 1:
+                return name
+        return None
+
+    @staticmethod
+    def axis_value(p, axis):
+        return {"depth": len(p["point"]["hidden"]), "width": p["point"]["hidden"][0], "threads": p["point"]["threads"],
+                "batch": p["point"]["batch"]}[axis]
+
+    # ---- sections ------------------------------------------------------------------------------
+    def header(self):
+        m = self.manifest
+        self.lines += [
+            f"# ffbench report: suite `{m.get('suite_name')}`",
+            "",
+            "Generated by `scripts/report.py` from the result files of this run folder; every number below was "
+            "measured by ffbench in this run.",
+            "",
+            "## Machine and build",
+            "",
+        ]
+        self.table(["what", "value"], [
+            ["CPU", m.get("cpu_model")], ["hardware threads", m.get("hardware_threads")],
+            ["memory", f"{int(m.get('memory_total_kb') or 0) / 1024 / 1024:.1f} GiB"],
+            ["oneDNN", f"{m.get('onednn_version')} (ISA: {m.get('onednn_isa')})"],
+            ["compiler", f"{m.get('compiler')} `{m.get('compiler_flags', '').strip()}` ({m.get('build_type')})"],
+            ["threading", m.get("threading")], ["revision", f"{m.get('revision')}{' (dirty)' if m.get('dirty') else ''}"],
+            ["created", m.get("created")],
+        ])
+        statuses = defaultdict(int)
+        for p in self.points:
+            statuses[p.get("status", "unknown")] += 1
+        dataset = m.get("dataset")
+        requested = m.get("dataset_requested")
+        note = f" (asked for {requested}, which was not fetched)" if requested and requested != dataset else ""
+        self.lines += ["## Suite", "", f"`{m.get('suite_name')}`: {m.get('suite', {}).get('description', '')}", "",
+                       f"Dataset: **{dataset}**{note}. Points: {len(self.points)} "
+                       f"({', '.join(f'{k}: {v}' for k, v in sorted(statuses.items()))}). Seeds: {m.get('seeds')}.", ""]
+        bad = [p for p in self.points if p.get("status") in ("failed", "diverged")]
+        if bad:
+            self.lines.append("Points that did not finish normally:\n")
+            self.table(["point", "status", "detail"], [[p["id"], p["status"], str(p.get("detail", ""))[:160]] for p in bad])
+
+    def convergence(self):
+        groups = self.by_experiment("convergence")
+        for experiment, points in sorted(groups.items()):
+            self.lines += [f"## Convergence: `{experiment}`", ""]
+            model = points[0].get("model")
+            self.lines.append(f"Model {model}, batch {points[0]['point']['batch']}, "
+                              f"{points[0].get('train_samples')} training / {points[0].get('test_samples')} test samples. "
+                              "Training wall time excludes evaluation; median over seeds, band = min..max.\n")
+            curves = defaultdict(list)  # (label, mode) -> list of per-seed [(epoch, seconds, acc)]
+            for p in points:
+                for mode in p.get("modes", []):
+                    curve = [(e["epoch"], e["train_seconds"], e["test_accuracy"][mode]) for e in p["epochs"] if "test_accuracy" in e]
+                    curves[(p["point"]["label"], mode)].append(curve)
+            rows = []
+            for (label, mode), seeds in sorted(curves.items()):
+                finals = [c[-1][2] for c in seeds if c]
+                per_epoch = [c[-1][1] / c[-1][0] for c in seeds if c]
+                rows.append([label, mode, len(seeds), f"{100 * med(finals):.2f}%",
+                             f"{100 * min(finals):.2f}..{100 * max(finals):.2f}%", seeds[0][-1][0] if seeds[0] else 0,
+                             f"{med(per_epoch):.2f}"])
+            self.table(["algorithm", "prediction", "seeds", "final test acc (median)", "spread", "epochs", "s/epoch"], rows)
+            for xaxis, name in ((1, "seconds"), (0, "epochs")):
+                fig, ax = plt.subplots(figsize=(7, 4.2))
+                for (label, mode), seeds in sorted(curves.items()):
+                    length = min(len(c) for c in seeds)
+                    if length == 0:
+                        continue
+                    xs = [med([c[i][xaxis] for c in seeds]) for i in range(length)]
+                    accs = [[100 * c[i][2] for c in seeds] for i in range(length)]
+                    line, = ax.plot(xs, [med(a) for a in accs], marker="o", label=f"{label} ({mode})")
+                    if len(seeds) > 1:
+                        ax.fill_between(xs, [min(a) for a in accs], [max(a) for a in accs], alpha=0.2, color=line.get_color())
+                ax.set_xlabel("training wall time (s)" if xaxis == 1 else "epoch")
+                ax.set_ylabel("test accuracy (%)")
+                ax.set_title(f"{experiment}: test accuracy vs {'wall time' if xaxis == 1 else 'epochs'}")
+                ax.grid(alpha=0.3)
+                ax.legend(fontsize=8)
+                self.save(fig, f"accuracy_vs_{name}_{experiment}.png", f"accuracy vs {name}")
+            self.time_to_target(experiment, points)
+            self.diagnostics(experiment, points)
+            self.convergence_findings(experiment, points, curves)
+
+    def time_to_target(self, experiment, points):
+        targets = sorted({t for p in points for t in p["point"].get("targets", [])})
+        if not targets:
+            return
+        results = defaultdict(lambda: defaultdict(list))
+        for p in points:
+            for mode, per_target in p.get("time_to_target", {}).items():
+                for target, reached in per_target.items():
+                    results[(p["point"]["label"], mode)][float(target)].append(reached)
+        rows = []
+        for (label, mode), per_target in sorted(results.items()):
+            row = [label, mode]
+            for t in targets:
+                reached = per_target.get(t, [])
+                hit = [r for r in reached if r]
+                if len(hit) == len(reached) and hit:
+                    row.append(f"{med([r['seconds'] for r in hit]):.1f} s / {med([r['epoch'] for r in hit]):g} ep")
+                elif hit:
+                    row.append(f"{len(hit)}/{len(reached)} seeds: {med([r['seconds'] for r in hit]):.1f} s")
+                else:
+                    row.append("not reached")
+            rows.append(row)
+        self.lines.append("Time to target test accuracy (median over seeds; training wall time and epochs):\n")
+        self.table(["algorithm", "prediction"] + [f"{100 * t:g}%" for t in targets], rows)
+        fig, ax = plt.subplots(figsize=(7, 4))
+        keys = sorted(results)
+        width = 0.8 / max(len(targets), 1)
+        for i, t in enumerate(targets):
+            values = []
+            for key in keys:
+                hit = [r for r in results[key].get(t, []) if r]
+                values.append(med([r["seconds"] for r in hit]) if hit else 0)
+            ax.bar([k + i * width for k in range(len(keys))], values, width=width, label=f"{100 * t:g}%")
+        ax.set_xticks([k + width * (len(targets) - 1) / 2 for k in range(len(keys))])
+        ax.set_xticklabels([f"{l}\n{m}" for l, m in keys], fontsize=8)
+        ax.set_ylabel("seconds to reach (0 = not reached)")
+        ax.set_title(f"{experiment}: time to target accuracy")
+        ax.legend()
+        self.save(fig, f"time_to_target_{experiment}.png", "time to target accuracy")
+
+    def diagnostics(self, experiment, points):
+        rows = []
+        for p in points:
+            if "layer_accuracy" not in p or not p["epochs"]:
+                continue
+            last = p["epochs"][-1]
+            for layer, acc in enumerate(p["layer_accuracy"]):
+                pos = last.get("goodness_pos", [None] * (layer + 1))[layer] if layer < len(last.get("goodness_pos", [])) else None
+                neg = last.get("goodness_neg", [None] * (layer + 1))[layer] if layer < len(last.get("goodness_neg", [])) else None
+                sep = (pos - neg) if pos is not None and neg is not None else None
+                rows.append([p["point"]["label"], p["point"]["seed"], layer + 1, fmt_num(pos), fmt_num(neg), fmt_num(sep),
+                             f"{100 * acc:.2f}%"])
+        if rows:
+            self.lines.append("FF per-layer diagnostics (last epoch's mean goodness of positives and negatives, their "
+                              "separation, and each layer's goodness-prediction accuracy on its own):\n")
+            self.table(["algorithm", "seed", "layer", "goodness +", "goodness -", "separation", "accuracy alone"], rows)
+
+    def convergence_findings(self, experiment, points, curves):
+        def time_to(label_prefix, target):
+            best = None
+            for p in points:
+                if p["point"]["algorithm"] != label_prefix or p["point"]["label"] != label_prefix:
+                    continue
+                for mode, per_target in p.get("time_to_target", {}).items():
+                    reached = per_target.get(f"{target:.4g}")
+                    if reached:
+                        best = (best or []) + [(mode, reached["seconds"], p["point"]["seed"])]
+            return best
+
+        for target in (0.97, 0.95):
+            bp, ff = time_to("bp", target), time_to("ff", target)
+            if bp and ff:
+                bp_s = med([s for _, s, _ in bp])
+                by_mode = defaultdict(list)
+                for mode, s, _ in ff:
+                    by_mode[mode].append(s)
+                mode, times = min(by_mode.items(), key=lambda kv: med(kv[1]))
+                self.findings.append(
+                    f"To reach {100 * target:g}% test accuracy ({experiment}), FF needed {med(times) / bp_s:.1f}x BP's training "
+                    f"wall time: {med(times):.1f} s with {mode} prediction against BP's {bp_s:.1f} s (medians over seeds).")
+                break
+            if bp and not ff:
+                ff_final = [c[-1][2] for (label, _), seeds in curves.items() if label == "ff" for c in seeds if c]
+                if ff_final:
+                    self.findings.append(
+                        f"BP reached {100 * target:g}% test accuracy in {med([s for _, s, _ in bp]):.1f} s ({experiment}); FF did "
+                        f"not reach it within the run (best final accuracy {100 * max(ff_final):.2f}%).")
+                break
+        per_epoch = {}
+        for label in ("bp", "ff", "ff_symba"):
+            secs = [p["epochs"][-1]["train_seconds"] / p["epochs"][-1]["epoch"] for p in points
+                    if p["point"]["label"] == label and p["epochs"]]
+            if secs:
+                per_epoch[label] = med(secs)
+        if "bp" in per_epoch and "ff" in per_epoch:
+            self.findings.append(
+                f"One FF epoch took {per_epoch['ff'] / per_epoch['bp']:.2f}x a BP epoch ({per_epoch['ff']:.2f} s against "
+                f"{per_epoch['bp']:.2f} s, {experiment}, {points[0].get('model')}).")
+
+    def throughput(self):
+        groups = self.by_experiment("throughput")
+        for experiment, points in sorted(groups.items()):
+            axis = self.axis_of(points)
+            self.lines += [f"## Throughput: `{experiment}`" + (f" (sweep over {axis})" if axis else ""), ""]
+            self.lines.append("Train samples/s over steady-state windows (warm-up excluded; median of repeats), GFLOP/s from "
+                              "the analytic FLOPs, and the fraction of the oneDNN f32 GEMM roofline measured on the same "
+                              "shapes in the same process.\n")
+            rows = []
+            for p in sorted(points, key=lambda q: (q["point"]["label"], self.axis_value(q, axis) if axis else 0)):
+                t = p["train"]
+                mem = p["memory"]
+                inference = ", ".join(f"{m}: {fmt_num(v['samples_per_s_median'])}" for m, v in p.get("inference", {}).items())
+                rows.append([p["point"]["label"], p["model"], p["point"]["batch"], p["point"]["threads"],
+                             fmt_num(t["samples_per_s_median"]), f"{fmt_num(t['samples_per_s_min'])}..{fmt_num(t['samples_per_s_max'])}",
+                             f"{t['gflops']:.0f}", f"{p['roofline']['gflops']:.0f}", f"{100 * t['roofline_fraction']:.0f}%",
+                             inference, f"{mem['peak_live_activations'] / MiB:.2f}", f"{mem['arena_total'] / MiB:.1f}",
+                             f"{mem['peak_rss'] / MiB:.0f}"])
+            self.table(["algorithm", "model", "B", "threads", "train samples/s", "range", "GFLOP/s", "GEMM roofline GFLOP/s",
+                        "of roofline", "inference samples/s", "peak live act. MiB", "arena MiB", "peak RSS MiB"], rows)
+            if axis:
+                self.sweep_plots(experiment, points, axis)
+            self.inference_plot(experiment, points)
+
+    def sweep_plots(self, experiment, points, axis):
+        labels = sorted({p["point"]["label"] for p in points})
+        fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+        for label in labels:
+            series = sorted((self.axis_value(p, axis), p) for p in points if p["point"]["label"] == label)
+            xs = [x for x, _ in series]
+            ax[0].plot(xs, [p["train"]["samples_per_s_median"] for _, p in series], marker="o", label=label)
+            ax[1].plot(xs, [100 * p["train"]["roofline_fraction"] for _, p in series], marker="o", label=label)
+        ax[0].set_ylabel("train samples/s")
+        ax[0].set_yscale("log")
+        ax[1].set_ylabel("% of GEMM roofline")
+        for a in ax:
+            a.set_xlabel(axis)
+            a.grid(alpha=0.3)
+            a.legend(fontsize=8)
+        ax[0].set_title(f"{experiment}: train throughput vs {axis}")
+        ax[1].set_title(f"{experiment}: roofline fraction vs {axis}")
+        self.save(fig, f"throughput_vs_{axis}_{experiment}.png", f"throughput vs {axis}")
+        if axis == "depth":
+            self.memory_plot(experiment, points, labels)
+            self.depth_findings(experiment, points, labels)
+        if axis == "threads":
+            self.thread_plot(experiment, points, labels)
+        if axis == "width":
+            self.width_findings(experiment, points, labels)
+
+    def memory_plot(self, experiment, points, labels):
+        categories = ["weights", "grads", "optimizer", "activations", "scratch"]
+        fig, axes = plt.subplots(1, len(labels), figsize=(4.2 * len(labels), 4), squeeze=False)
+        for a, label in zip(axes[0], labels):
+            series = sorted((len(p["point"]["hidden"]), p) for p in points if p["point"]["label"] == label)
+            xs = [str(x) for x, _ in series]
+            bottom = [0.0] * len(series)
+            for c in categories:
+                values = [p["memory"].get(c, 0) / MiB for _, p in series]
+                a.bar(xs, values, bottom=bottom, label=c)
+                bottom = [b + v for b, v in zip(bottom, values)]
+            a.plot(xs, [p["memory"]["peak_live_activations"] / MiB for _, p in series], "k--o", label="peak live activations")
+            a.set_title(label)
+            a.set_xlabel("depth (hidden layers)")
+            a.set_ylabel("MiB")
+            a.legend(fontsize=7)
+        fig.suptitle(f"{experiment}: arena memory by category vs depth")
+        self.save(fig, f"memory_vs_depth_{experiment}.png", "memory by category vs depth")
+
+    def depth_findings(self, experiment, points, labels):
+        slopes = {}
+        for label in labels:
+            series = sorted((len(p["point"]["hidden"]), p) for p in points if p["point"]["label"] == label)
+            xs = [x for x, _ in series]
+            live = slope(xs, [p["memory"]["peak_live_activations"] for _, p in series])
+            total = slope(xs, [p["memory"]["arena_total"] for _, p in series])
+            slopes[label] = (live, total)
+            rates = [p["train"]["samples_per_s_median"] for _, p in series]
+            if len(series) >= 2:
+                self.findings.append(
+                    f"{label}: from depth {xs[0]} to {xs[-1]} ({experiment}, width {series[0][1]['point']['hidden'][0]}), train "
+                    f"throughput fell from {fmt_num(rates[0])} to {fmt_num(rates[-1])} samples/s ({rates[0] / rates[-1]:.1f}x); "
+                    f"peak live activation memory grows by {fmt_num(live / 1024)} KiB per layer and the whole arena by "
+                    f"{fmt_num(total / MiB)} MiB per layer.")
+        if "ff" in slopes and "bp" in slopes and slopes["bp"][0]:
+            self.findings.append(
+                f"Activation-memory slope: FF {fmt_num(slopes['ff'][0])} bytes per layer against BP's {fmt_num(slopes['bp'][0])} "
+                f"bytes per layer ({experiment}).")
+        deepest = max(len(p["point"]["hidden"]) for p in points)
+        at = {p["point"]["label"]: p for p in points if len(p["point"]["hidden"]) == deepest}
+        if "ff" in at and "bp" in at:
+            ff, bp = at["ff"], at["bp"]
+            self.findings.append(
+                f"At depth {deepest} FF trains at {fmt_num(ff['train']['samples_per_s_median'])} samples/s against BP's "
+                f"{fmt_num(bp['train']['samples_per_s_median'])} ({bp['train']['samples_per_s_median'] / ff['train']['samples_per_s_median']:.2f}x slower), "
+                f"doing {ff['flops_per_sample']['train'] / bp['flops_per_sample']['train']:.2f}x BP's matmul FLOPs per sample "
+                f"at {100 * ff['train']['roofline_fraction']:.0f}% of the GEMM roofline (BP {100 * bp['train']['roofline_fraction']:.0f}%).")
+
+    def width_findings(self, experiment, points, labels):
+        for label in labels:
+            series = sorted((p["point"]["hidden"][0], p) for p in points if p["point"]["label"] == label)
+            fractions = ", ".join(f"{w}: {100 * p['train']['roofline_fraction']:.0f}%" for w, p in series)
+            self.findings.append(f"{label} roofline fraction by width ({experiment}): {fractions}.")
+
+    def thread_plot(self, experiment, points, labels):
+        fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+        for label in labels:
+            series = sorted((p["point"]["threads"], p["train"]["samples_per_s_median"]) for p in points if p["point"]["label"] == label)
+            if not series or series[0][0] != 1:
+                continue
+            base = series[0][1]
+            xs = [n for n, _ in series]
+            ax[0].plot(xs, [r for _, r in series], marker="o", label=label)
+            efficiency = [r / (base * n) for n, r in series]
+            ax[1].plot(xs, [100 * e for e in efficiency], marker="o", label=label)
+            self.findings.append(
+                f"{label}: {xs[-1]} threads give {series[-1][1] / base:.2f}x the 1-thread throughput, an efficiency "
+                f"t1/(N tN) of {100 * efficiency[-1]:.0f}% ({experiment}, {points[0]['model']}).")
+        ax[0].set_ylabel("train samples/s")
+        ax[1].set_ylabel("efficiency t1 / (N tN) (%)")
+        for a in ax:
+            a.set_xlabel("threads")
+            a.grid(alpha=0.3)
+            a.legend(fontsize=8)
+        ax[0].set_title(f"{experiment}: thread scaling")
+        ax[1].set_title(f"{experiment}: thread efficiency")
+        self.save(fig, f"thread_scaling_{experiment}.png", "thread scaling")
+
+    def inference_plot(self, experiment, points):
+        if getattr(self, "_inference_done", False):
+            return
+        candidates = [p for p in points if len(p.get("inference", {})) > 1]
+        if not candidates:
+            return
+        self._inference_done = True
+        # The smallest depth point of each label shows the cost per prediction mode.
+        chosen = {}
+        for p in points:
+            label = p["point"]["label"]
+            if label not in chosen or len(p["point"]["hidden"]) < len(chosen[label]["point"]["hidden"]):
+                chosen[label] = p
+        fig, ax = plt.subplots(figsize=(7, 4))
+        names, values = [], []
+        for label, p in sorted(chosen.items()):
+            for mode, v in p["inference"].items():
+                names.append(f"{label}\n{mode}")
+                values.append(v["samples_per_s_median"])
+        ax.bar(names, values)
+        ax.set_yscale("log")
+        ax.set_ylabel("inference samples/s")
+        ax.set_title(f"inference cost per prediction mode ({experiment}, {next(iter(chosen.values()))['model']})")
+        self.save(fig, f"inference_cost_{experiment}.png", "inference cost per prediction mode")
+        for label, p in sorted(chosen.items()):
+            inf = p["inference"]
+            if "goodness" in inf and "softmax" in inf:
+                ratio = inf["softmax"]["samples_per_s_median"] / inf["goodness"]["samples_per_s_median"]
+                flops = p["flops_per_sample"]["inference"]
+                self.findings.append(
+                    f"{label} goodness prediction costs {ratio:.1f}x one-pass softmax prediction in time "
+                    f"({fmt_num(inf['goodness']['samples_per_s_median'])} against {fmt_num(inf['softmax']['samples_per_s_median'])} "
+                    f"samples/s, {p['model']}) and {flops['goodness'] / flops['softmax']:.1f}x in matmul FLOPs "
+                    f"(a naive pass per label would be about {p['point'].get('classes', 10)}x).")
+
+    def roofline_plot(self):
+        points = [p for p in self.ok if p["point"]["measure"] == "throughput"]
+        if not points:
+            return
+        per_label = defaultdict(list)
+        for p in points:
+            per_label[p["point"]["label"]].append(100 * p["train"]["roofline_fraction"])
+        fig, ax = plt.subplots(figsize=(7, 4))
+        labels = sorted(per_label)
+        ax.boxplot([per_label[l] for l in labels], labels=labels)
+        ax.set_ylabel("% of GEMM roofline (train)")
+        ax.set_title("roofline fraction per algorithm (all throughput points)")
+        ax.grid(alpha=0.3)
+        self.lines += ["## Roofline fraction per algorithm", ""]
+        self.save(fig, "roofline_fraction.png", "roofline fraction per algorithm")
+        self.table(["algorithm", "points", "median % of roofline", "min", "max"],
+                   [[l, len(per_label[l]), f"{med(per_label[l]):.0f}%", f"{min(per_label[l]):.0f}%", f"{max(per_label[l]):.0f}%"]
+                    for l in labels])
+
+    def published(self):
+        self.lines += ["## Published figures beside ours", "",
+                       "From ../shared/REFERENCES.md (setups differ from ours; see the setup column).", ""]
+        self.table(["source and setup", "figure", "published"], [list(r) for r in PUBLISHED])
+        ours = []
+        for p in self.ok:
+            if p["point"]["measure"] == "convergence" and p.get("final_accuracy"):
+                for mode, acc in p["final_accuracy"].items():
+                    ours.append([f"ffbench {p['point']['label']} {p['model']}, batch {p['point']['batch']}, "
+                                 f"{p['epochs'][-1]['epoch']} epochs, seed {p['point']['seed']}, {p['point']['dataset']}",
+                                 f"test error ({mode})", f"{100 * (1 - acc):.2f}%"])
+        if ours:
+            self.lines.append("Ours, this run:\n")
+            self.table(["setup", "figure", "measured"], ours)
+
+    def write(self):
+        self.header()
+        self.convergence()
+        self.throughput()
+        self.roofline_plot()
+        self.published()
+        findings = ["## FF's speed and scalability limits", "",
+                    "Each sentence is computed from this run's result files.", ""]
+        findings += [f"- {f}" for f in self.findings] or ["- (this run has no points from which to compute findings)"]
+        # Findings go right after the suite section so a reader sees them first.
+        index = next((i for i, line in enumerate(self.lines) if line.startswith("## ") and "Suite" not in line
+                      and "Machine" not in line), len(self.lines))
+        self.lines[index:index] = findings + [""]
+        path = os.path.join(self.out, "REPORT.md")
+        with open(path + ".tmp", "w") as f:
+            f.write("\n".join(self.lines) + "\n")
+        os.replace(path + ".tmp", path)
+        return path
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", help="run folder made by 'ffbench run' (reports/runs/<time>-<revision>)")
+    parser.add_argument("--out", help="where to write REPORT.md and plots/ (default: the run folder)")
+    args = parser.parse_args()
+    if not os.path.isdir(args.run):
+        sys.exit(f"report.py: {args.run} is not a folder; give a run folder under reports/runs/")
+    report = Report(args.run, args.out or args.run)
+    path = report.write()
+    print(f"report.py: wrote {path} with {len(report.plots)} plots")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs what ffbench needs and fetches the datasets. Idempotent: a second run installs nothing
+# and says so. Usage: scripts/setup.sh [--no-data] [--with-peers] [--help]
+set -euo pipefail
+
+usage() {
+  cat <<'USAGE'
+scripts/setup.sh: install ffbench's build, test and report dependencies (Debian packages), then
+fetch MNIST and Fashion-MNIST into the data cache (scripts/fetch_data.sh).
+
+  --no-data      skip fetching datasets (the synthetic dataset needs no download)
+  --with-peers   also install PyTorch (python3-torch) for the PyTorch peer experiments
+  --help         this text
+
+Packages are installed with apt-get (through sudo when not root). Nothing is installed twice.
+USAGE
+}
+
+fetch_data=1
+with_peers=0
+for arg in "$@"; do
+  case "$arg" in
+    --no-data) fetch_data=0 ;;
+    --with-peers) with_peers=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "setup.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+packages=(cmake g++ make pkg-config libdnnl-dev libeigen3-dev libbenchmark-dev catch2 nlohmann-json3-dev
+          libcli11-dev libfmt-dev zlib1g-dev python3 python3-matplotlib dataset-fashion-mnist npm)
+if [[ $with_peers == 1 ]]; then packages+=(python3-torch); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+# npm may come with Node.js outside Debian's packages; that is fine too.
+if command -v npm >/dev/null 2>&1; then
+  filtered=()
+  for p in "${missing[@]}"; do [[ $p == npm ]] || filtered+=("$p"); done
+  missing=("${filtered[@]}")
+fi
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#packages[@]} packages already installed"
+else
+  sudo_cmd=()
+  if [[ $(id -u) != 0 ]]; then
+    if command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo); else
+      echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1
+    fi
+  fi
+  echo "setup: installing ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "setup: installed ${#missing[@]} package(s)"
+fi
+
+if [[ $fetch_data == 1 ]]; then
+  "$here/fetch_data.sh"
+else
+  echo "setup: skipped dataset fetch (--no-data)"
+fi

@@ -1,0 +1,218 @@
+// Contract tests that every registered algorithm must pass: exact memory plan, allocation-free
+// training steps, determinism, learning, FLOP counts that match what ran, save/load round trip,
+// and option checking.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <new>
+
+#include "algorithms/algorithm.hpp"
+#include "algorithms/backend/matmul.hpp"
+#include "tests/algorithm_helpers.hpp"
+
+// Allocation counting. Only allocations made while `counting` is on, on the calling thread and
+// outside oneDNN's own execute (whose argument bookkeeping we do not control), are counted. Under
+// AddressSanitizer its allocator hook sees every malloc and operator new; elsewhere the global
+// operator new is replaced.
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<int64_t> counted_allocations{0};
+thread_local bool counting_thread = false;
+void count_allocation() {
+  if (counting.load(std::memory_order_relaxed) && counting_thread && !ffb::inside_library_call())
+    counted_allocations.fetch_add(1);
+}
+}  // namespace
+
+#if defined(__SANITIZE_ADDRESS__)
+// From sanitizer/allocator_interface.h (declared here: Debian ships that header only with clang).
+extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*, size_t),
+                                                        void (*free_hook)(const volatile void*));
+namespace {
+void on_malloc(const volatile void*, size_t) { count_allocation(); }
+const int hooks_installed = __sanitizer_install_malloc_and_free_hooks(on_malloc, nullptr);
+}  // namespace
+#else
+void* operator new(std::size_t size) {
+  count_allocation();
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t size) { return operator new(size); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#endif
+
+using namespace ffb;
+using ffb::testing::small_model;
+using ffb::testing::small_synthetic;
+
+namespace {
+constexpr int64_t kBatch = 32;
+
+struct Fixture {
+  data::Splits data = small_synthetic();
+  std::vector<float> x = std::vector<float>(static_cast<size_t>(kBatch * 64));
+  std::vector<int32_t> y = std::vector<int32_t>(kBatch);
+  data::Batcher batcher{data.train, kBatch, 5};
+  void next() {
+    if (batcher.next(x.data(), y.data()) == 0) {
+      batcher.start_epoch(1);
+      batcher.next(x.data(), y.data());
+    }
+  }
+};
+}  // namespace
+
+TEST_CASE("every algorithm: the memory plan is exactly what is allocated", "[contract]") {
+  for (const auto& info : registered_algorithms()) {
+    INFO(info.name);
+    auto algorithm = info.create({});
+    algorithm->setup(small_model(), kBatch, 1);
+    const auto& arena = algorithm->arena();
+    int64_t sum = 0;
+    for (int c = 0; c < kMemCategories; ++c) sum += arena.bytes(static_cast<MemCategory>(c));
+    CHECK(sum == arena.allocated_bytes());
+    // The weights category holds exactly the parameters (each buffer rounded to 64 bytes).
+    int64_t weight_bytes = 0;
+    for (const auto& entry : arena.plan().entries())
+      if (entry.category == MemCategory::weights) weight_bytes += round_up(entry.bytes);
+    CHECK(weight_bytes == arena.bytes(MemCategory::weights));
+    CHECK(arena.bytes(MemCategory::weights) > 4 * (64 * 32 + 32 * 24));
+    CHECK(arena.bytes(MemCategory::scratch) >= algorithm->matmuls().max_scratchpad_bytes());
+  }
+}
+
+TEST_CASE("every algorithm: train_step and prediction allocate nothing and create no primitive", "[contract]") {
+  for (const auto& info : registered_algorithms()) {
+    INFO(info.name);
+    Fixture f;
+    auto algorithm = info.create({});
+    algorithm->setup(small_model(), kBatch, 1);
+    f.next();
+    algorithm->train_step(f.x.data(), f.y.data());  // first step outside the count (nothing lazy expected, but fair)
+    const auto primitives = algorithm->matmuls().primitives_created();
+    std::vector<float> scores(static_cast<size_t>(kBatch * 10));
+    f.next();
+    counted_allocations = 0;
+    counting_thread = true;
+    counting = true;
+    for (int step = 0; step < 3; ++step) algorithm->train_step(f.x.data(), f.y.data());
+    for (size_t mode = 0; mode < algorithm->prediction_modes().size(); ++mode)
+      algorithm->scores(f.x.data(), kBatch - 5, static_cast<int>(mode), scores.data());
+    counting = false;
+    counting_thread = false;
+    CHECK(counted_allocations.load() == 0);
+    CHECK(algorithm->matmuls().primitives_created() == primitives);
+  }
+}
+
+TEST_CASE("every algorithm: the same seed gives identical losses", "[contract]") {
+  for (const auto& info : registered_algorithms()) {
+    INFO(info.name);
+    std::vector<double> losses[2];
+    for (int run = 0; run < 2; ++run) {
+      Fixture f;
+      auto algorithm = info.create({});
+      algorithm->setup(small_model(), kBatch, 42);
+      for (int step = 0; step < 5; ++step) {
+        f.next();
+        losses[run].push_back(algorithm->train_step(f.x.data(), f.y.data()).loss);
+      }
+    }
+    CHECK(losses[0] == losses[1]);
+  }
+}
+
+TEST_CASE("every algorithm: the loss falls on the synthetic set", "[contract]") {
+  for (const auto& info : registered_algorithms()) {
+    INFO(info.name);
+    Fixture f;
+    auto algorithm = info.create({});
+    algorithm->setup(small_model(), kBatch, 7);
+    double first = 0.0, last = 0.0;
+    const int steps = 200, window = 20;
+    for (int step = 0; step < steps; ++step) {
+      f.next();
+      const double loss = algorithm->train_step(f.x.data(), f.y.data()).loss;
+      REQUIRE(std::isfinite(loss));
+      if (step < window) first += loss;
+      if (step >= steps - window) last += loss;
+    }
+    INFO("mean loss of the first " << window << " steps " << first / window << ", of the last " << last / window);
+    CHECK(last < 0.9 * first);
+  }
+}
+
+TEST_CASE("every algorithm: analytic FLOPs equal the matmul FLOPs executed", "[contract]") {
+  for (const auto& info : registered_algorithms()) {
+    INFO(info.name);
+    Fixture f;
+    auto algorithm = info.create({});
+    algorithm->setup(small_model({40, 24, 16}), kBatch, 1);
+    f.next();
+    auto before = matmul_flops_executed();
+    algorithm->train_step(f.x.data(), f.y.data());
+    CHECK(static_cast<double>(matmul_flops_executed() - before) ==
+          Approx(algorithm->flops_per_sample(Phase::train) * kBatch).epsilon(1e-12));
+    std::vector<float> scores(static_cast<size_t>(kBatch * 10));
+    for (size_t mode = 0; mode < algorithm->prediction_modes().size(); ++mode) {
+      INFO("mode " << algorithm->prediction_modes()[mode]);
+      before = matmul_flops_executed();
+      algorithm->scores(f.x.data(), kBatch, static_cast<int>(mode), scores.data());
+      CHECK(static_cast<double>(matmul_flops_executed() - before) ==
+            Approx(algorithm->flops_per_sample(Phase::inference, static_cast<int>(mode)) * kBatch).epsilon(1e-12));
+    }
+    // A forward pass is the least any algorithm does per sample at inference.
+    const double forward = 2.0 * (64 * 40 + 40 * 24 + 24 * 16);
+    CHECK(algorithm->flops_per_sample(Phase::inference) >= forward);
+  }
+}
+
+TEST_CASE("every algorithm: save then load gives identical predictions", "[contract]") {
+  const auto path = (std::filesystem::temp_directory_path() / "ffbench_contract_weights.bin").string();
+  for (const auto& info : registered_algorithms()) {
+    INFO(info.name);
+    Fixture f;
+    auto trained = info.create({});
+    trained->setup(small_model(), kBatch, 3);
+    for (int step = 0; step < 10; ++step) {
+      f.next();
+      trained->train_step(f.x.data(), f.y.data());
+    }
+    trained->save(path);
+    auto loaded = info.create({});
+    loaded->setup(small_model(), kBatch, 99);  // different initial weights, overwritten by load
+    loaded->load(path);
+    std::vector<float> a(static_cast<size_t>(kBatch * 10)), b(a.size());
+    for (size_t mode = 0; mode < trained->prediction_modes().size(); ++mode) {
+      trained->scores(f.x.data(), kBatch, static_cast<int>(mode), a.data());
+      loaded->scores(f.x.data(), kBatch, static_cast<int>(mode), b.data());
+      CHECK(a == b);
+    }
+    // A weights file for another model is refused, and the model is left as it was.
+    auto other = info.create({});
+    other->setup(small_model({16}), kBatch, 3);
+    CHECK_THROWS_WITH(other->load(path), Catch::Contains("model"));
+  }
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("every algorithm: unknown or mistyped options are errors naming the known ones", "[contract]") {
+  for (const auto& info : registered_algorithms()) {
+    INFO(info.name);
+    CHECK_THROWS_WITH(info.create({{"learning_rate", 0.1}}), Catch::Contains("unknown option 'learning_rate'") &&
+                                                              Catch::Contains("lr"));
+    CHECK_THROWS_WITH(info.create({{"lr", "fast"}}), Catch::Contains("must be a number"));
+    CHECK_THROWS_WITH(info.create({{"optimizer", "rmsprop"}}), Catch::Contains("allowed: sgd, adam"));
+    auto algorithm = info.create({});
+    ModelSpec bad = small_model({0});
+    CHECK_THROWS_WITH(algorithm->setup(bad, kBatch, 1), Catch::Contains("impossible model"));
+  }
+  CHECK_THROWS_WITH(create_algorithm("nope", {}), Catch::Contains("registered: bp, ff, ff_symba"));
+}

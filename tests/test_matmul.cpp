@@ -1,0 +1,119 @@
+// oneDNN matmul against the plain-loop reference: every transpose combination, odd shapes,
+// accumulate, bias and ReLU post-ops, strided views; tolerance grows with K.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
+
+#include "algorithms/backend/matmul.hpp"
+#include "algorithms/backend/reference.hpp"
+#include "algorithms/backend/rng.hpp"
+
+namespace {
+
+std::vector<float> random_floats(int64_t n, uint64_t seed) {
+  ffb::Rng rng(seed);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = 2.0f * rng.uniform() - 1.0f;
+  return v;
+}
+
+// Checks oneDNN against the reference for one shape; returns the worst error relative to tolerance.
+void check_against_reference(ffb::MatmulShape s) {
+  s = s.normalized();
+  const int64_t a_rows = s.trans_a ? s.k : s.m, b_rows = s.trans_b ? s.n : s.k;
+  auto a = random_floats(a_rows * s.lda, 11), b = random_floats(b_rows * s.ldb, 12);
+  auto bias = random_floats(s.n, 13);
+  auto c_init = random_floats(s.m * s.ldc, 14);
+  auto c_fast = c_init, c_ref = c_init;
+  ffb::matmul(s, a.data(), b.data(), c_fast.data(), s.bias ? bias.data() : nullptr);
+  ffb::ref::matmul(s, a.data(), b.data(), c_ref.data(), s.bias ? bias.data() : nullptr);
+  // Inputs in [-1, 1]: the rounding error of a K-term f32 dot product grows like K * eps.
+  const float tolerance = 1e-5f * static_cast<float>(s.k) + 1e-5f;
+  float worst = 0.0f;
+  for (int64_t i = 0; i < s.m; ++i)
+    for (int64_t j = 0; j < s.ldc; ++j) {
+      const float fast = c_fast[i * s.ldc + j], ref = c_ref[i * s.ldc + j];
+      if (j >= s.n) {
+        // Padding columns of a strided C must be untouched.
+        REQUIRE(fast == c_init[i * s.ldc + j]);
+        continue;
+      }
+      worst = std::max(worst, std::fabs(fast - ref));
+    }
+  INFO(s.describe() << " worst error " << worst << " tolerance " << tolerance);
+  CHECK(worst <= tolerance);
+}
+
+}  // namespace
+
+TEST_CASE("matmul matches the reference for every transpose combination and odd shapes", "[matmul]") {
+  const int64_t sizes[][3] = {{1, 1, 1}, {7, 1, 7}, {1, 7, 1023}, {7, 1023, 7}, {33, 17, 1023}, {64, 130, 65}};
+  for (const auto& mnk : sizes)
+    for (int transposes = 0; transposes < 4; ++transposes) {
+      ffb::MatmulShape s;
+      s.m = mnk[0];
+      s.n = mnk[1];
+      s.k = mnk[2];
+      s.trans_a = transposes & 1;
+      s.trans_b = transposes & 2;
+      check_against_reference(s);
+    }
+}
+
+TEST_CASE("matmul accumulate, bias and relu post-ops match the reference", "[matmul]") {
+  for (int options = 0; options < 8; ++options)
+    for (int transposes = 0; transposes < 4; ++transposes) {
+      ffb::MatmulShape s;
+      s.m = 19;
+      s.n = 23;
+      s.k = 129;
+      s.trans_a = transposes & 1;
+      s.trans_b = transposes & 2;
+      s.accumulate = options & 1;
+      s.bias = options & 2;
+      s.relu = options & 4;
+      check_against_reference(s);
+    }
+}
+
+TEST_CASE("matmul works on strided views without copying", "[matmul]") {
+  ffb::MatmulShape s;
+  s.m = 9;
+  s.n = 11;
+  s.k = 13;
+  s.lda = 20;
+  s.ldb = 16;
+  s.ldc = 15;
+  check_against_reference(s);
+  s.trans_a = s.trans_b = true;
+  s.lda = 12;
+  s.ldb = 14;
+  check_against_reference(s);
+}
+
+TEST_CASE("matmul rejects impossible shapes with a clear message", "[matmul]") {
+  ffb::MatmulShape s;
+  s.m = 0;
+  s.n = 4;
+  s.k = 4;
+  CHECK_THROWS_WITH(ffb::Matmul(s), Catch::Contains("impossible shape"));
+  s.m = 4;
+  s.lda = 2;  // shorter than K
+  CHECK_THROWS_WITH(ffb::Matmul(s), Catch::Contains("row stride"));
+}
+
+TEST_CASE("matmul cache creates one primitive per shape and reports its scratchpad", "[matmul]") {
+  ffb::MatmulCache cache;
+  ffb::MatmulShape s;
+  s.m = 16;
+  s.n = 16;
+  s.k = 16;
+  const auto& first = cache.get(s);
+  const auto& again = cache.get(s);
+  CHECK(&first == &again);
+  s.relu = true;
+  cache.get(s);
+  CHECK(cache.primitives_created() == 2);
+  CHECK(cache.max_scratchpad_bytes() >= 0);
+}

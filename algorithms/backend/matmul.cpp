@@ -115,6 +115,7 @@ void Matmul::run(const float* a, const float* b, float* c, const float* bias, vo
     throw std::runtime_error(fmt::format("matmul {}: oneDNN execute failed (status {})", shape_.describe(),
                                          static_cast<int>(status)));
   dnnl_stream_wait(strm.get());
+  ++runs_;
   executed_flops.fetch_add(2ull * static_cast<uint64_t>(shape_.m) * static_cast<uint64_t>(shape_.n) *
                                static_cast<uint64_t>(shape_.k), std::memory_order_relaxed);
 }
@@ -127,6 +128,12 @@ const Matmul& MatmulCache::get(const MatmulShape& shape) {
     max_scratchpad_ = std::max(max_scratchpad_, it->second->scratchpad_bytes());
   }
   return *it->second;
+}
+
+std::vector<std::pair<MatmulShape, int64_t>> MatmulCache::run_counts() const {
+  std::vector<std::pair<MatmulShape, int64_t>> counts;
+  for (const auto& [shape, op] : cache_) counts.emplace_back(shape, op->runs());
+  return counts;
 }
 
 void matmul(const MatmulShape& shape, const float* a, const float* b, float* c, const float* bias) {

@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "algorithms/backend/tensor.hpp"
 
@@ -39,6 +41,8 @@ class Matmul {
 
   const MatmulShape& shape() const { return shape_; }
   int64_t scratchpad_bytes() const;
+  // How many times run() was called: the harness uses it to learn which shapes a step executes.
+  int64_t runs() const { return runs_; }
   const char* implementation() const;
 
   // C = op(A) op(B) (+ bias) (+ C) (ReLU). `scratchpad` must hold scratchpad_bytes() bytes
@@ -49,6 +53,7 @@ class Matmul {
   struct Impl;
   MatmulShape shape_;
   std::unique_ptr<Impl> impl_;
+  mutable int64_t runs_ = 0;
 };
 
 // Primitives keyed by shape and options, created on first request and reused; an algorithm asks for
@@ -58,6 +63,8 @@ class MatmulCache {
   const Matmul& get(const MatmulShape& shape);
   int64_t max_scratchpad_bytes() const { return max_scratchpad_; }
   int64_t primitives_created() const { return static_cast<int64_t>(cache_.size()); }
+  // Every primitive with its run count.
+  std::vector<std::pair<MatmulShape, int64_t>> run_counts() const;
 
  private:
   std::map<MatmulShape, std::unique_ptr<Matmul>> cache_;

@@ -69,18 +69,19 @@ void write_atomic(const std::string& path, const std::string& content) {
   std::filesystem::rename(temp, path);
 }
 
-nlohmann::json measure_gemm_roofline(int64_t rows, int64_t input, const std::vector<int64_t>& hidden, int classes) {
-  std::vector<int64_t> sizes = {input};
-  sizes.insert(sizes.end(), hidden.begin(), hidden.end());
-  sizes.push_back(classes);
+nlohmann::json measure_gemm_roofline(const std::vector<std::pair<MatmulShape, int64_t>>& executed) {
   nlohmann::json shapes = nlohmann::json::array();
   double total_flops = 0.0, total_seconds = 0.0;
   MatmulCache cache;
   Rng rng(1);
-  for (size_t l = 0; l + 1 < sizes.size(); ++l) {
-    MatmulShape s{.m = rows, .n = sizes[l + 1], .k = sizes[l]};
+  for (const auto& [executed_shape, count] : executed) {
+    if (count <= 0) continue;
+    MatmulShape s = executed_shape;  // the same sizes, transposes and strides, but a plain product
+    s.accumulate = s.bias = s.relu = false;
+    s = s.normalized();
     const auto& op = cache.get(s);
-    std::vector<float> a(static_cast<size_t>(s.m * s.k)), b(static_cast<size_t>(s.k * s.n)), c(static_cast<size_t>(s.m * s.n));
+    const int64_t a_size = (s.trans_a ? s.k : s.m) * s.lda, b_size = (s.trans_b ? s.n : s.k) * s.ldb;
+    std::vector<float> a(static_cast<size_t>(a_size)), b(static_cast<size_t>(b_size)), c(static_cast<size_t>(s.m * s.ldc));
     for (auto& v : a) v = rng.uniform();
     for (auto& v : b) v = rng.uniform() - 0.5f;
     std::vector<char> scratch(static_cast<size_t>(op.scratchpad_bytes()) + 64);
@@ -97,11 +98,12 @@ nlohmann::json measure_gemm_roofline(int64_t rows, int64_t input, const std::vec
       per_call.push_back(since(start) / calls);
     }
     const double seconds = median(per_call);
-    shapes.push_back({{"m", s.m}, {"k", s.k}, {"n", s.n}, {"gflops", s.flops() / seconds * 1e-9}});
-    total_flops += s.flops();
-    total_seconds += seconds;
+    shapes.push_back({{"m", s.m}, {"n", s.n}, {"k", s.k}, {"trans_a", s.trans_a}, {"trans_b", s.trans_b},
+                      {"runs_per_step", count}, {"gflops", s.flops() / seconds * 1e-9}});
+    total_flops += s.flops() * static_cast<double>(count);
+    total_seconds += seconds * static_cast<double>(count);
   }
-  return {{"shapes", shapes}, {"gflops", total_flops / total_seconds * 1e-9}, {"rows", rows}};
+  return {{"shapes", shapes}, {"gflops", total_seconds > 0 ? total_flops / total_seconds * 1e-9 : 0.0}};
 }
 
 namespace {
@@ -118,15 +120,19 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
   for (auto& v : x) v = rng.uniform();
   for (auto& v : y) v = static_cast<int32_t>(rng.below(static_cast<uint64_t>(spec.classes)));
   nlohmann::json result;
-  result["roofline"] = measure_gemm_roofline(b, spec.input, spec.hidden, spec.classes);
-  const double roofline = result["roofline"]["gflops"];
   const double train_flops = algorithm.flops_per_sample(Phase::train);
-
   int64_t cursor = 0;
   auto step = [&]() {
     const int64_t i = cursor++ % batches;
     return algorithm.train_step(x.data() + i * b * spec.input, y.data() + i * b);
   };
+  // One step to learn which matmul shapes a step runs, then their plain-GEMM speed: the roofline.
+  const auto before = algorithm.matmuls().run_counts();
+  step();
+  auto after = algorithm.matmuls().run_counts();
+  for (size_t i = 0; i < after.size(); ++i) after[i].second -= before[i].second;
+  result["roofline"] = measure_gemm_roofline(after);
+  const double roofline = result["roofline"]["gflops"];
   for (int64_t w = 0; w < point.warmup; ++w) step();
   std::vector<double> rates;
   const double total_windows = static_cast<double>(point.repeats) * (1 + static_cast<double>(algorithm.prediction_modes().size()));
@@ -153,7 +159,11 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
   std::vector<float> scores(static_cast<size_t>(b * spec.classes));
   for (size_t m = 0; m < modes.size(); ++m) {
     const int mode = static_cast<int>(m);
-    algorithm.scores(x.data(), b, mode, scores.data());  // warm-up
+    const auto counts_before = algorithm.matmuls().run_counts();
+    algorithm.scores(x.data(), b, mode, scores.data());  // warm-up, and the shapes this mode runs
+    auto counts = algorithm.matmuls().run_counts();
+    for (size_t i = 0; i < counts.size(); ++i) counts[i].second -= counts_before[i].second;
+    const auto mode_roofline = measure_gemm_roofline(counts);
     std::vector<double> mode_rates;
     for (int64_t r = 0; r < point.repeats; ++r) {
       const auto start = Clock::now();
@@ -167,7 +177,8 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
     const double rate = median(mode_rates);
     const double flops = algorithm.flops_per_sample(Phase::inference, mode);
     result["inference"][modes[m]] = {{"samples_per_s", mode_rates}, {"samples_per_s_median", rate},
-                                     {"gflops", rate * flops * 1e-9}, {"roofline_fraction", rate * flops * 1e-9 / roofline}};
+                                     {"gflops", rate * flops * 1e-9}, {"roofline_gflops", mode_roofline["gflops"]},
+                                     {"roofline_fraction", rate * flops * 1e-9 / mode_roofline["gflops"].get<double>()}};
   }
   return result;
 }

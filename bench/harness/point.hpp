@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "algorithms/backend/matmul.hpp"
 #include "bench/harness/suite.hpp"
 
 namespace ffb {
@@ -19,9 +20,11 @@ using ProgressFn = std::function<void(double fraction, const std::string& status
 
 nlohmann::json run_point(const SuitePoint& point, const ProgressFn& progress);
 
-// oneDNN f32 GEMM GFLOP/s on the point's layer shapes (B x in x out each), median of repeats:
-// the roofline that the point's throughput is divided by.
-nlohmann::json measure_gemm_roofline(int64_t rows, int64_t input, const std::vector<int64_t>& hidden, int classes);
+// The GEMM roofline of a step: every matmul shape the step executed (with its transposes, how many
+// times), timed as a plain oneDNN f32 matmul (no post-ops), median of repeats. The roofline
+// GFLOP/s is the step's matmul FLOPs over the summed plain-GEMM time: what the step would reach if
+// it did nothing but its matmuls at the speed oneDNN gives those shapes.
+nlohmann::json measure_gemm_roofline(const std::vector<std::pair<MatmulShape, int64_t>>& shapes);
 
 // Process peak resident set size in bytes (getrusage).
 int64_t peak_rss_bytes();

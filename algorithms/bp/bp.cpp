@@ -53,7 +53,7 @@ void Backprop::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) {
     ops_.push_back({&matmul_op(fwd), &matmul_op(dw), l > 0 ? &matmul_op(dx) : nullptr});
   }
   scratchpad_ = plan.add_bytes("matmul.scratchpad", MemCategory::scratch, matmuls_.max_scratchpad_bytes());
-  arena_.allocate(plan);
+  finish_setup(plan);
   Rng rng(seed);
   for (const auto& p : layers_) p.init(arena_, rng);
   step_ = 0;
@@ -72,7 +72,7 @@ void Backprop::forward(const float* x) {
   }
 }
 
-StepStats Backprop::train_step(const float* x, const int32_t* labels) {
+StepStats Backprop::step(const float* x, const int32_t* labels) {
   const int64_t depth = static_cast<int64_t>(activations_.size());
   const int64_t b = batch_;
   arena_.reset_live();

@@ -14,10 +14,12 @@ class Backprop final : public Algorithm {
 
   std::string name() const override { return "bp"; }
   void setup(const ModelSpec& spec, int64_t batch, uint64_t seed) override;
-  StepStats train_step(const float* x, const int32_t* labels) override;
   std::vector<std::string> prediction_modes() const override { return {"softmax"}; }
   void scores(const float* x, int64_t rows, int mode, float* out_scores) override;
   double flops_per_sample(Phase phase, int mode = 0) const override;
+
+ protected:
+  StepStats step(const float* x, const int32_t* labels) override;
 
  private:
   // Forward through every layer; logits land in logits_. Marks activations live as it goes.

@@ -138,7 +138,7 @@ void ForwardForward::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) 
     }
   }
   scratchpad_ = plan.add_bytes("matmul.scratchpad", MemCategory::scratch, matmuls_.max_scratchpad_bytes());
-  arena_.allocate(plan);
+  finish_setup(plan);
 
   Rng rng(seed);
   for (const auto& p : layers_) p.init(arena_, rng);
@@ -285,7 +285,7 @@ double ForwardForward::pair_loss(const float* g, float* dg, int64_t b, int64_t w
   return total * inv;
 }
 
-StepStats ForwardForward::train_step(const float* x, const int32_t* labels) {
+StepStats ForwardForward::step(const float* x, const int32_t* labels) {
   const int64_t b = batch_, b2 = 2 * batch_, d = spec_.input;
   StepStats stats;
   stats.samples = b;

@@ -18,7 +18,6 @@ class ForwardForward : public Algorithm {
 
   std::string name() const override { return name_; }
   void setup(const ModelSpec& spec, int64_t batch, uint64_t seed) override;
-  StepStats train_step(const float* x, const int32_t* labels) override;
   void begin_epoch(int64_t epoch, int64_t total_epochs) override;
   std::vector<std::string> prediction_modes() const override;
   void scores(const float* x, int64_t rows, int mode, float* out_scores) override;
@@ -37,6 +36,7 @@ class ForwardForward : public Algorithm {
   int64_t first_classifier_layer() const { return classifier_skip_first_ && depth() > 1 ? 1 : 0; }
 
  protected:
+  StepStats step(const float* x, const int32_t* labels) override;
   // The learning rule: given goodness g (2B: B positives then B negatives) of a layer of `width`
   // units, writes dLoss/dg into dg and returns the mean loss. FF: softplus(theta - g_pos) and
   // softplus(g_neg - theta), averaged over the 2B terms.

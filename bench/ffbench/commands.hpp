@@ -21,6 +21,7 @@ struct TrainArgs {
   int64_t limit_train = 0, limit_test = 0;
   std::string save_path, load_path, json_path;
   bool verbose = false;
+  double time_budget = 0.0;
 };
 
 struct RunArgs {

@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
   train->add_option("--save", train_args.save_path, "Write the trained weights to this file");
   train->add_option("--load", train_args.load_path, "Start from weights in this file");
   train->add_option("--json", train_args.json_path, "Write the per-epoch results as JSON to this file");
+  train->add_option("--time-budget", train_args.time_budget, "Stop after the epoch during which training time passes this many seconds");
   train->add_flag("-v,--verbose", train_args.verbose, "Per-layer losses and mean goodness after each epoch");
 
   RunArgs run_args;

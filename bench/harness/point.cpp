@@ -202,12 +202,17 @@ nlohmann::json run_convergence(const SuitePoint& point, Algorithm& algorithm, co
   result["train_samples"] = data.train.n;
   result["test_samples"] = data.test.n;
   const double planned = point.time_budget_seconds > 0 ? point.time_budget_seconds : 0.0;
+  const auto train_start = Clock::now();
+  int64_t steps_done = 0;
   auto on_step = [&](int64_t epoch, int64_t step, int64_t steps, double loss) {
+    ++steps_done;
     if (!progress || step % 10 != 0) return;
+    const double rate = static_cast<double>(steps_done * point.batch) / std::max(since(train_start), 1e-9);
     const double fraction = planned > 0 ? 0.0
                                         : (static_cast<double>(epoch - 1) + static_cast<double>(step) / static_cast<double>(steps)) /
                                               static_cast<double>(point.epochs);
-    progress(fraction, fmt::format("epoch {}/{} step {}/{} loss {:.4f}", epoch, point.epochs, step, steps, loss));
+    progress(fraction, fmt::format("epoch {}/{} step {}/{} loss {:.4f} {:.0f} samples/s", epoch,
+                                   point.epochs, step, steps, loss, rate));
   };
   const auto outcome = train(algorithm, config, data, {}, on_step);
   status = outcome.status;

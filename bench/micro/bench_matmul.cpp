@@ -1,29 +1,20 @@
 // Matmul GFLOP/s: oneDNN (the backend) beside Eigen and the plain-loop reference, on the shapes the
-// algorithms use (B x D x H). Run: build/release/bench/bench_matmul [--benchmark_filter=...]
+// algorithms use (B x D x H). Part of bench_micro (main.cpp).
 #include <benchmark/benchmark.h>
 
 #include <Eigen/Core>
 #include <vector>
 
 #include "algorithms/backend/engine.hpp"
+#include "bench/micro/common.hpp"
 #include "algorithms/backend/matmul.hpp"
 #include "algorithms/backend/reference.hpp"
 #include "algorithms/backend/rng.hpp"
 
 namespace {
 
-std::vector<float> random_floats(int64_t n, uint64_t seed) {
-  ffb::Rng rng(seed);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) x = rng.uniform() - 0.5f;
-  return v;
-}
-
-void set_counters(benchmark::State& state, double flops) {
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * static_cast<double>(state.iterations()) * 1e-9,
-                                                 benchmark::Counter::kIsRate);
-  state.counters["threads"] = ffb::threads();
-}
+using ffb::micro::random_floats;
+using ffb::micro::set_counters;
 
 ffb::MatmulShape shape_from(const benchmark::State& state) {
   ffb::MatmulShape s;
@@ -84,16 +75,3 @@ BENCHMARK(BM_matmul_onednn)->Apply(shapes);
 BENCHMARK(BM_matmul_eigen)->Apply(shapes);
 BENCHMARK(BM_matmul_reference)->Apply(shapes)->Iterations(1);
 
-int main(int argc, char** argv) {
-  ffb::set_threads(0);
-  benchmark::AddCustomContext("ffbench_revision", FFB_GIT_REV);
-  benchmark::AddCustomContext("build_type", FFB_BUILD_TYPE);
-  benchmark::AddCustomContext("onednn_version", ffb::onednn_version());
-  benchmark::AddCustomContext("onednn_isa", ffb::onednn_isa());
-  benchmark::AddCustomContext("threading", ffb::threading_description());
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}

@@ -1,0 +1,26 @@
+// bench_micro: Google Benchmark micro-benchmarks of ffbench (matmul, kernels, and the registry's
+// algorithms), with our own context in the JSON output.
+// Run: build/release/bench/bench_micro [--benchmark_filter=REGEX] [--benchmark_format=json]
+#include <benchmark/benchmark.h>
+
+#include "algorithms/backend/engine.hpp"
+#include "algorithms/backend/matmul.hpp"
+
+namespace ffb::micro {
+void register_algorithm_benchmarks();
+}
+
+int main(int argc, char** argv) {
+  ffb::set_threads(0);
+  benchmark::AddCustomContext("ffbench_revision", FFB_GIT_REV);
+  benchmark::AddCustomContext("build_type", FFB_BUILD_TYPE);
+  benchmark::AddCustomContext("onednn_version", ffb::onednn_version());
+  benchmark::AddCustomContext("onednn_isa", ffb::onednn_isa());
+  benchmark::AddCustomContext("threading", ffb::threading_description());
+  ffb::micro::register_algorithm_benchmarks();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

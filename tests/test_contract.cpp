@@ -13,31 +13,28 @@
 #include "algorithms/backend/matmul.hpp"
 #include "tests/algorithm_helpers.hpp"
 
-// Allocation counting. Only allocations made while `counting` is on, on the calling thread and
-// outside oneDNN's own execute (whose argument bookkeeping we do not control), are counted. Under
-// AddressSanitizer its allocator hook sees every malloc and operator new; elsewhere the global
-// operator new is replaced.
+// Allocation counting by replacing the global operator new. Only allocations made while `counting`
+// is on, on the calling thread and outside oneDNN's own execute (whose argument bookkeeping we do
+// not control), are counted. AddressSanitizer owns operator new (and GCC's runtime offers no
+// allocation hooks), so under ASan this check is skipped with a warning; scripts/test.sh also runs
+// the contract tests in the release build, where it runs.
 namespace {
 std::atomic<bool> counting{false};
 std::atomic<int64_t> counted_allocations{0};
 thread_local bool counting_thread = false;
-void count_allocation() {
-  if (counting.load(std::memory_order_relaxed) && counting_thread && !ffb::inside_library_call())
-    counted_allocations.fetch_add(1);
-}
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kCanCountAllocations = false;
+#else
+constexpr bool kCanCountAllocations = true;
+#endif
 }  // namespace
 
-#if defined(__SANITIZE_ADDRESS__)
-// From sanitizer/allocator_interface.h (declared here: Debian ships that header only with clang).
-extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*, size_t),
-                                                        void (*free_hook)(const volatile void*));
-namespace {
-void on_malloc(const volatile void*, size_t) { count_allocation(); }
-const int hooks_installed = __sanitizer_install_malloc_and_free_hooks(on_malloc, nullptr);
-}  // namespace
-#else
+#if !defined(__SANITIZE_ADDRESS__)
+// Our operator new takes its memory from malloc, so free is the matching release.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void* operator new(std::size_t size) {
-  count_allocation();
+  if (counting.load(std::memory_order_relaxed) && counting_thread && !ffb::inside_library_call())
+    counted_allocations.fetch_add(1);
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   throw std::bad_alloc();
 }
@@ -98,13 +95,24 @@ TEST_CASE("every algorithm: train_step and prediction allocate nothing and creat
     algorithm->train_step(f.x.data(), f.y.data());  // first step outside the count (nothing lazy expected, but fair)
     const auto primitives = algorithm->matmuls().primitives_created();
     std::vector<float> scores(static_cast<size_t>(kBatch * 10));
+    const int modes = static_cast<int>(algorithm->prediction_modes().size());
     f.next();
-    counted_allocations = 0;
     counting_thread = true;
+    if (kCanCountAllocations) {
+      // The counter itself works: one deliberate allocation is seen.
+      counted_allocations = 0;
+      counting = true;
+      auto* probe = new std::vector<int>(100);
+      counting = false;
+      delete probe;
+      REQUIRE(counted_allocations.load() >= 1);
+    } else {
+      WARN("allocation counting is off under AddressSanitizer; the release build's run of this test counts");
+    }
+    counted_allocations = 0;
     counting = true;
     for (int step = 0; step < 3; ++step) algorithm->train_step(f.x.data(), f.y.data());
-    for (size_t mode = 0; mode < algorithm->prediction_modes().size(); ++mode)
-      algorithm->scores(f.x.data(), kBatch - 5, static_cast<int>(mode), scores.data());
+    for (int mode = 0; mode < modes; ++mode) algorithm->scores(f.x.data(), kBatch - 5, mode, scores.data());
     counting = false;
     counting_thread = false;
     CHECK(counted_allocations.load() == 0);

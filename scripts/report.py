@@ -93,7 +93,8 @@ class Report:
         self.plots_dir = os.path.join(out, "plots")
         os.makedirs(self.plots_dir, exist_ok=True)
         self.manifest, self.points = load_run(run)
-        self.ok = [p for p in self.points if p.get("status") == "ok"]
+        self.ok = [p for p in self.points if p.get("status") == "ok" and p["point"].get("engine", "ffbench") == "ffbench"]
+        self.peers = [p for p in self.points if p.get("status") == "ok" and p["point"].get("engine") == "torch"]
         self.lines = []
         self.findings = []
         self.plots = []
@@ -495,6 +496,67 @@ class Report:
                    [[l, len(per_label[l]), f"{med(per_label[l]):.0f}%", f"{min(per_label[l]):.0f}%", f"{max(per_label[l]):.0f}%"]
                     for l in labels])
 
+    def peers_section(self):
+        """ffbench against the PyTorch peer: same experiment, algorithm, model, batch, threads, seed."""
+        if not self.peers:
+            skipped = [p for p in self.points if p["point"].get("engine") == "torch" and p.get("status") != "ok"]
+            if skipped:
+                self.lines += ["## Side by side with PyTorch", "", f"{len(skipped)} PyTorch points did not run: "
+                               f"{skipped[0].get('detail', '')}", ""]
+            return
+        def key(p):
+            q = p["point"]
+            return (q["experiment"], q["algorithm"], tuple(q["hidden"]), q["batch"], q["threads"], q["seed"])
+        ours = {}
+        for p in self.ok:
+            ours.setdefault(key(p), []).append(p)
+        rows_throughput, rows_convergence = [], []
+        accuracy_gaps, speed = defaultdict(list), defaultdict(list)
+        for t in self.peers:
+            candidates = ours.get(key(t), [])
+            match = next((p for p in candidates if p["point"]["options"] == t["point"]["options"]), candidates[0] if candidates else None)
+            if match is None:
+                continue
+            q = t["point"]
+            if q["measure"] == "throughput":
+                ratio = match["train"]["samples_per_s_median"] / t["train"]["samples_per_s_median"]
+                inference = ", ".join(f"{m}: {match['inference'][m]['samples_per_s_median'] / v['samples_per_s_median']:.1f}x"
+                                      for m, v in t.get("inference", {}).items() if m in match.get("inference", {}))
+                rows_throughput.append([q["algorithm"], t["model"], q["batch"], q["threads"],
+                                        fmt_num(match["train"]["samples_per_s_median"]), fmt_num(t["train"]["samples_per_s_median"]),
+                                        f"{ratio:.2f}x", inference, f"{match['memory']['peak_rss'] / MiB:.0f} / {t['memory']['peak_rss'] / MiB:.0f}"])
+                speed[q["algorithm"]].append(ratio)
+            else:
+                e_ours, e_theirs = match["epochs"][-1], t["epochs"][-1]
+                per_epoch = (e_theirs["train_seconds"] / e_theirs["epoch"]) / (e_ours["train_seconds"] / e_ours["epoch"])
+                gaps = []
+                for m, acc in e_theirs["test_accuracy"].items():
+                    if m in e_ours.get("test_accuracy", {}):
+                        gap = 100 * (e_ours["test_accuracy"][m] - acc)
+                        gaps.append(f"{m}: {100 * e_ours['test_accuracy'][m]:.2f}% vs {100 * acc:.2f}% ({gap:+.2f})")
+                        accuracy_gaps[(q["algorithm"], m)].append(gap)
+                rows_convergence.append([q["algorithm"], t["model"], q["seed"], e_ours["epoch"],
+                                         f"{e_ours['train_seconds'] / e_ours['epoch']:.2f}", f"{e_theirs['train_seconds'] / e_theirs['epoch']:.2f}",
+                                         f"{per_epoch:.2f}x", "; ".join(gaps),
+                                         f"{match['memory']['peak_rss'] / MiB:.0f} / {t['memory']['peak_rss'] / MiB:.0f}"])
+                speed[q["algorithm"] + " (per epoch)"].append(per_epoch)
+        self.lines += ["## Side by side with PyTorch", "",
+                       f"The PyTorch peers (scripts/peers/torch_peer.py, torch {self.peers[0].get('torch_version')}) run the same "
+                       "configurations in the same run on the same machine and thread count; thread pools: "
+                       f"`{self.peers[0].get('thread_pools')}`. Ratios are ffbench over PyTorch (above 1: ffbench faster).", ""]
+        if rows_throughput:
+            self.table(["algorithm", "model", "B", "threads", "ffbench train samples/s", "PyTorch", "ffbench / PyTorch",
+                        "inference ratio", "peak RSS MiB (ffbench / PyTorch)"], rows_throughput)
+        if rows_convergence:
+            self.table(["algorithm", "model", "seed", "epochs", "ffbench s/epoch", "PyTorch s/epoch", "speed-up per epoch",
+                        "final test accuracy, ffbench vs PyTorch (points)", "peak RSS MiB"], rows_convergence)
+        for name, ratios in sorted(speed.items()):
+            self.findings.append(f"ffbench {name} is {med(ratios):.2f}x as fast as the same configuration in PyTorch "
+                                 f"(median of {len(ratios)} pairings).")
+        for (algorithm, mode), gaps in sorted(accuracy_gaps.items()):
+            self.findings.append(f"After the same epochs, ffbench {algorithm} ({mode}) is {med(gaps):+.2f} points of test "
+                                 f"accuracy from PyTorch's (median over seeds).")
+
     def published(self):
         self.lines += ["## Published figures beside ours", "",
                        "From ../shared/REFERENCES.md (setups differ from ours; see the setup column).", ""]
@@ -515,6 +577,7 @@ class Report:
         self.convergence()
         self.throughput()
         self.roofline_plot()
+        self.peers_section()
         self.published()
         findings = ["## FF's speed and scalability limits", "",
                     "Each sentence is computed from this run's result files.", ""]

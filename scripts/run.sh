@@ -8,7 +8,7 @@ if [[ ${1:-} == --help || ${1:-} == -h ]]; then
 fi
 suite=${1:-quick}
 shift || true
-scripts/setup.sh
+scripts/setup.sh --with-peers
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target ffbench
 out=$(mktemp)

@@ -33,6 +33,39 @@ int command_list() {
   return 0;
 }
 
+int command_step(const StepArgs& args) {
+  // For the equal-work test against the PyTorch peer: initial weights, one batch, K steps, the
+  // losses and the updated weights, all written to out_dir. Single-threaded.
+  set_threads(1);
+  const auto layers = parse_layers(args.layers);
+  auto algorithm = create_algorithm(args.algorithm, parse_option_values(args.option_items, args.options_json));
+  data::DatasetSpec data_spec;
+  data_spec.synthetic_d = layers[0];
+  data_spec.synthetic_train = std::max<int64_t>(args.batch, 64);
+  data_spec.synthetic_test = 16;
+  const auto data = data::load(data_spec);
+  ModelSpec spec{layers[0], std::vector<int64_t>(layers.begin() + 1, layers.end()), data.train.k};
+  algorithm->setup(spec, args.batch, args.seed);
+  std::filesystem::create_directories(args.out_dir);
+  const auto dir = std::filesystem::path(args.out_dir);
+  algorithm->save((dir / "initial.weights").string());
+  {
+    std::ofstream batch_file(dir / "batch.bin", std::ios::binary);
+    const int64_t rows = args.batch, d = spec.input;
+    batch_file.write(reinterpret_cast<const char*>(&rows), sizeof rows);
+    batch_file.write(reinterpret_cast<const char*>(&d), sizeof d);
+    batch_file.write(reinterpret_cast<const char*>(data.train.x.data()), static_cast<std::streamsize>(rows * d * sizeof(float)));
+    batch_file.write(reinterpret_cast<const char*>(data.train.y.data()), static_cast<std::streamsize>(rows * sizeof(int32_t)));
+  }
+  nlohmann::json out;
+  out["options"] = algorithm->options().values();
+  for (int64_t i = 0; i < args.steps; ++i) out["losses"].push_back(algorithm->train_step(data.train.x.data(), data.train.y.data()).loss);
+  algorithm->save((dir / "updated.weights").string());
+  std::ofstream(dir / "ffbench.json") << out.dump(2) << "\n";
+  fmt::print("{}\n", out.dump());
+  return 0;
+}
+
 int command_train(const TrainArgs& args) {
   set_threads(args.threads);
   const auto layers = parse_layers(args.layers);

@@ -37,7 +37,19 @@ struct PointArgs {
   double elapsed = 0.0;
 };
 
+struct StepArgs {
+  std::string algorithm = "ff";
+  std::string layers = "784,64,32";
+  int64_t batch = 16;
+  uint64_t seed = 1;
+  int64_t steps = 2;
+  std::vector<std::string> option_items;
+  std::string options_json;
+  std::string out_dir;
+};
+
 int command_list();
+int command_step(const StepArgs& args);
 int command_run(const RunArgs& args);
 int command_point(const PointArgs& args);
 int command_train(const TrainArgs& args);

@@ -110,6 +110,17 @@ int main(int argc, char** argv) {
   point->add_option("--elapsed", point_args.elapsed, "Seconds the sweep has run");
   point->group("");  // internal: hidden from --help
 
+  StepArgs step_args;
+  auto* step = app.add_subcommand("step", "Save initial weights and one batch, run K steps, save losses and weights (equal-work test vs PyTorch)");
+  step->add_option("-a,--algorithm", step_args.algorithm, "Registered algorithm")->capture_default_str();
+  step->add_option("-l,--layers", step_args.layers, "Input size then hidden sizes")->capture_default_str();
+  step->add_option("-b,--batch", step_args.batch, "Batch size")->capture_default_str()->check(CLI::PositiveNumber);
+  step->add_option("-s,--seed", step_args.seed, "Seed")->capture_default_str();
+  step->add_option("--steps", step_args.steps, "Steps")->capture_default_str()->check(CLI::PositiveNumber);
+  step->add_option("-o,--option", step_args.option_items, "Algorithm option NAME=VALUE (repeatable)");
+  step->add_option("--options", step_args.options_json, "Algorithm options as a JSON object");
+  step->add_option("--out", step_args.out_dir, "Folder for initial.weights, batch.bin, updated.weights, ffbench.json")->required();
+
   auto* report = app.add_subcommand("report", "Make REPORT.md and the plots for a run folder (runs scripts/report.py)");
   std::string report_run;
   report->add_option("run", report_run, "Run folder under reports/runs/")->required();
@@ -124,6 +135,7 @@ int main(int argc, char** argv) {
     if (train->parsed()) return command_train(train_args);
     if (run->parsed()) return command_run(run_args);
     if (point->parsed()) return command_point(point_args);
+    if (step->parsed()) return command_step(step_args);
     if (report->parsed()) {
       const std::string command = std::string("/usr/bin/python3 '") + FFB_SOURCE_DIR + "/scripts/report.py' '" + report_run + "'";
       const int rc = std::system(command.c_str());

@@ -1,0 +1,440 @@
+#!/usr/bin/python3
+"""PyTorch peers of ffbench's bp and ff: the same configurations, measured the same way.
+
+Two uses:
+  torch_peer.py --point POINT.json --out RESULT.json
+      run one suite point (what `ffbench run` does for "engine": "torch"), writing the same result
+      schema as ffbench's points (convergence: per-epoch test accuracy and training wall time;
+      throughput: train and inference samples/s; peak RSS);
+  torch_peer.py --equal-work --algorithm ff --options JSON --weights W0 --batch BATCH --steps K --out DIR
+      start from an ffbench weights file, run K steps on one saved batch, write the losses and the
+      updated weights (ffbench's format) for tests/peer_equal_work_test.sh.
+
+Thread pools: PyTorch's intra-op pool, its inter-op pool and OpenBLAS's pool are all set to the
+point's thread count and OMP_WAIT_POLICY=PASSIVE before torch is imported (the script re-executes
+itself with that environment); the settings are recorded in the result.
+Run with /usr/bin/python3 (Debian's python3-torch: scripts/setup.sh --with-peers).
+"""
+import argparse
+import gzip
+import json
+import os
+import struct
+import sys
+import time
+
+POOL_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS")
+
+
+def set_pools_and_reexec(threads):
+    """Thread-pool sizes must be in the environment before torch (and OpenBLAS) load."""
+    wanted = {name: str(threads) for name in POOL_VARIABLES}
+    wanted["OMP_WAIT_POLICY"] = "PASSIVE"
+    if all(os.environ.get(k) == v for k, v in wanted.items()):
+        return wanted
+    env = dict(os.environ, **wanted)
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+def write_json_atomic(path, document):
+    with open(path + ".tmp", "w") as f:
+        json.dump(document, f, indent=2)
+    os.replace(path + ".tmp", path)
+
+
+def data_dir():
+    if os.environ.get("FFBENCH_DATA"):
+        return os.environ["FFBENCH_DATA"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.environ.get("HOME", "/root"), ".cache")
+    return os.path.join(base, "ffbench")
+
+
+def read_idx(path):
+    opener = gzip.open if open(path, "rb").read(2) == b"\x1f\x8b" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    zero, dtype, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0 or dtype != 0x08:
+        raise ValueError(f"{path}: not an unsigned-byte IDX file")
+    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+    return dims, data[4 + 4 * ndim:]
+
+
+def load_dataset(name, limit_train, limit_test):
+    import numpy as np
+    import torch
+    folder = {"mnist": "mnist", "fashion": "fashion"}[name]
+    suffix = ".gz" if name == "fashion" else ""
+    out = []
+    for split, limit in (("train", limit_train), ("t10k", limit_test)):
+        dims, images = read_idx(os.path.join(data_dir(), folder, f"{split}-images-idx3-ubyte{suffix}"))
+        _, labels = read_idx(os.path.join(data_dir(), folder, f"{split}-labels-idx1-ubyte{suffix}"))
+        x = np.frombuffer(images, dtype=np.uint8).reshape(dims[0], -1).astype(np.float32) / 255.0
+        y = np.frombuffer(labels, dtype=np.uint8).astype(np.int64)
+        if limit:
+            x, y = x[:limit], y[:limit]
+        out += [torch.from_numpy(x.copy()), torch.from_numpy(y.copy())]
+    return out
+
+
+class Model:
+    """bp or ff with ffbench's options; weights stored as ffbench does (in x out)."""
+
+    def __init__(self, algorithm, options, sizes, classes, seed):
+        import torch
+        self.torch = torch
+        self.algorithm = algorithm
+        self.o = dict(options)
+        self.k = classes
+        self.sizes = sizes
+        torch.manual_seed(seed)
+        self.layers = []
+        count = len(sizes) if algorithm == "bp" else len(sizes) - 1
+        for l in range(count):
+            fan_in = sizes[l]
+            fan_out = sizes[l + 1] if l + 1 < len(sizes) else classes
+            bound = 1.0 / fan_in ** 0.5
+            w = (torch.rand(fan_in, fan_out) * 2 - 1) * bound
+            b = (torch.rand(fan_out) * 2 - 1) * bound
+            self.layers.append((w.requires_grad_(), b.requires_grad_()))
+        self.optimizers = [self.make_optimizer([w, b], self.o["lr"]) for w, b in self.layers]
+        if algorithm == "bp":
+            self.optimizers = [self.make_optimizer([p for layer in self.layers for p in layer], self.o["lr"])]
+            return
+        self.depth = count
+        self.mean = self.o.get("goodness", "sum") == "mean"
+        self.rms = self.o.get("norm", "rms") == "rms"
+        self.threshold = self.o.get("threshold", 1.0)
+        self.classifier_on = self.o.get("classifier", True)
+        self.c0 = 1 if self.o.get("classifier_skip_first", True) and count > 1 else 0
+        self.g0 = 1 if self.o.get("goodness_skip_first", True) and count > 1 else 0
+        if self.classifier_on:
+            width = sum(sizes[l + 1] for l in range(self.c0, count))
+            bound = 1.0 / width ** 0.5
+            self.cw = torch.zeros(width, classes, requires_grad=True)
+            self.cb = ((torch.rand(classes) * 2 - 1) * bound).requires_grad_()
+            self.classifier_optimizer = self.make_optimizer([self.cw, self.cb], self.o.get("classifier_lr", 0.01))
+        self.generator = torch.Generator().manual_seed(seed ^ 0x6E65676174697665)
+
+    def make_optimizer(self, params, lr):
+        torch = self.torch
+        if self.o.get("optimizer", "sgd" if self.algorithm != "bp" else "adam") == "sgd":
+            return torch.optim.SGD(params, lr=lr, momentum=self.o.get("momentum", 0.9), weight_decay=self.o.get("weight_decay", 0.0), foreach=True)
+        return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=self.o.get("weight_decay", 0.0), foreach=True)
+
+    # ---- ff pieces ----
+    def normalize(self, x):
+        square = (x * x).mean(dim=1, keepdim=True) if self.rms else (x * x).sum(dim=1, keepdim=True)
+        return x / (square.sqrt() + 1e-4)
+
+    def embed(self, x, labels):
+        out = x.clone()
+        value = x.max(dim=1).values if self.o.get("label_from_max", False) else \
+            self.torch.full((x.shape[0],), float(self.o.get("label_value", 1.0)))
+        out[:, :self.k] = 0.0
+        if labels is None:
+            out[:, :self.k] = (value / self.k)[:, None]
+        else:
+            out[self.torch.arange(x.shape[0]), labels] = value
+        return out
+
+    def layer(self, l, x):
+        w, b = self.layers[l]
+        return self.torch.relu(self.normalize(x) @ w + b)
+
+    def goodness(self, h):
+        return (h * h).mean(dim=1) if self.mean else (h * h).sum(dim=1)
+
+    def classifier_logits(self, x):
+        torch = self.torch
+        features = []
+        h = self.embed(x, None)
+        with torch.no_grad():
+            for l in range(self.depth):
+                h = self.layer(l, h)
+                if l >= self.c0:
+                    features.append(self.normalize(h))
+        return torch.cat(features, dim=1) @ self.cw + self.cb
+
+    def train_step(self, x, y):
+        torch = self.torch
+        if self.algorithm == "bp":
+            h = x
+            for l, (w, b) in enumerate(self.layers):
+                h = h @ w + b
+                if l + 1 < len(self.layers):
+                    h = torch.relu(h)
+            loss = torch.nn.functional.cross_entropy(h, y)
+            self.optimizers[0].zero_grad()
+            loss.backward()
+            self.optimizers[0].step()
+            return float(loss)
+        probs = None
+        if self.classifier_on:
+            logits = self.classifier_logits(x)
+            closs = torch.nn.functional.cross_entropy(logits, y)
+            self.classifier_optimizer.zero_grad()
+            closs.backward()
+            probs = torch.softmax(logits.detach(), dim=1)
+            self.classifier_optimizer.step()
+        if self.o.get("negatives", "uniform") == "hard":
+            masked = probs.clone()
+            masked[torch.arange(x.shape[0]), y] = -1.0
+            negatives = masked.argmax(dim=1)
+        else:
+            negatives = (y + torch.randint(1, self.k, y.shape, generator=self.generator)) % self.k
+        h = torch.cat([self.embed(x, y), self.embed(x, negatives)])
+        total = 0.0
+        batch = x.shape[0]
+        for l in range(self.depth):
+            h = h.detach()
+            out = self.layer(l, h)
+            g = self.goodness(out)
+            theta = self.threshold if self.mean else self.threshold * out.shape[1]
+            loss = self.pair_loss(g, batch, theta)
+            self.optimizers[l].zero_grad()
+            loss.backward()
+            self.optimizers[l].step()
+            total += float(loss)
+            h = out
+        return total
+
+    def pair_loss(self, g, batch, theta):
+        torch = self.torch
+        if self.algorithm == "ff_symba":
+            return torch.nn.functional.softplus(-self.o.get("alpha", 4.0) * (g[:batch] - g[batch:])).mean()
+        return torch.nn.functional.softplus(torch.cat([theta - g[:batch], g[batch:] - theta])).mean()
+
+    def modes(self):
+        if self.algorithm == "bp":
+            return ["softmax"]
+        return ["goodness", "softmax"] if self.classifier_on else ["goodness"]
+
+    def scores(self, x, mode):
+        torch = self.torch
+        with torch.no_grad():
+            if self.algorithm == "bp":
+                h = x
+                for l, (w, b) in enumerate(self.layers):
+                    h = h @ w + b
+                    if l + 1 < len(self.layers):
+                        h = torch.relu(h)
+                return h
+            if mode == "softmax":
+                return self.classifier_logits(x)
+            batch = x.shape[0]
+            # All K labels as one K*B batch per layer (the plain way: no shared first-layer product).
+            h = torch.cat([self.embed(x, torch.full((batch,), c, dtype=torch.long)) for c in range(self.k)])
+            total = torch.zeros(self.k * batch)
+            for l in range(self.depth):
+                h = self.layer(l, h)
+                if l >= self.g0:
+                    total += self.goodness(h)
+            return total.view(self.k, batch).t()
+
+    def flops(self, phase, mode):
+        macs = [self.sizes[l] * (self.sizes[l + 1] if l + 1 < len(self.sizes) else self.k) for l in range(len(self.layers))]
+        if self.algorithm == "bp":
+            forward = 2.0 * sum(macs)
+            return forward if phase == "inference" else 2 * forward + 2.0 * sum(macs[1:])
+        classifier = sum(self.sizes[l + 1] for l in range(self.c0, self.depth)) * self.k if self.classifier_on else 0
+        neutral = 2.0 * sum(macs)
+        if phase == "inference":
+            return neutral + 2.0 * classifier if mode == "softmax" else self.k * neutral
+        return 8.0 * sum(macs) + ((neutral + 4.0 * classifier) if self.classifier_on else 0.0)
+
+
+def peak_rss():
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def run_point(point, pools):
+    import torch
+    torch.set_num_threads(point["threads"])
+    torch.set_num_interop_threads(1)
+    result = {"schema_version": 1, "id": point["id"], "point": point, "engine": "torch", "threads": point["threads"],
+              "torch_version": torch.__version__, "blas": os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3"),
+              "thread_pools": dict(pools, torch_threads=torch.get_num_threads(),
+                                                                       torch_interop_threads=torch.get_num_interop_threads())}
+    algorithm = point["algorithm"]
+    options = point["options"]
+    unsupported = [k for k in options if k in ("peer_normalization", "schedule", "layer_epochs", "layer_steps")
+                   and options[k] not in (0, 0.0, "simultaneous", 1)]
+    if algorithm not in ("bp", "ff", "ff_symba") or unsupported:
+        return dict(result, status="skipped", detail=f"the PyTorch peer does not implement {algorithm} {unsupported}")
+    if point["dataset"] == "synthetic":
+        return dict(result, status="skipped", detail="the synthetic dataset is generated inside ffbench; the PyTorch peer runs on mnist or fashion")
+    sizes = [784] + point["hidden"]
+    model = Model(algorithm, options, sizes, 10, point["seed"])
+    result["model"] = "[" + ",".join(map(str, sizes)) + "]->10"
+    result["modes"] = model.modes()
+    result["flops_per_sample"] = {"train": model.flops("train", None),
+                                  "inference": {m: model.flops("inference", m) for m in model.modes()}}
+    batch = point["batch"]
+    if point["measure"] == "throughput":
+        generator = torch.Generator().manual_seed(point["seed"])
+        xs = torch.rand(8, batch, 784, generator=generator)
+        ys = torch.randint(0, 10, (8, batch), generator=generator)
+        for i in range(point["warmup"] + 1):
+            model.train_step(xs[i % 8], ys[i % 8])
+        rates = []
+        for r in range(point["repeats"]):
+            start = time.perf_counter()
+            for s in range(point["steps"]):
+                model.train_step(xs[s % 8], ys[s % 8])
+            rates.append(point["steps"] * batch / (time.perf_counter() - start))
+        rates_sorted = sorted(rates)
+        result["train"] = {"samples_per_s": rates, "samples_per_s_median": rates_sorted[len(rates) // 2],
+                           "samples_per_s_min": rates_sorted[0], "samples_per_s_max": rates_sorted[-1]}
+        result["inference"] = {}
+        for mode in model.modes():
+            model.scores(xs[0], mode)
+            mode_rates = []
+            for r in range(point["repeats"]):
+                start = time.perf_counter()
+                for s in range(point["steps"]):
+                    model.scores(xs[s % 8], mode)
+                mode_rates.append(point["steps"] * batch / (time.perf_counter() - start))
+            result["inference"][mode] = {"samples_per_s": mode_rates, "samples_per_s_median": sorted(mode_rates)[len(mode_rates) // 2]}
+    else:
+        x_train, y_train, x_test, y_test = load_dataset(point["dataset"], point["limit_train"], point["limit_test"])
+        result["train_samples"], result["test_samples"] = len(y_train), len(y_test)
+        generator = torch.Generator().manual_seed(point["seed"] * 7919 + 17)
+        epochs, train_seconds = [], 0.0
+        for epoch in range(point["epochs"]):
+            order = torch.randperm(len(y_train), generator=generator)
+            losses = []
+            start = time.perf_counter()
+            for i in range(len(y_train) // batch):
+                index = order[i * batch:(i + 1) * batch]
+                losses.append(model.train_step(x_train[index], y_train[index]))
+            epoch_seconds = time.perf_counter() - start
+            train_seconds += epoch_seconds
+            loss = sum(losses) / max(len(losses), 1)
+            if loss != loss or loss in (float("inf"), float("-inf")):
+                epochs.append({"epoch": epoch + 1, "train_loss": loss, "train_seconds": train_seconds})
+                result.update(status="diverged", detail=f"loss {loss} in epoch {epoch + 1}", epochs=epochs)
+                return result
+            eval_start = time.perf_counter()
+            record = {"epoch": epoch + 1, "train_loss": loss, "train_seconds": train_seconds, "epoch_seconds": epoch_seconds,
+                      "samples_per_second": len(losses) * batch / epoch_seconds, "test_accuracy": {}, "test_loss": {}}
+            for mode in model.modes():
+                correct, nll = 0, 0.0
+                for i in range(0, len(y_test), batch):
+                    s = model.scores(x_test[i:i + batch], mode)
+                    correct += int((s.argmax(dim=1) == y_test[i:i + batch]).sum())
+                    nll += float(torch.nn.functional.cross_entropy(s, y_test[i:i + batch], reduction="sum"))
+                record["test_accuracy"][mode] = correct / len(y_test)
+                record["test_loss"][mode] = nll / len(y_test)
+            record["eval_seconds"] = time.perf_counter() - eval_start
+            epochs.append(record)
+            if point.get("time_budget_s", 0) and train_seconds >= point["time_budget_s"]:
+                break
+        result["epochs"] = epochs
+        result["final_accuracy"] = epochs[-1]["test_accuracy"]
+        result["time_to_target"] = {m: {f"{t:.4g}": next(({"epoch": e["epoch"], "seconds": e["train_seconds"]} for e in epochs
+                                                          if e["test_accuracy"][m] >= t), None) for t in point.get("targets", [])}
+                                    for m in model.modes()}
+    result["memory"] = {"peak_rss": peak_rss()}
+    result["status"] = "ok"
+    return result
+
+
+# ---- equal work with ffbench: its weights file format (algorithms/README.md) ----
+def read_weights(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data[:4] == b"FFBW", f"{path}: not an ffbench weights file"
+    pos = 8
+    def text():
+        nonlocal pos
+        (n,) = struct.unpack_from("<I", data, pos)
+        pos += 4
+        s = data[pos:pos + n].decode()
+        pos += n
+        return s
+    algorithm, spec = text(), json.loads(text())
+    (count,) = struct.unpack_from("<I", data, pos)
+    pos += 4
+    buffers = {}
+    for _ in range(count):
+        name = text()
+        (floats,) = struct.unpack_from("<Q", data, pos)
+        pos += 8
+        buffers[name] = list(struct.unpack_from(f"<{floats}f", data, pos))
+        pos += 4 * floats
+    return algorithm, spec, buffers
+
+
+def equal_work(args):
+    import torch
+    torch.set_num_threads(1)
+    algorithm, spec, buffers = read_weights(args.weights)
+    options = json.loads(args.options)
+    sizes = [spec["input"]] + spec["hidden"]
+    model = Model(args.algorithm, options, sizes, spec["classes"], 1)
+    with torch.no_grad():
+        for l, (w, b) in enumerate(model.layers):
+            w.copy_(torch.tensor(buffers[f"layer{l}.weight"]).view_as(w))
+            b.copy_(torch.tensor(buffers[f"layer{l}.bias"]))
+        if args.algorithm != "bp" and model.classifier_on:
+            model.cw.copy_(torch.tensor(buffers["classifier.weight"]).view_as(model.cw))
+            model.cb.copy_(torch.tensor(buffers["classifier.bias"]))
+    with open(args.batch, "rb") as f:
+        raw = f.read()
+    rows, d = struct.unpack_from("<qq", raw, 0)
+    x = torch.tensor(struct.unpack_from(f"<{rows * d}f", raw, 16)).view(rows, d)
+    y = torch.tensor(struct.unpack_from(f"<{rows}i", raw, 16 + 4 * rows * d), dtype=torch.long)
+    losses = [model.train_step(x, y) for _ in range(args.steps)]
+    weights = {}
+    for l, (w, b) in enumerate(model.layers):
+        weights[f"layer{l}.weight"] = w.detach().flatten().tolist()
+        weights[f"layer{l}.bias"] = b.detach().flatten().tolist()
+    write_json_atomic(args.out, {"losses": losses, "weights": weights})
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--point", help="suite point file (JSON) written by ffbench run")
+    parser.add_argument("--out", required=True, help="result file (JSON)")
+    parser.add_argument("--equal-work", action="store_true", help="run K steps from an ffbench weights file on one batch")
+    parser.add_argument("--algorithm", default="ff")
+    parser.add_argument("--options", default="{}")
+    parser.add_argument("--weights")
+    parser.add_argument("--batch")
+    parser.add_argument("--steps", type=int, default=2)
+    args = parser.parse_args()
+    if args.equal_work:
+        set_pools_and_reexec(1)
+        return equal_work(args)
+    if not args.point:
+        parser.error("give --point (a suite point) or --equal-work")
+    with open(args.point) as f:
+        point = json.load(f)
+    pools = set_pools_and_reexec(point["threads"])
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        write_json_atomic(args.out, {"schema_version": 1, "id": point["id"], "point": point, "status": "skipped",
+                                     "detail": "PyTorch is not installed: scripts/setup.sh --with-peers installs python3-torch"})
+        print(f"{point['id']}: skipped (PyTorch is not installed; scripts/setup.sh --with-peers)")
+        return 0
+    started = time.perf_counter()
+    try:
+        result = run_point(point, pools)
+    except Exception as error:  # recorded, so the sweep goes on
+        result = {"schema_version": 1, "id": point["id"], "point": point, "status": "failed", "detail": repr(error)}
+    result["wall_seconds"] = time.perf_counter() - started
+    write_json_atomic(args.out, result)
+    summary = ""
+    if result.get("final_accuracy"):
+        summary = " ".join(f"{m} {100 * a:.2f}%" for m, a in result["final_accuracy"].items())
+    if result.get("train"):
+        summary = f"train {result['train']['samples_per_s_median']:.0f} samples/s"
+    print(f"{point['id']} {result['status']} in {result['wall_seconds']:.1f}s {summary}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -278,6 +278,7 @@ void Algorithm::load(const std::string& path) {
   }
   for (auto& [index, data] : staged)
     std::memcpy(arena_.raw(BufferId{index}), data.data(), data.size() * sizeof(float));
+  weights_changed();
 }
 
 const AlgorithmInfo& find_algorithm(const std::string& name) {

@@ -122,6 +122,8 @@ class Algorithm {
   void begin_setup(const ModelSpec& spec, int64_t batch);
   // Matmul primitive for a shape, created now (during setup) and kept.
   const Matmul& matmul_op(const MatmulShape& shape) { return matmuls_.get(shape); }
+  // Called after load() replaced the weights (bf16 working copies are refreshed here).
+  virtual void weights_changed() {}
   // The algorithm's training step (see train_step).
   virtual StepStats step(const float* x, const int32_t* labels) = 0;
   // Ends setup: makes the arena's one allocation. For the regression check's self-test it also

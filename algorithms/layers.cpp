@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "algorithms/backend/kernels.hpp"
+
 namespace ffb {
 
 void LinearParams::plan(MemoryPlan& plan, const std::string& name, int64_t in_size, int64_t out_size,
@@ -37,6 +39,16 @@ void LinearParams::zero_grads(Arena& arena) const {
   std::memset(arena.floats(bias_grad), 0, static_cast<size_t>(out) * sizeof(float));
 }
 
+void LinearParams::plan_bf16(MemoryPlan& plan, const std::string& name) {
+  weight_bf16 = plan.add_bytes(name + ".weight.bf16", MemCategory::scratch, in * out * static_cast<int64_t>(sizeof(uint16_t)));
+}
+
+void LinearParams::refresh_bf16(Arena& arena) const {
+  if (weight_bf16.valid()) kern::to_bf16(static_cast<uint16_t*>(arena.raw(weight_bf16)), arena.floats(weight), in * out);
+}
+
+bool bf16_precision(const Options& options) { return options.choice("precision", {"f32", "bf16"}) == "bf16"; }
+
 OptimizerConfig optimizer_from(const Options& options, const std::string& lr_option) {
   OptimizerConfig config;
   config.kind = parse_optimizer(options.choice("optimizer", {"sgd", "adam"}));
@@ -51,6 +63,7 @@ void add_optimizer_options(std::vector<OptionInfo>& options, double default_lr, 
   options.push_back({"lr", default_lr, "learning rate"});
   options.push_back({"momentum", 0.9, "SGD momentum"});
   options.push_back({"weight_decay", 0.0, "L2 weight decay added to the gradient"});
+  options.push_back({"precision", "f32", "f32, or bf16 (training matmuls take bfloat16 inputs; f32 accumulation and master weights)"});
 }
 
 }  // namespace ffb

@@ -20,11 +20,20 @@ struct LinearParams {
   void init(Arena& arena, Rng& rng) const;
   void update(Arena& arena, const OptimizerConfig& config, int64_t step) const;
   void zero_grads(Arena& arena) const;
+
+  // bf16 training: a bfloat16 working copy of W (scratch), refreshed from the f32 master after
+  // every update.
+  BufferId weight_bf16;
+  void plan_bf16(MemoryPlan& plan, const std::string& name);
+  void refresh_bf16(Arena& arena) const;
 };
+
+// "f32" or "bf16" (bf16 matmul inputs in the training step, f32 accumulation and master weights).
+bool bf16_precision(const Options& options);
 
 OptimizerConfig optimizer_from(const Options& options, const std::string& lr_option = "lr");
 
-// Options every algorithm shares (optimizer, lr, momentum, weight_decay).
+// Options every algorithm shares (optimizer, lr, momentum, weight_decay, precision).
 void add_optimizer_options(std::vector<OptionInfo>& options, double default_lr, const std::string& default_optimizer);
 
 }  // namespace ffb

@@ -224,3 +224,28 @@ TEST_CASE("every algorithm: unknown or mistyped options are errors naming the kn
   }
   CHECK_THROWS_WITH(create_algorithm("nope", {}), Catch::Contains("registered: bp, ff, ff_symba"));
 }
+
+TEST_CASE("every algorithm: bf16 precision trains and stays close to f32", "[contract][bf16]") {
+  for (const auto& info : registered_algorithms()) {
+    INFO(info.name);
+    double losses[2] = {0.0, 0.0};
+    for (int precision = 0; precision < 2; ++precision) {
+      Fixture f;
+      auto algorithm = info.create({{"precision", precision == 0 ? "f32" : "bf16"}});
+      try {
+        algorithm->setup(small_model(), kBatch, 5);
+      } catch (const std::runtime_error& e) {
+        WARN("bf16 unavailable here: " << e.what());
+        return;
+      }
+      for (int step = 0; step < 30; ++step) {
+        f.next();
+        const double loss = algorithm->train_step(f.x.data(), f.y.data()).loss;
+        REQUIRE(std::isfinite(loss));
+        if (step >= 20) losses[precision] += loss / 10.0;
+      }
+    }
+    INFO("mean loss of steps 20-29: f32 " << losses[0] << ", bf16 " << losses[1]);
+    CHECK(std::fabs(losses[1] - losses[0]) <= 0.1 * std::fabs(losses[0]) + 0.05);
+  }
+}

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "algorithms/backend/kernels.hpp"
 #include "algorithms/backend/matmul.hpp"
 #include "algorithms/backend/reference.hpp"
 #include "algorithms/backend/rng.hpp"
@@ -116,4 +117,48 @@ TEST_CASE("matmul cache creates one primitive per shape and reports its scratchp
   cache.get(s);
   CHECK(cache.primitives_created() == 2);
   CHECK(cache.max_scratchpad_bytes() >= 0);
+}
+
+TEST_CASE("bf16 matmul matches the reference on the same bfloat16 inputs", "[matmul][bf16]") {
+  for (int transposes = 0; transposes < 4; ++transposes) {
+    ffb::MatmulShape s;
+    s.m = 33;
+    s.n = 17;
+    s.k = 129;
+    s.trans_a = transposes & 1;
+    s.trans_b = transposes & 2;
+    s.bias = true;
+    s.bf16 = true;
+    s = s.normalized();
+    auto a32 = random_floats(s.m * s.k, 21), b32 = random_floats(s.k * s.n, 22), bias = random_floats(s.n, 23);
+    std::vector<uint16_t> a(a32.size()), b(b32.size());
+    ffb::kern::to_bf16(a.data(), a32.data(), static_cast<int64_t>(a32.size()));
+    ffb::kern::to_bf16(b.data(), b32.data(), static_cast<int64_t>(b32.size()));
+    std::vector<float> fast(static_cast<size_t>(s.m * s.n)), ref(fast.size());
+    try {
+      ffb::matmul(s, a.data(), b.data(), fast.data(), bias.data());
+    } catch (const std::runtime_error& e) {
+      WARN("bf16 matmul unavailable on this CPU: " << e.what());
+      return;
+    }
+    ffb::ref::matmul(s, a.data(), b.data(), ref.data(), bias.data());
+    float worst = 0.0f;
+    for (size_t i = 0; i < fast.size(); ++i) worst = std::max(worst, std::fabs(fast[i] - ref[i]));
+    INFO(s.describe() << " worst " << worst);
+    CHECK(worst <= 1e-5f * static_cast<float>(s.k) + 1e-5f);
+  }
+}
+
+TEST_CASE("bf16 conversion rounds to nearest even and keeps NaN", "[kernels][bf16]") {
+  const float values[] = {1.0f, 1.00390625f /* halfway: 1 + 2^-8 */, 1.01171875f /* 1 + 3*2^-8 */, -2.5f, 0.0f};
+  uint16_t bits[5];
+  ffb::kern::to_bf16(bits, values, 5);
+  CHECK(ffb::kern::from_bf16(bits[0]) == 1.0f);
+  CHECK(ffb::kern::from_bf16(bits[1]) == 1.0f);          // tie goes to the even mantissa
+  CHECK(ffb::kern::from_bf16(bits[2]) == 1.015625f);     // tie goes up to the even one
+  CHECK(ffb::kern::from_bf16(bits[3]) == -2.5f);
+  const float nan = std::nanf("");
+  uint16_t nan_bits;
+  ffb::kern::to_bf16(&nan_bits, &nan, 1);
+  CHECK(std::isnan(ffb::kern::from_bf16(nan_bits)));
 }

@@ -174,6 +174,38 @@ void argmax_rows(int32_t* out, const Mat& x) {
   }
 }
 
+namespace {
+inline uint16_t bf16_bits(float value) {
+  uint32_t word;
+  std::memcpy(&word, &value, sizeof word);
+  if ((word & 0x7f800000u) == 0x7f800000u && (word & 0x007fffffu) != 0) return static_cast<uint16_t>((word >> 16) | 0x40);
+  word += 0x7fffu + ((word >> 16) & 1u);  // round to nearest, ties to even
+  return static_cast<uint16_t>(word >> 16);
+}
+}  // namespace
+
+void to_bf16(uint16_t* out, const float* in, int64_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; ++i) out[i] = bf16_bits(in[i]);
+}
+
+void to_bf16(uint16_t* out, int64_t out_ld, const Mat& in) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < in.rows; ++r) {
+    const float* row = in.row(r);
+    uint16_t* dst = out + r * out_ld;
+#pragma omp simd
+    for (int64_t c = 0; c < in.cols; ++c) dst[c] = bf16_bits(row[c]);
+  }
+}
+
+float from_bf16(uint16_t bits) {
+  const uint32_t word = static_cast<uint32_t>(bits) << 16;
+  float value;
+  std::memcpy(&value, &word, sizeof value);
+  return value;
+}
+
 void copy(const Mat& dst, const Mat& src) {
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < src.rows; ++b)

@@ -47,6 +47,11 @@ void softmax_xent_backward(const Mat& dlogits, const Mat& probs, const int32_t* 
 // Row-wise argmax (labels out).
 void argmax_rows(int32_t* out, const Mat& x);
 
+// float -> bfloat16 (round to nearest even; NaN stays NaN), n values; and row by row for views.
+void to_bf16(uint16_t* out, const float* in, int64_t n);
+void to_bf16(uint16_t* out, int64_t out_ld, const Mat& in);
+float from_bf16(uint16_t bits);
+
 // Copy rows (dst and src may have different strides).
 void copy(const Mat& dst, const Mat& src);
 void fill(const Mat& dst, float value);

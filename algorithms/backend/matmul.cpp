@@ -38,8 +38,8 @@ MatmulShape MatmulShape::normalized() const {
 }
 
 std::string MatmulShape::describe() const {
-  return fmt::format("{}x{}x{} (MxNxK){}{}{}{}{}", m, n, k, trans_a ? " A^T" : "", trans_b ? " B^T" : "",
-                     accumulate ? " +=C" : "", bias ? " +bias" : "", relu ? " relu" : "");
+  return fmt::format("{}x{}x{} (MxNxK){}{}{}{}{}{}", m, n, k, trans_a ? " A^T" : "", trans_b ? " B^T" : "",
+                     accumulate ? " +=C" : "", bias ? " +bias" : "", relu ? " relu" : "", bf16 ? " bf16" : "");
 }
 
 struct Matmul::Impl {
@@ -59,8 +59,9 @@ Matmul::Matmul(const MatmulShape& requested) : shape_(requested.normalized()), i
 
   using dt = dnnl::memory::data_type;
   using dims = dnnl::memory::dims;
-  const dnnl::memory::desc a_md(dims{s.m, s.k}, dt::f32, s.trans_a ? dims{1, s.lda} : dims{s.lda, 1});
-  const dnnl::memory::desc b_md(dims{s.k, s.n}, dt::f32, s.trans_b ? dims{1, s.ldb} : dims{s.ldb, 1});
+  const auto input_type = s.bf16 ? dt::bf16 : dt::f32;
+  const dnnl::memory::desc a_md(dims{s.m, s.k}, input_type, s.trans_a ? dims{1, s.lda} : dims{s.lda, 1});
+  const dnnl::memory::desc b_md(dims{s.k, s.n}, input_type, s.trans_b ? dims{1, s.ldb} : dims{s.ldb, 1});
   const dnnl::memory::desc c_md(dims{s.m, s.n}, dt::f32, dims{s.ldc, 1});
   const dnnl::memory::desc bias_md(dims{1, s.n}, dt::f32, dims{s.n, 1});
 
@@ -73,7 +74,13 @@ Matmul::Matmul(const MatmulShape& requested) : shape_(requested.normalized()), i
 
   auto& eng = cpu_engine();
   const auto desc = s.bias ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md) : dnnl::matmul::desc(a_md, b_md, c_md);
-  const dnnl::matmul::primitive_desc pd(desc, attr, eng);
+  dnnl::matmul::primitive_desc pd;
+  try {
+    pd = dnnl::matmul::primitive_desc(desc, attr, eng);
+  } catch (const dnnl::error& e) {
+    throw std::runtime_error(fmt::format("matmul {}: oneDNN has no implementation on this CPU ({}){}", s.describe(),
+                                         e.what(), s.bf16 ? "; bf16 needs AVX512-BF16 or AMX: use precision f32" : ""));
+  }
   impl_->primitive = dnnl::matmul(pd);
   impl_->a_mem = dnnl::memory(a_md, eng, DNNL_MEMORY_NONE);
   impl_->b_mem = dnnl::memory(b_md, eng, DNNL_MEMORY_NONE);
@@ -90,11 +97,11 @@ Matmul::~Matmul() = default;
 int64_t Matmul::scratchpad_bytes() const { return impl_->scratch_bytes; }
 const char* Matmul::implementation() const { return impl_->impl_name.c_str(); }
 
-void Matmul::run(const float* a, const float* b, float* c, const float* bias, void* scratchpad) const {
+void Matmul::run(const void* a, const void* b, float* c, const float* bias, void* scratchpad) const {
   LibraryCallScope scope;
   auto& im = *impl_;
-  im.a_mem.set_data_handle(const_cast<float*>(a));
-  im.b_mem.set_data_handle(const_cast<float*>(b));
+  im.a_mem.set_data_handle(const_cast<void*>(a));
+  im.b_mem.set_data_handle(const_cast<void*>(b));
   im.c_mem.set_data_handle(c);
   dnnl_exec_arg_t args[5];
   int count = 0;
@@ -136,7 +143,7 @@ std::vector<std::pair<MatmulShape, int64_t>> MatmulCache::run_counts() const {
   return counts;
 }
 
-void matmul(const MatmulShape& shape, const float* a, const float* b, float* c, const float* bias) {
+void matmul(const MatmulShape& shape, const void* a, const void* b, float* c, const float* bias) {
   static MatmulCache cache;  // tests and tools only; algorithms own their cache
   const auto& op = cache.get(shape);
   std::vector<char> scratch(static_cast<size_t>(op.scratchpad_bytes()) + 64);

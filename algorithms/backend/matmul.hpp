@@ -22,11 +22,12 @@ struct MatmulShape {
   bool accumulate = false;  // C += op(A) op(B) instead of C = ...
   bool bias = false;        // add a bias row vector of N floats
   bool relu = false;        // apply ReLU last
+  bool bf16 = false;        // A and B hold bfloat16 (uint16_t) values; C, bias and accumulation stay f32
   int64_t lda = 0, ldb = 0, ldc = 0;  // row strides; 0 means "packed" (the stored row length)
 
   MatmulShape normalized() const;
   std::string describe() const;
-  auto key() const { return std::tie(m, n, k, trans_a, trans_b, accumulate, bias, relu, lda, ldb, ldc); }
+  auto key() const { return std::tie(m, n, k, trans_a, trans_b, accumulate, bias, relu, bf16, lda, ldb, ldc); }
   bool operator<(const MatmulShape& other) const { return key() < other.key(); }
   double flops() const { return 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k); }
 };
@@ -47,7 +48,8 @@ class Matmul {
 
   // C = op(A) op(B) (+ bias) (+ C) (ReLU). `scratchpad` must hold scratchpad_bytes() bytes
   // (nullptr allowed when that is 0). Allocates nothing of ours.
-  void run(const float* a, const float* b, float* c, const float* bias, void* scratchpad) const;
+  // a and b are float, or bfloat16 (uint16_t) when shape().bf16.
+  void run(const void* a, const void* b, float* c, const float* bias, void* scratchpad) const;
 
  private:
   struct Impl;
@@ -72,7 +74,7 @@ class MatmulCache {
 };
 
 // Convenience for tests and one-off use: a private scratchpad, primitive from a process-wide cache.
-void matmul(const MatmulShape& shape, const float* a, const float* b, float* c, const float* bias = nullptr);
+void matmul(const MatmulShape& shape, const void* a, const void* b, float* c, const float* bias = nullptr);
 
 // oneDNN facts for manifests.
 std::string onednn_version();

@@ -2,18 +2,34 @@
 #include "algorithms/backend/reference.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 namespace ffb::ref {
 
-void matmul(const MatmulShape& requested, const float* a, const float* b, float* c, const float* bias) {
+namespace {
+double bf16_value(uint16_t bits) {
+  const uint32_t word = static_cast<uint32_t>(bits) << 16;
+  float value;
+  std::memcpy(&value, &word, sizeof value);
+  return value;
+}
+}  // namespace
+
+void matmul(const MatmulShape& requested, const void* a_data, const void* b_data, float* c, const float* bias) {
   const MatmulShape s = requested.normalized();
+  const auto* a_f32 = static_cast<const float*>(a_data);
+  const auto* b_f32 = static_cast<const float*>(b_data);
+  const auto* a_bf16 = static_cast<const uint16_t*>(a_data);
+  const auto* b_bf16 = static_cast<const uint16_t*>(b_data);
+  auto a = [&](int64_t index) { return s.bf16 ? bf16_value(a_bf16[index]) : static_cast<double>(a_f32[index]); };
+  auto b = [&](int64_t index) { return s.bf16 ? bf16_value(b_bf16[index]) : static_cast<double>(b_f32[index]); };
   for (int64_t i = 0; i < s.m; ++i) {
     for (int64_t j = 0; j < s.n; ++j) {
       double acc = 0.0;
       for (int64_t p = 0; p < s.k; ++p) {
-        const double a_ip = s.trans_a ? a[p * s.lda + i] : a[i * s.lda + p];
-        const double b_pj = s.trans_b ? b[j * s.ldb + p] : b[p * s.ldb + j];
+        const double a_ip = s.trans_a ? a(p * s.lda + i) : a(i * s.lda + p);
+        const double b_pj = s.trans_b ? b(j * s.ldb + p) : b(p * s.ldb + j);
         acc += a_ip * b_pj;
       }
       if (s.bias) acc += bias[j];

@@ -8,7 +8,8 @@
 
 namespace ffb::ref {
 
-void matmul(const MatmulShape& shape, const float* a, const float* b, float* c, const float* bias = nullptr);
+// Inputs are float, or bfloat16 (uint16_t) when shape.bf16.
+void matmul(const MatmulShape& shape, const void* a, const void* b, float* c, const float* bias = nullptr);
 
 void bias_add(const Mat& y, const float* bias);
 void bias_grad_accumulate(float* dbias, const Mat& dy);

@@ -19,6 +19,11 @@ std::vector<OptionInfo> Backprop::declared_options() {
 Backprop::Backprop(const nlohmann::json& options)
     : Algorithm(std::make_unique<Options>("bp", declared_options(), options)) {
   optimizer_ = optimizer_from(*options_);
+  bf16_ = bf16_precision(*options_);
+}
+
+void Backprop::weights_changed() {
+  for (const auto& p : layers_) p.refresh_bf16(arena_);
 }
 
 void Backprop::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) {
@@ -43,32 +48,58 @@ void Backprop::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) {
   grad_a_ = plan.add_floats("grad.a", MemCategory::activations, b * widest);
   grad_b_ = plan.add_floats("grad.b", MemCategory::activations, b * widest);
   score_buffer_ = plan.add_floats("scores", MemCategory::scratch, b * spec.classes);
+  activations_bf16_.clear();
+  if (bf16_) {
+    constexpr int64_t half = sizeof(uint16_t);
+    input_bf16_ = plan.add_bytes("input.bf16", MemCategory::activations, b * spec.input * half);
+    for (int64_t l = 0; l < depth; ++l)
+      activations_bf16_.push_back(plan.add_bytes(fmt::format("a{}.bf16", l + 1), MemCategory::activations, b * spec.hidden[l] * half));
+    grad_bf16_ = plan.add_bytes("grad.bf16", MemCategory::activations, b * widest * half);
+    for (int64_t l = 0; l <= depth; ++l) layers_[l].plan_bf16(plan, fmt::format("layer{}", l));
+  }
 
   ops_.clear();
   for (int64_t l = 0; l <= depth; ++l) {
     const auto& p = layers_[l];
     MatmulShape fwd{.m = b, .n = p.out, .k = p.in, .bias = true, .relu = l < depth};
-    MatmulShape dw{.m = p.in, .n = p.out, .k = b, .trans_a = true};
-    MatmulShape dx{.m = b, .n = p.in, .k = p.out, .trans_b = true};
-    ops_.push_back({&matmul_op(fwd), &matmul_op(dw), l > 0 ? &matmul_op(dx) : nullptr});
+    MatmulShape train_fwd{.m = b, .n = p.out, .k = p.in, .bias = true, .relu = l < depth, .bf16 = bf16_};
+    MatmulShape dw{.m = p.in, .n = p.out, .k = b, .trans_a = true, .bf16 = bf16_};
+    MatmulShape dx{.m = b, .n = p.in, .k = p.out, .trans_b = true, .bf16 = bf16_};
+    ops_.push_back({&matmul_op(fwd), &matmul_op(dw), l > 0 ? &matmul_op(dx) : nullptr, &matmul_op(train_fwd)});
   }
   scratchpad_ = plan.add_bytes("matmul.scratchpad", MemCategory::scratch, matmuls_.max_scratchpad_bytes());
   finish_setup(plan);
   Rng rng(seed);
   for (const auto& p : layers_) p.init(arena_, rng);
+  weights_changed();
   step_ = 0;
 }
 
-void Backprop::forward(const float* x) {
+void Backprop::forward(const float* x, bool training) {
   const int64_t depth = static_cast<int64_t>(activations_.size());
   void* scratch = arena_.raw(scratchpad_);
-  const float* in = x;
+  const bool half = training && bf16_;
+  const void* in = x;
+  if (half) {
+    arena_.mark_live(input_bf16_);
+    kern::to_bf16(static_cast<uint16_t*>(arena_.raw(input_bf16_)), x, batch_ * spec_.input);
+    in = arena_.raw(input_bf16_);
+  }
   for (int64_t l = 0; l <= depth; ++l) {
     const auto& p = layers_[l];
     float* out = l < depth ? arena_.floats(activations_[l]) : arena_.floats(logits_);
     arena_.mark_live(l < depth ? activations_[l] : logits_);
-    ops_[l].forward->run(in, arena_.floats(p.weight), out, arena_.floats(p.bias), scratch);
-    in = out;
+    if (half) {
+      ops_[l].train_forward->run(in, arena_.raw(p.weight_bf16), out, arena_.floats(p.bias), scratch);
+      if (l < depth) {
+        arena_.mark_live(activations_bf16_[l]);
+        kern::to_bf16(static_cast<uint16_t*>(arena_.raw(activations_bf16_[l])), out, batch_ * p.out);
+        in = arena_.raw(activations_bf16_[l]);
+      }
+    } else {
+      (training ? ops_[l].train_forward : ops_[l].forward)->run(in, arena_.floats(p.weight), out, arena_.floats(p.bias), scratch);
+      in = out;
+    }
   }
 }
 
@@ -76,7 +107,7 @@ StepStats Backprop::step(const float* x, const int32_t* labels) {
   const int64_t depth = static_cast<int64_t>(activations_.size());
   const int64_t b = batch_;
   arena_.reset_live();
-  forward(x);
+  forward(x, true);
   StepStats stats;
   stats.samples = b;
   const Mat logits(arena_.floats(logits_), b, spec_.classes);
@@ -93,15 +124,24 @@ StepStats Backprop::step(const float* x, const int32_t* labels) {
   ++step_;
   for (int64_t l = depth; l >= 0; --l) {
     const auto& p = layers_[l];
-    const float* layer_input = l == 0 ? x : arena_.floats(activations_[l - 1]);
+    const void* layer_input = l == 0 ? static_cast<const void*>(x) : arena_.floats(activations_[l - 1]);
     float* dz = arena_.floats(dz_id);
-    ops_[l].weight_grad->run(layer_input, dz, arena_.floats(p.weight_grad), nullptr, scratch);
+    const void* dz_matmul = dz;
+    const void* weight_matmul = arena_.floats(p.weight);
+    if (bf16_) {
+      layer_input = l == 0 ? arena_.raw(input_bf16_) : arena_.raw(activations_bf16_[l - 1]);
+      arena_.mark_live(grad_bf16_);
+      kern::to_bf16(static_cast<uint16_t*>(arena_.raw(grad_bf16_)), dz, b * p.out);
+      dz_matmul = arena_.raw(grad_bf16_);
+      weight_matmul = arena_.raw(p.weight_bf16);
+    }
+    ops_[l].weight_grad->run(layer_input, dz_matmul, arena_.floats(p.weight_grad), nullptr, scratch);
     std::memset(arena_.floats(p.bias_grad), 0, static_cast<size_t>(p.out) * sizeof(float));
     kern::bias_grad_accumulate(arena_.floats(p.bias_grad), Mat(dz, b, p.out));
     if (l > 0) {
       arena_.mark_live(dx_id);
       float* dx = arena_.floats(dx_id);
-      ops_[l].input_grad->run(dz, arena_.floats(p.weight), dx, nullptr, scratch);
+      ops_[l].input_grad->run(dz_matmul, weight_matmul, dx, nullptr, scratch);
       const Mat a(arena_.floats(activations_[l - 1]), b, p.in);
       kern::relu_backward(Mat(dx, b, p.in), Mat(dx, b, p.in), a);
       arena_.mark_dead(dz_id);
@@ -109,7 +149,11 @@ StepStats Backprop::step(const float* x, const int32_t* labels) {
     }
     // Update after this layer's dx is computed: dx needs the weights of the forward pass.
     p.update(arena_, optimizer_, step_);
-    if (l > 0) arena_.mark_dead(activations_[l - 1]);
+    p.refresh_bf16(arena_);
+    if (l > 0) {
+      arena_.mark_dead(activations_[l - 1]);
+      if (bf16_) arena_.mark_dead(activations_bf16_[l - 1]);
+    }
   }
   arena_.mark_dead(dz_id);
   return stats;

@@ -23,9 +23,15 @@ class Backprop final : public Algorithm {
 
  private:
   // Forward through every layer; logits land in logits_. Marks activations live as it goes.
-  void forward(const float* x);
+  // `training` selects the training matmuls (bf16 when asked) over the f32 inference ones.
+  void forward(const float* x, bool training = false);
 
+  void weights_changed() override;
   OptimizerConfig optimizer_;
+  bool bf16_ = false;
+  // bf16 training: bfloat16 copies of the input, of each activation, and of dz.
+  BufferId input_bf16_, grad_bf16_;
+  std::vector<BufferId> activations_bf16_;
   std::vector<LinearParams> layers_;     // L hidden + 1 output
   std::vector<BufferId> activations_;    // a_1 .. a_L (B x H_l), ReLU outputs
   BufferId logits_, probs_, grad_a_, grad_b_, scratchpad_;
@@ -33,6 +39,7 @@ class Backprop final : public Algorithm {
     const Matmul* forward;
     const Matmul* weight_grad;
     const Matmul* input_grad;  // nullptr for the first layer
+    const Matmul* train_forward;  // the forward used in training (bf16 inputs when precision is bf16)
   };
   std::vector<Ops> ops_;
   const float* input_ = nullptr;

@@ -37,6 +37,7 @@ ForwardForward::ForwardForward(const nlohmann::json& options, const std::string&
     : Algorithm(std::make_unique<Options>(name, declared, options)), name_(name) {
   const auto& o = *options_;
   optimizer_ = optimizer_from(o);
+  bf16_ = bf16_precision(o);
   classifier_optimizer_ = optimizer_;
   classifier_optimizer_.lr = static_cast<float>(o.number("classifier_lr"));
   if (o.values().contains("threshold")) threshold_ = o.number("threshold");
@@ -108,6 +109,12 @@ void ForwardForward::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) 
   peer_coefficients_ = plan.add_floats("peer_coefficients", MemCategory::scratch, widest_hidden);
   input_buffer_ = plan.add_floats("input", MemCategory::activations, b * spec.input);
   score_buffer_ = plan.add_floats("scores", MemCategory::scratch, b * k);
+  if (bf16_) {
+    constexpr int64_t half = sizeof(uint16_t);
+    normalized_bf16_ = plan.add_bytes("normalized.bf16", MemCategory::activations, b2 * widest * half);
+    hidden_grad_bf16_ = plan.add_bytes("hidden.grad.bf16", MemCategory::activations, b2 * widest_hidden * half);
+    for (int64_t l = 0; l < depth; ++l) layers_[l].plan_bf16(plan, fmt::format("layer{}", l));
+  }
   // Goodness prediction runs all K labels at once: K*B rows.
   predict_a_ = plan.add_floats("predict.a", MemCategory::activations, kb * widest_hidden);
   predict_b_ = plan.add_floats("predict.b", MemCategory::activations, kb * widest_hidden);
@@ -120,8 +127,8 @@ void ForwardForward::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) 
   for (int64_t l = 0; l < depth; ++l) {
     const auto& p = layers_[l];
     LayerOps ops{};
-    ops.forward_pair = &matmul_op({.m = b2, .n = p.out, .k = p.in, .bias = true, .relu = true});
-    ops.weight_grad = &matmul_op({.m = p.in, .n = p.out, .k = b2, .trans_a = true});
+    ops.forward_pair = &matmul_op({.m = b2, .n = p.out, .k = p.in, .bias = true, .relu = true, .bf16 = bf16_});
+    ops.weight_grad = &matmul_op({.m = p.in, .n = p.out, .k = b2, .trans_a = true, .bf16 = bf16_});
     ops.forward_single = &matmul_op({.m = b, .n = p.out, .k = p.in, .bias = true, .relu = true});
     if (l > 0) ops.forward_labels = &matmul_op({.m = kb, .n = p.out, .k = p.in, .bias = true, .relu = true});
     ops_.push_back(ops);
@@ -147,9 +154,14 @@ void ForwardForward::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) 
     std::memset(arena_.floats(classifier_params_.weight), 0,
                 static_cast<size_t>(classifier_params_.in * k) * sizeof(float));
   }
+  weights_changed();
   negative_rng_ = Rng(seed ^ 0x6e65676174697665ull);
   step_ = 0;
   begin_epoch(0, 1);
+}
+
+void ForwardForward::weights_changed() {
+  for (const auto& p : layers_) p.refresh_bf16(arena_);
 }
 
 void ForwardForward::begin_epoch(int64_t epoch, int64_t total_epochs) {
@@ -321,7 +333,15 @@ StepStats ForwardForward::step(const float* x, const int32_t* labels) {
     float* input = arena_.floats(current);
     float* hidden = arena_.floats(hidden_);
     arena_.mark_live(hidden_);
-    ops_[l].forward_pair->run(input, arena_.floats(p.weight), hidden, arena_.floats(p.bias), scratch);
+    const void* input_matmul = input;
+    const void* weight_matmul = arena_.floats(p.weight);
+    if (bf16_) {
+      arena_.mark_live(normalized_bf16_);
+      kern::to_bf16(static_cast<uint16_t*>(arena_.raw(normalized_bf16_)), input, b2 * p.in);
+      input_matmul = arena_.raw(normalized_bf16_);
+      weight_matmul = arena_.raw(p.weight_bf16);
+    }
+    ops_[l].forward_pair->run(input_matmul, weight_matmul, hidden, arena_.floats(p.bias), scratch);
     const Mat h(hidden, b2, p.out);
     const bool feeds_next = l + 1 < depth() && (trained_layer_ < 0 || l < trained_layer_);
     if (feeds_next) {
@@ -359,10 +379,17 @@ StepStats ForwardForward::step(const float* x, const int32_t* labels) {
           row[j] = grad;
         }
       }
-      ops_[l].weight_grad->run(input, hidden, arena_.floats(p.weight_grad), nullptr, scratch);
+      const void* grad_matmul = hidden;
+      if (bf16_) {
+        arena_.mark_live(hidden_grad_bf16_);
+        kern::to_bf16(static_cast<uint16_t*>(arena_.raw(hidden_grad_bf16_)), hidden, b2 * p.out);
+        grad_matmul = arena_.raw(hidden_grad_bf16_);
+      }
+      ops_[l].weight_grad->run(input_matmul, grad_matmul, arena_.floats(p.weight_grad), nullptr, scratch);
       std::memset(arena_.floats(p.bias_grad), 0, static_cast<size_t>(p.out) * sizeof(float));
       kern::bias_grad_accumulate(arena_.floats(p.bias_grad), h);
       p.update(arena_, optimizer_, step_);
+      p.refresh_bf16(arena_);
     }
     arena_.mark_dead(hidden_);
     arena_.mark_dead(current);

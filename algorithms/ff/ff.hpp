@@ -60,8 +60,11 @@ class ForwardForward : public Algorithm {
   // Updates layer l's running means and fills peer_coefficients_; returns the peer loss.
   double peer_normalization_step(int64_t l, const Mat& h);
 
+  void weights_changed() override;
   std::string name_;
   OptimizerConfig optimizer_, classifier_optimizer_;
+  bool bf16_ = false;
+  BufferId normalized_bf16_, hidden_grad_bf16_;  // bf16 training: the pair pass's matmul inputs
   kern::NormKind norm_ = kern::NormKind::l2;
   bool hard_negatives_ = false;
   bool layerwise_ = false;

@@ -29,7 +29,7 @@ done
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 packages=(cmake g++ make pkg-config libdnnl-dev libeigen3-dev libbenchmark-dev catch2 nlohmann-json3-dev
-          libcli11-dev libfmt-dev zlib1g-dev python3 python3-matplotlib dataset-fashion-mnist npm)
+          libcli11-dev libfmt-dev zlib1g-dev python3 python3-matplotlib dataset-fashion-mnist npm valgrind)
 # OpenBLAS: without it Debian's PyTorch falls back to the reference BLAS (about 6 GFLOP/s here).
 if [[ $with_peers == 1 ]]; then packages+=(python3-torch libopenblas0-pthread); fi
 

@@ -125,7 +125,7 @@ def compare(baseline, current, current_env):
             bad = change > limit
         regressions += bad
         rows.append((name, base, value, change, "REGRESSED" if bad else "ok",
-                     f"threshold {'-' if family == 'roofline' else '+' if family != 'loss' else '±'}{limit:g}"))
+                     f"threshold {'-' if family == 'roofline' else '+' if family != 'loss' else '±'}{100 * limit:g}%"))
     return rows, regressions
 
 

@@ -449,11 +449,15 @@ class Report:
         if not candidates:
             return
         self._inference_done = True
-        # The smallest depth point of each label shows the cost per prediction mode.
+        # One point per label shows the cost per prediction mode: two hidden layers where there is
+        # one (goodness prediction skips the first layer, so depth 1 would flatter it), else the shallowest.
+        def preference(p):
+            depth = len(p["point"]["hidden"])
+            return (depth != 2, depth)
         chosen = {}
         for p in points:
             label = p["point"]["label"]
-            if label not in chosen or len(p["point"]["hidden"]) < len(chosen[label]["point"]["hidden"]):
+            if label not in chosen or preference(p) < preference(chosen[label]):
                 chosen[label] = p
         fig, ax = plt.subplots(figsize=(7, 4))
         names, values = [], []

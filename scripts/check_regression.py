@@ -6,7 +6,8 @@ Metrics, chosen because they hold still on shared 2-vCPU VMs (README: "The regre
   instr       instructions in train_step under valgrind's callgrind, single thread, oneDNN pinned to
               AVX2 (deterministic; threshold +5%)
   roofline    train throughput as a fraction of the GEMM roofline measured in the same process,
-              median of interleaved windows (threshold -12%)
+              median of the windows; past its threshold it is measured twice more and the median of
+              the three counts (threshold -12%)
   loss        mean training loss after a fixed number of steps at a fixed seed (threshold 1e-4 relative)
 A baseline records its environment; a metric whose environment differs (CPU, toolchain, oneDNN)
 is reported as not comparable instead of failing.
@@ -31,7 +32,12 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 THRESHOLDS = {"memory": 0.01, "instr": 0.05, "roofline": 0.12, "loss": 1e-4}
-CALLGRIND_MODEL = ["-l", "784,256,256", "-b", "64", "--limit-train", "256", "--limit-test", "64", "-e", "1", "-t", "1"]
+# Small input size: the synthetic teacher's calibration, outside the counted region, is what makes
+# valgrind slow; the counted train_step is the same kind of work either way.
+CALLGRIND_MODEL = ["-l", "128,256,256", "-b", "64", "--limit-train", "256", "--limit-test", "64", "-e", "1", "-t", "1"]
+# A wall-time metric past its threshold is measured again this many times; the median counts, so a
+# neighbour's burst during one measurement does not fail the check.
+CONFIRMATIONS = 2
 
 
 def run(cmd, env=None, timeout=1200):
@@ -41,10 +47,10 @@ def run(cmd, env=None, timeout=1200):
     return result.stdout
 
 
-def measure_suite(ffbench):
+def measure_suite(ffbench, only=None):
     out_dir = tempfile.mkdtemp(prefix="ffbench-ci-")
     try:
-        log = run([ffbench, "run", "ci", "--out-dir", out_dir])
+        log = run([ffbench, "run", "ci", "--out-dir", out_dir] + (["--only", only] if only else []))
         match = re.search(r"results in (\S+)", log)
         run_dir = match.group(1)
         with open(os.path.join(run_dir, "manifest.json")) as f:
@@ -52,7 +58,7 @@ def measure_suite(ffbench):
         metrics = {}
         points_dir = os.path.join(run_dir, "points")
         for name in sorted(os.listdir(points_dir)):
-            if not name.endswith(".json") or name.endswith(".point.json"):
+            if not name.endswith(".json") or name.endswith(".point.json") or (only and not name.startswith(only)):
                 continue
             with open(os.path.join(points_dir, name)) as f:
                 point = json.load(f)
@@ -168,6 +174,20 @@ def main():
     with open(args.baseline) as f:
         baseline = json.load(f)
     rows, regressions = compare(baseline, current, env)
+    flagged = [r[0] for r in rows if r[4] == "REGRESSED" and r[0].startswith("roofline/")]
+    if flagged:
+        print(f"check_regression: {len(flagged)} wall-time metric(s) past threshold; measuring the throughput points "
+              f"{CONFIRMATIONS} more times and comparing the median of {CONFIRMATIONS + 1}")
+        samples = {name: [current["metrics"][name]] for name in current["metrics"] if name.startswith("roofline/")}
+        for _ in range(CONFIRMATIONS):
+            _, again = measure_suite(args.ffbench, only="throughput.")
+            for name in samples:
+                if name in again:
+                    samples[name].append(again[name])
+        for name, values in samples.items():
+            current["metrics"][name] = statistics.median(values)
+        current["roofline_samples"] = samples
+        rows, regressions = compare(baseline, current, env)
     print_table(rows)
     if args.json:
         with open(args.json, "w") as f:

@@ -94,7 +94,8 @@ int command_train(const TrainArgs& args) {
              splits.train.n, splits.test.n, config.batch, config.epochs, config.seed, threads(), onednn_version(),
              onednn_isa());
   fmt::print("options: {}\n", algorithm->options().values().dump());
-  if (!args.load_path.empty()) fmt::print("note: --load applies after setup; weights from {}\n", args.load_path);
+  config.load_path = args.load_path;
+  if (!args.load_path.empty()) fmt::print("starting from the weights in {}\n", args.load_path);
   std::fflush(stdout);
 
   bool header = false;

@@ -34,6 +34,7 @@ TrainResult train(Algorithm& algorithm, const TrainConfig& config, const data::S
     throw std::invalid_argument(fmt::format("batch {} is larger than the training set ({} samples): use a smaller "
                                             "batch or more data", config.batch, data.train.n));
   algorithm.setup(result.spec, config.batch, config.seed);
+  if (!config.load_path.empty()) algorithm.load(config.load_path);
   result.modes = algorithm.prediction_modes();
 
   data::Batcher batcher(data.train, config.batch, config.seed * 7919 + 17, true, true);

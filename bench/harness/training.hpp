@@ -24,7 +24,7 @@ struct TrainConfig {
   double time_budget_seconds = 0.0;  // > 0: stop after the epoch that crosses it
   uint64_t seed = 1;
   int threads = 0;                   // 0: all hardware threads
-  bool evaluate_train = false;       // also measure train-set accuracy (slower)
+  std::string load_path;             // start from these weights (ffbench weights file) instead of the seed's
 };
 
 struct EpochRecord {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "algorithms/algorithm.hpp"
+#include "algorithms/ff/ff.hpp"
 #include "bench/micro/common.hpp"
 
 namespace ffb::micro {
@@ -46,11 +47,31 @@ void run_predict(benchmark::State& state, const std::string& algorithm, int mode
   set_counters(state, model->flops_per_sample(Phase::inference, mode) * static_cast<double>(c.batch));
 }
 
+// Goodness prediction the plain way (one full pass per label): what the shared first-layer product
+// and the batched label passes save, measured beside predict/ff/goodness.
+void run_goodness_naive(benchmark::State& state, Config c) {
+  ForwardForward model({});
+  ModelSpec spec{784, std::vector<int64_t>(static_cast<size_t>(c.depth), c.width), 10};
+  model.setup(spec, c.batch, 1);
+  auto x = random_floats(c.batch * 784, 3);
+  for (auto& v : x) v += 0.5f;
+  std::vector<float> scores(static_cast<size_t>(c.batch * 10));
+  model.scores_goodness_naive(x.data(), c.batch, scores.data());
+  for (auto _ : state) {
+    model.scores_goodness_naive(x.data(), c.batch, scores.data());
+    benchmark::DoNotOptimize(scores.data());
+  }
+  state.SetItemsProcessed(state.iterations() * c.batch);
+}
+
 }  // namespace
 
 void register_algorithm_benchmarks() {
   const Config train_configs[] = {{128, 2, 500}, {256, 2, 2000}, {128, 4, 500}};
   const Config predict_config{128, 2, 500};
+  benchmark::RegisterBenchmark("predict/ff/goodness-naive", [c = predict_config](benchmark::State& s) { run_goodness_naive(s, c); })
+      ->UseRealTime()
+      ->Unit(benchmark::kMicrosecond);
   for (const auto& info : registered_algorithms()) {
     for (const auto& c : train_configs) {
       const std::string name = fmt::format("train_step/{}/batch:{}/depth:{}/width:{}", info.name, c.batch, c.depth, c.width);

@@ -142,44 +142,38 @@ int Algorithm::mode_index(const std::string& mode) const {
 }
 
 void Algorithm::predict(const float* x, int64_t rows, int mode, int32_t* out_labels) {
+  for_each_scored_row(x, rows, mode, [&](int64_t index, const float* row) {
+    int64_t best = 0;
+    for (int64_t c = 1; c < spec_.classes; ++c)
+      if (row[c] > row[best]) best = c;
+    out_labels[index] = static_cast<int32_t>(best);
+  });
+}
+
+void Algorithm::for_each_scored_row(const float* x, int64_t rows, int mode,
+                                    const std::function<void(int64_t, const float*)>& visit) {
   float* scores_out = arena_.floats(score_buffer_);
-  const int64_t k = spec_.classes;
   for (int64_t start = 0; start < rows; start += batch_) {
     const int64_t count = std::min(batch_, rows - start);
     scores(x + start * spec_.input, count, mode, scores_out);
-    for (int64_t b = 0; b < count; ++b) {
-      const float* row = scores_out + b * k;
-      int64_t best = 0;
-      for (int64_t c = 1; c < k; ++c)
-        if (row[c] > row[best]) best = c;
-      out_labels[start + b] = static_cast<int32_t>(best);
-    }
+    for (int64_t b = 0; b < count; ++b) visit(start + b, scores_out + b * spec_.classes);
   }
 }
 
 Evaluation Algorithm::evaluate(const float* x, const int32_t* labels, int64_t n, int mode) {
-  float* scores_out = arena_.floats(score_buffer_);
   const int64_t k = spec_.classes;
   int64_t correct = 0;
   double loss = 0.0;
-  for (int64_t start = 0; start < n; start += batch_) {
-    const int64_t count = std::min(batch_, n - start);
-    scores(x + start * spec_.input, count, mode, scores_out);
-    for (int64_t b = 0; b < count; ++b) {
-      const float* row = scores_out + b * k;
-      int64_t best = 0;
-      double max_score = row[0];
-      for (int64_t c = 1; c < k; ++c) {
-        if (row[c] > row[best]) best = c;
-        max_score = std::max(max_score, static_cast<double>(row[c]));
-      }
-      double sum = 0.0;
-      for (int64_t c = 0; c < k; ++c) sum += std::exp(row[c] - max_score);
-      const int32_t label = labels[start + b];
-      loss += std::log(sum) - (row[label] - max_score);
-      if (best == label) ++correct;
-    }
-  }
+  for_each_scored_row(x, n, mode, [&](int64_t index, const float* row) {
+    int64_t best = 0;
+    for (int64_t c = 1; c < k; ++c)
+      if (row[c] > row[best]) best = c;
+    const double max_score = row[best];
+    double sum = 0.0;
+    for (int64_t c = 0; c < k; ++c) sum += std::exp(row[c] - max_score);
+    loss += std::log(sum) - (row[labels[index]] - max_score);
+    correct += best == labels[index];
+  });
   Evaluation result;
   result.samples = n;
   result.accuracy = n > 0 ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;

@@ -7,6 +7,7 @@
 // Shape vocabulary: B batch, D input size, H hidden size, K classes, L hidden layers.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -122,6 +123,8 @@ class Algorithm {
   void begin_setup(const ModelSpec& spec, int64_t batch);
   // Matmul primitive for a shape, created now (during setup) and kept.
   const Matmul& matmul_op(const MatmulShape& shape) { return matmuls_.get(shape); }
+  // Scores rows in chunks of B and hands each row's K scores to `visit` (predict and evaluate).
+  void for_each_scored_row(const float* x, int64_t rows, int mode, const std::function<void(int64_t, const float*)>& visit);
   // Called after load() replaced the weights (bf16 working copies are refreshed here).
   virtual void weights_changed() {}
   // The algorithm's training step (see train_step).

@@ -122,6 +122,15 @@ class Model:
             return torch.optim.SGD(params, lr=lr, momentum=self.o.get("momentum", 0.9), weight_decay=self.o.get("weight_decay", 0.0), foreach=True)
         return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=self.o.get("weight_decay", 0.0), foreach=True)
 
+    def bp_forward(self, x):
+        """ReLU hidden layers, linear output: the logits."""
+        h = x
+        for l, (w, b) in enumerate(self.layers):
+            h = h @ w + b
+            if l + 1 < len(self.layers):
+                h = self.torch.relu(h)
+        return h
+
     # ---- ff pieces ----
     def normalize(self, x):
         square = (x * x).mean(dim=1, keepdim=True) if self.rms else (x * x).sum(dim=1, keepdim=True)
@@ -159,12 +168,7 @@ class Model:
     def train_step(self, x, y):
         torch = self.torch
         if self.algorithm == "bp":
-            h = x
-            for l, (w, b) in enumerate(self.layers):
-                h = h @ w + b
-                if l + 1 < len(self.layers):
-                    h = torch.relu(h)
-            loss = torch.nn.functional.cross_entropy(h, y)
+            loss = torch.nn.functional.cross_entropy(self.bp_forward(x), y)
             self.optimizers[0].zero_grad()
             loss.backward()
             self.optimizers[0].step()
@@ -214,12 +218,7 @@ class Model:
         torch = self.torch
         with torch.no_grad():
             if self.algorithm == "bp":
-                h = x
-                for l, (w, b) in enumerate(self.layers):
-                    h = h @ w + b
-                    if l + 1 < len(self.layers):
-                        h = torch.relu(h)
-                return h
+                return self.bp_forward(x)
             if mode == "softmax":
                 return self.classifier_logits(x)
             batch = x.shape[0]

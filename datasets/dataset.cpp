@@ -354,6 +354,26 @@ void keep_first_rows(Dataset& dataset, int64_t count) {
   dataset.y.shrink_to_fit();
 }
 
+// Statistics of the whole train split (before any validation carve-out or limit), in double.
+void standardize(Splits& splits) {
+  double sum = 0.0, squares = 0.0;
+  for (float v : splits.train.x) {
+    sum += v;
+    squares += static_cast<double>(v) * v;
+  }
+  const double count = static_cast<double>(splits.train.x.size());
+  if (count == 0) return;
+  const double mean = sum / count;
+  const double stdev = std::sqrt(std::max(0.0, squares / count - mean * mean));
+  if (stdev <= 0.0)
+    throw DataError(fmt::format("dataset '{}': cannot standardize, every train pixel has the same value", splits.train.name));
+  const auto shift = static_cast<float>(mean), scale = static_cast<float>(1.0 / stdev);
+  for (Dataset* d : {&splits.train, &splits.test})
+    for (float& v : d->x) v = (v - shift) * scale;
+  splits.train.mean = splits.test.mean = mean;
+  splits.train.stdev = splits.test.stdev = stdev;
+}
+
 void check_split_spec(const DatasetSpec& spec) {
   if (spec.validation < 0 || spec.limit_train < 0 || spec.limit_test < 0) {
     throw DataError(fmt::format(
@@ -402,6 +422,7 @@ Splits load(const DatasetSpec& spec) {
     throw DataError(fmt::format("unknown dataset '{}'; known datasets: mnist, fashion, synthetic",
                                 spec.name));
   }
+  if (spec.standardize) standardize(splits);
 
   if (spec.validation > 0) {
     if (spec.validation >= splits.train.n) {

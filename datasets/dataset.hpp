@@ -15,8 +15,9 @@ struct Dataset {
   int64_t n = 0;  // samples
   int64_t d = 0;  // D, inputs per sample
   int k = 0;      // K, classes
-  std::vector<float> x;  // n*d row-major, values in [0, 1]
+  std::vector<float> x;  // n*d row-major, values in [0, 1] (standardized: (value - mean) / stdev)
   std::vector<int32_t> y;  // n labels in [0, k)
+  double mean = 0.0, stdev = 1.0;  // the standardization applied (identity unless asked for)
 };
 
 struct Splits {
@@ -38,6 +39,9 @@ struct DatasetSpec {
   int synthetic_k = 10;
   int64_t limit_train = 0;  // 0 = all; else keep the first N train samples (for quick runs)
   int64_t limit_test = 0;   // 0 = all; else keep the first N test samples
+  // Shift and scale every pixel by the mean and standard deviation of all pixels of the full
+  // train split (MNIST: 0.1307 and 0.3081, as torchvision's Normalize in the PyTorch reference).
+  bool standardize = false;
 };
 
 // Loads the named dataset. The validation split is taken from the end of the full train split

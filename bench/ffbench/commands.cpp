@@ -80,6 +80,8 @@ int command_train(const TrainArgs& args) {
   config.hidden.assign(layers.begin() + 1, layers.end());
   config.batch = args.batch;
   config.epochs = args.epochs;
+  config.eval_every = args.eval_every;
+  config.dataset.standardize = args.standardize;
   config.time_budget_seconds = args.time_budget;
   config.seed = args.seed;
   config.threads = threads();

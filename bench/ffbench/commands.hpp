@@ -22,6 +22,8 @@ struct TrainArgs {
   std::string save_path, load_path, json_path;
   bool verbose = false;
   double time_budget = 0.0;
+  int64_t eval_every = 1;
+  bool standardize = false;
 };
 
 struct RunArgs {

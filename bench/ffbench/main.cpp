@@ -92,6 +92,10 @@ int main(int argc, char** argv) {
   train->add_option("--load", train_args.load_path, "Start from weights in this file");
   train->add_option("--json", train_args.json_path, "Write the per-epoch results as JSON to this file");
   train->add_option("--time-budget", train_args.time_budget, "Stop after the epoch during which training time passes this many seconds");
+  train->add_option("--eval-every", train_args.eval_every, "Evaluate (and print) after every N-th epoch and the last")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_flag("--standardize", train_args.standardize,
+                  "Shift and scale pixels by the train split's mean and standard deviation (as the PyTorch reference)");
   train->add_flag("-v,--verbose", train_args.verbose, "Per-layer losses and mean goodness after each epoch");
 
   RunArgs run_args;

@@ -195,6 +195,8 @@ nlohmann::json run_convergence(const SuitePoint& point, Algorithm& algorithm, co
   config.hidden = point.hidden;
   config.batch = point.batch;
   config.epochs = point.epochs;
+  config.eval_every = point.eval_every;
+  config.dataset.standardize = point.standardize;
   config.time_budget_seconds = point.time_budget_seconds;
   config.seed = point.seed;
   const auto data = data::load(config.dataset);
@@ -206,7 +208,7 @@ nlohmann::json run_convergence(const SuitePoint& point, Algorithm& algorithm, co
   int64_t steps_done = 0;
   auto on_step = [&](int64_t epoch, int64_t step, int64_t steps, double loss) {
     ++steps_done;
-    if (!progress || step % 10 != 0) return;
+    if (!progress || (step % 10 != 0 && step != steps)) return;
     const double rate = static_cast<double>(steps_done * point.batch) / std::max(since(train_start), 1e-9);
     const double fraction = planned > 0 ? 0.0
                                         : (static_cast<double>(epoch - 1) + static_cast<double>(step) / static_cast<double>(steps)) /

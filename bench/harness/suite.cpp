@@ -52,6 +52,12 @@ class Fields {
     }
     return s;
   }
+  bool flag(const std::string& key, bool fallback) const {
+    if (!has(key)) return fallback;
+    const auto& v = object_.at(key);
+    if (!v.is_boolean()) fail(path(key), fmt::format("must be true or false, got {}", v.dump()));
+    return v.get<bool>();
+  }
   int64_t integer(const std::string& key, int64_t fallback, int64_t min_value) const {
     if (!has(key)) return fallback;
     return checked_integer(object_.at(key), path(key), min_value);
@@ -112,7 +118,7 @@ nlohmann::json SuitePoint::to_json() const {
   return {{"id", id}, {"experiment", experiment}, {"measure", measure}, {"label", label}, {"algorithm", algorithm},
           {"engine", engine}, {"options", options}, {"dataset", dataset}, {"limit_train", limit_train},
           {"limit_test", limit_test}, {"hidden", hidden}, {"batch", batch}, {"epochs", epochs},
-          {"time_budget_s", time_budget_seconds}, {"steps", steps}, {"warmup", warmup}, {"repeats", repeats},
+          {"eval_every", eval_every}, {"standardize", standardize}, {"time_budget_s", time_budget_seconds}, {"steps", steps}, {"warmup", warmup}, {"repeats", repeats},
           {"seed", seed}, {"threads", threads}, {"targets", targets}, {"diagnostics", diagnostics}};
 }
 
@@ -131,6 +137,8 @@ SuitePoint SuitePoint::from_json(const nlohmann::json& j) {
   p.hidden = j.at("hidden").get<std::vector<int64_t>>();
   p.batch = j.at("batch");
   p.epochs = j.at("epochs");
+  p.eval_every = j.value("eval_every", static_cast<int64_t>(1));
+  p.standardize = j.value("standardize", false);
   p.time_budget_seconds = j.at("time_budget_s");
   p.steps = j.at("steps");
   p.warmup = j.at("warmup");
@@ -170,7 +178,7 @@ Suite parse_suite(const std::string& text, const std::string& origin, bool (*dat
 
   const std::set<std::string> experiment_fields = {
       "name", "measure", "algorithms", "hidden", "batch", "epochs", "time_budget_s", "seeds", "threads", "targets",
-      "steps", "warmup", "repeats", "sweep", "diagnostics", "limit_train", "limit_test"};
+      "steps", "warmup", "repeats", "sweep", "diagnostics", "limit_train", "limit_test", "eval_every", "standardize"};
   Fields defaults_fields(defaults, "suite.defaults", origin, experiment_fields);
   std::set<std::string> ids;
   const auto& experiments = top.raw("experiments");
@@ -237,6 +245,8 @@ Suite parse_suite(const std::string& text, const std::string& origin, bool (*dat
               p.hidden = layers;
               p.batch = batch;
               p.epochs = f.integer("epochs", 1, 1);
+              p.eval_every = f.integer("eval_every", 1, 1);
+              p.standardize = f.flag("standardize", false);
               p.time_budget_seconds = f.number("time_budget_s", 0.0, 0.0);
               p.steps = f.integer("steps", 20, 1);
               p.warmup = f.integer("warmup", 3, 0);
@@ -244,7 +254,7 @@ Suite parse_suite(const std::string& text, const std::string& origin, bool (*dat
               p.seed = static_cast<uint64_t>(seed);
               p.threads = static_cast<int>(thread_count);
               p.targets = f.numbers("targets");
-              p.diagnostics = f.has("diagnostics") && f.raw("diagnostics").is_boolean() && f.raw("diagnostics").get<bool>();
+              p.diagnostics = f.flag("diagnostics", false);
               p.id = safe(fmt::format("{}.{}.d{}-w{}-b{}-t{}-s{}", experiment, label, layers.size(), layers.front(),
                                       batch, thread_count, seed));
               if (!ids.insert(p.id).second)

@@ -22,6 +22,8 @@ struct SuitePoint {
   std::vector<int64_t> hidden;
   int64_t batch = 128;
   int64_t epochs = 1;
+  int64_t eval_every = 1;       // convergence: evaluate after every N-th epoch (and the last)
+  bool standardize = false;     // dataset pixels shifted and scaled by the train split's mean and stdev
   double time_budget_seconds = 0.0;
   int64_t steps = 20, warmup = 3, repeats = 5;  // throughput windows
   uint64_t seed = 1;

@@ -27,6 +27,8 @@ ModelSpec model_spec(const TrainConfig& config, const data::Dataset& train) {
 TrainResult train(Algorithm& algorithm, const TrainConfig& config, const data::Splits& data,
                   const EpochCallback& on_epoch, const StepCallback& on_step) {
   TrainResult result;
+  if (config.eval_every < 1)
+    throw std::invalid_argument(fmt::format("eval_every must be at least 1 (got {})", config.eval_every));
   result.spec = model_spec(config, data.train);
   result.train_samples = data.train.n;
   result.test_samples = data.test.n;
@@ -84,6 +86,9 @@ TrainResult train(Algorithm& algorithm, const TrainConfig& config, const data::S
       record.goodness_pos.push_back(static_cast<float>(pos_sum[l] / static_cast<double>(step)));
       record.goodness_neg.push_back(static_cast<float>(neg_sum[l] / static_cast<double>(step)));
     }
+    const bool last = epoch + 1 == config.epochs ||
+                      (config.time_budget_seconds > 0.0 && total_train_seconds >= config.time_budget_seconds);
+    if (!diverged && !last && (epoch + 1) % config.eval_every != 0) continue;  // not recorded: no evaluation
     if (diverged) {
       result.status = "diverged";
       result.epochs.push_back(record);

@@ -21,6 +21,7 @@ struct TrainConfig {
   std::vector<int64_t> hidden = {500, 500};
   int64_t batch = 128;
   int64_t epochs = 1;
+  int64_t eval_every = 1;            // evaluate (and record the epoch) after every N-th epoch and the last
   double time_budget_seconds = 0.0;  // > 0: stop after the epoch that crosses it
   uint64_t seed = 1;
   int threads = 0;                   // 0: all hardware threads

@@ -30,6 +30,13 @@ def set_pools_and_reexec(threads):
     """Thread-pool sizes must be in the environment before torch (and OpenBLAS) load."""
     wanted = {name: str(threads) for name in POOL_VARIABLES}
     wanted["OMP_WAIT_POLICY"] = "PASSIVE"
+    # PyTorch allocates a fresh tensor for every intermediate. glibc hands blocks over 32 MB to
+    # mmap and gives them back on free, so each large tensor costs a page fault per 4 KiB touched
+    # (about 13 us each on the workplace VM: a [20000,784] normalisation took 0.30 s instead of
+    # 0.008 s). Keeping freed memory in the heap is PyTorch's equivalent of ffbench's arena.
+    wanted["MALLOC_MMAP_MAX_"] = "0"
+    wanted["MALLOC_TRIM_THRESHOLD_"] = str(64 << 30)
+    wanted["MALLOC_TOP_PAD_"] = str(1 << 30)
     if all(os.environ.get(k) == v for k, v in wanted.items()):
         return wanted
     env = dict(os.environ, **wanted)
@@ -60,7 +67,7 @@ def read_idx(path):
     return dims, data[4 + 4 * ndim:]
 
 
-def load_dataset(name, limit_train, limit_test):
+def load_dataset(name, limit_train, limit_test, standardize=False):
     import numpy as np
     import torch
     folder = {"mnist": "mnist", "fashion": "fashion"}[name]
@@ -71,6 +78,12 @@ def load_dataset(name, limit_train, limit_test):
         _, labels = read_idx(os.path.join(data_dir(), folder, f"{split}-labels-idx1-ubyte{suffix}"))
         x = np.frombuffer(images, dtype=np.uint8).reshape(dims[0], -1).astype(np.float32) / 255.0
         y = np.frombuffer(labels, dtype=np.uint8).astype(np.int64)
+        if split == "train" and standardize:
+            # ffbench's DatasetSpec::standardize: statistics of the whole train split, in double.
+            mean = float(x.mean(dtype=np.float64))
+            stdev = float(np.sqrt(max(0.0, float((x.astype(np.float64) ** 2).mean()) - mean * mean)))
+        if standardize:
+            x = (x - np.float32(mean)) * np.float32(1.0 / stdev)
         if limit:
             x, y = x[:limit], y[:limit]
         out += [torch.from_numpy(x.copy()), torch.from_numpy(y.copy())]
@@ -115,6 +128,13 @@ class Model:
             self.cb = ((torch.rand(classes) * 2 - 1) * bound).requires_grad_()
             self.classifier_optimizer = self.make_optimizer([self.cw, self.cb], self.o.get("classifier_lr", 0.01))
         self.generator = torch.Generator().manual_seed(seed ^ 0x6E65676174697665)
+        # Schedules: simultaneous (every layer every step) or layerwise (ffbench's: layer l trains
+        # alone for layer_steps steps, or layer_epochs epochs, the layers below it run frozen).
+        self.layerwise = self.o.get("schedule", "simultaneous") == "layerwise"
+        self.layer_steps = int(self.o.get("layer_steps", 0))
+        self.layer_epochs = int(self.o.get("layer_epochs", 1))
+        self.steps_done = 0
+        self.epoch = 0
 
     def make_optimizer(self, params, lr):
         torch = self.torch
@@ -190,8 +210,19 @@ class Model:
         h = torch.cat([self.embed(x, y), self.embed(x, negatives)])
         total = 0.0
         batch = x.shape[0]
+        self.steps_done += 1
+        trained = -1
+        if self.layerwise:
+            trained = (self.steps_done - 1) // self.layer_steps if self.layer_steps > 0 else self.epoch // self.layer_epochs
+            trained = min(self.depth - 1, trained)
         for l in range(self.depth):
+            if trained >= 0 and l > trained:
+                break
             h = h.detach()
+            if trained >= 0 and l < trained:
+                with torch.no_grad():
+                    h = self.layer(l, h)
+                continue
             out = self.layer(l, h)
             g = self.goodness(out)
             theta = self.threshold if self.mean else self.threshold * out.shape[1]
@@ -258,8 +289,8 @@ def run_point(point, pools):
                                                                        torch_interop_threads=torch.get_num_interop_threads())}
     algorithm = point["algorithm"]
     options = point["options"]
-    unsupported = [k for k in options if k in ("peer_normalization", "schedule", "layer_epochs", "layer_steps")
-                   and options[k] not in (0, 0.0, "simultaneous", 1)]
+    unsupported = [k for k in options if k in ("peer_normalization", "schedule")
+                   and options[k] not in (0, 0.0, "simultaneous", "layerwise")]
     if algorithm not in ("bp", "ff", "ff_symba") or unsupported:
         return dict(result, status="skipped", detail=f"the PyTorch peer does not implement {algorithm} {unsupported}")
     if point["dataset"] == "synthetic":
@@ -297,11 +328,14 @@ def run_point(point, pools):
                 mode_rates.append(point["steps"] * batch / (time.perf_counter() - start))
             result["inference"][mode] = {"samples_per_s": mode_rates, "samples_per_s_median": sorted(mode_rates)[len(mode_rates) // 2]}
     else:
-        x_train, y_train, x_test, y_test = load_dataset(point["dataset"], point["limit_train"], point["limit_test"])
+        x_train, y_train, x_test, y_test = load_dataset(point["dataset"], point["limit_train"], point["limit_test"],
+                                                        point.get("standardize", False))
+        eval_every = point.get("eval_every", 1)
         result["train_samples"], result["test_samples"] = len(y_train), len(y_test)
         generator = torch.Generator().manual_seed(point["seed"] * 7919 + 17)
         epochs, train_seconds = [], 0.0
         for epoch in range(point["epochs"]):
+            model.epoch = epoch
             order = torch.randperm(len(y_train), generator=generator)
             losses = []
             start = time.perf_counter()
@@ -315,6 +349,9 @@ def run_point(point, pools):
                 epochs.append({"epoch": epoch + 1, "train_loss": loss, "train_seconds": train_seconds})
                 result.update(status="diverged", detail=f"loss {loss} in epoch {epoch + 1}", epochs=epochs)
                 return result
+            last = epoch + 1 == point["epochs"] or (point.get("time_budget_s", 0) and train_seconds >= point["time_budget_s"])
+            if not last and (epoch + 1) % eval_every:
+                continue  # as ffbench: an epoch without evaluation is not recorded
             eval_start = time.perf_counter()
             record = {"epoch": epoch + 1, "train_loss": loss, "train_seconds": train_seconds, "epoch_seconds": epoch_seconds,
                       "samples_per_second": len(losses) * batch / epoch_seconds, "test_accuracy": {}, "test_loss": {}}

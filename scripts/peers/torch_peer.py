@@ -334,6 +334,7 @@ def run_point(point, pools):
         result["train_samples"], result["test_samples"] = len(y_train), len(y_test)
         generator = torch.Generator().manual_seed(point["seed"] * 7919 + 17)
         epochs, train_seconds = [], 0.0
+        steps_done, last_note = 0, time.perf_counter()
         for epoch in range(point["epochs"]):
             model.epoch = epoch
             order = torch.randperm(len(y_train), generator=generator)
@@ -342,6 +343,10 @@ def run_point(point, pools):
             for i in range(len(y_train) // batch):
                 index = order[i * batch:(i + 1) * batch]
                 losses.append(model.train_step(x_train[index], y_train[index]))
+                steps_done += 1
+                if time.perf_counter() - last_note >= 30.0:  # progress for long runs, in the point's .stderr
+                    last_note = time.perf_counter()
+                    print(f"step {steps_done}: {train_seconds + last_note - start:.1f} s of training", file=sys.stderr, flush=True)
             epoch_seconds = time.perf_counter() - start
             train_seconds += epoch_seconds
             loss = sum(losses) / max(len(losses), 1)

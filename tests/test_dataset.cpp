@@ -135,6 +135,25 @@ TEST_CASE("synthetic data is deterministic in its seed", "[dataset]") {
   CHECK(first.train.x != first.test.x);  // train and test use different streams
 }
 
+TEST_CASE("standardize shifts and scales by the train split's own mean and deviation", "[dataset]") {
+  DatasetSpec spec = small_synthetic(5);
+  const Splits plain = load(spec);
+  spec.standardize = true;
+  const Splits standard = load(spec);
+  double sum = 0.0, squares = 0.0;
+  for (float v : standard.train.x) {
+    sum += v;
+    squares += static_cast<double>(v) * v;
+  }
+  const double n = static_cast<double>(standard.train.x.size());
+  CHECK(sum / n == Approx(0.0).margin(1e-4));
+  CHECK(squares / n == Approx(1.0).epsilon(1e-3));
+  // The test split uses the train split's statistics, not its own.
+  REQUIRE(standard.train.stdev > 0.0);
+  const float expected = static_cast<float>((plain.test.x[7] - standard.train.mean) / standard.train.stdev);
+  CHECK(standard.test.x[7] == Approx(expected).epsilon(1e-5));
+}
+
 TEST_CASE("synthetic data has the requested shape, pixel range and a blank label area",
           "[dataset]") {
   const DatasetSpec spec = small_synthetic(3);

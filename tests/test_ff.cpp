@@ -7,6 +7,7 @@
 #include <set>
 #include <vector>
 
+#include "algorithms/backend/engine.hpp"
 #include "algorithms/ff/ff.hpp"
 #include "tests/algorithm_helpers.hpp"
 
@@ -214,6 +215,100 @@ TEST_CASE("ff: the layer-wise schedule trains one layer at a time", "[ff]") {
   }
   CHECK(std::vector<float>(buffer(*ff, "layer1.weight"), buffer(*ff, "layer1.weight") + 32 * 24) != w1);
   CHECK(std::vector<float>(buffer(*ff, "layer0.weight"), buffer(*ff, "layer0.weight") + 64 * 32) == w0);
+}
+
+namespace {
+std::vector<float> copy_of(Algorithm& a, const std::string& name, size_t count) {
+  const float* p = buffer(a, name);
+  return std::vector<float>(p, p + count);
+}
+double max_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double worst = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(a[i]) - b[i]));
+  return worst;
+}
+}  // namespace
+
+TEST_CASE("ff: the pipelined schedule trains layer l on the batch layer l-1 saw one step earlier", "[ff]") {
+  // Simultaneous step 1: layer 1 learns from batch 1 through layer 0's initial weights. Pipelined:
+  // layer 1 waits in step 1 and learns from exactly that input in step 2. Same seed, same
+  // negatives, so pipelined layer 1 after step 2 equals simultaneous layer 1 after step 1.
+  const nlohmann::json common = {{"classifier", false}, {"momentum", 0.0}, {"lr", 0.05}};
+  nlohmann::json pipelined_options = common;
+  pipelined_options["schedule"] = "pipelined";
+  auto simultaneous = create_algorithm("ff", common);
+  auto pipelined = create_algorithm("ff", pipelined_options);
+  simultaneous->setup(ffb::testing::small_model(), 16, 3);
+  pipelined->setup(ffb::testing::small_model(), 16, 3);
+  auto data = ffb::testing::small_synthetic(200, 50);
+  std::vector<float> x(16 * 64);
+  std::vector<int32_t> y(16);
+  data::Batcher batcher(data.train, 16, 1);
+  const auto w1_initial = copy_of(*pipelined, "layer1.weight", 32 * 24);
+  batcher.next(x.data(), y.data());
+  simultaneous->train_step(x.data(), y.data());
+  pipelined->train_step(x.data(), y.data());
+  CHECK(copy_of(*pipelined, "layer1.weight", 32 * 24) == w1_initial);  // the pipeline is filling
+  CHECK(max_difference(copy_of(*pipelined, "layer0.weight", 64 * 32), copy_of(*simultaneous, "layer0.weight", 64 * 32)) < 1e-6);
+  const auto w1_simultaneous = copy_of(*simultaneous, "layer1.weight", 32 * 24);
+  const auto b1_simultaneous = copy_of(*simultaneous, "layer1.bias", 24);
+  REQUIRE(max_difference(w1_simultaneous, w1_initial) > 1e-4);  // the step did move layer 1
+  batcher.next(x.data(), y.data());
+  pipelined->train_step(x.data(), y.data());
+  CHECK(max_difference(copy_of(*pipelined, "layer1.weight", 32 * 24), w1_simultaneous) < 1e-6);
+  CHECK(max_difference(copy_of(*pipelined, "layer1.bias", 24), b1_simultaneous) < 1e-6);
+}
+
+TEST_CASE("ff: the pipelined schedule gives the same numbers on 1 thread and on 2", "[ff]") {
+  const int saved = threads();
+  std::vector<double> losses[2];
+  std::vector<float> weights[2];
+  for (int run = 0; run < 2; ++run) {
+    set_threads(run + 1);
+    auto ff = create_algorithm("ff", {{"schedule", "pipelined"}});
+    ff->setup(ffb::testing::small_model({32, 24, 16}), 16, 9);
+    auto data = ffb::testing::small_synthetic(200, 50);
+    std::vector<float> x(16 * 64);
+    std::vector<int32_t> y(16);
+    data::Batcher batcher(data.train, 16, 1);
+    for (int step = 0; step < 6; ++step) {
+      batcher.next(x.data(), y.data());
+      losses[run].push_back(ff->train_step(x.data(), y.data()).loss);
+    }
+    weights[run] = copy_of(*ff, "layer2.weight", 24 * 16);
+  }
+  set_threads(saved);
+  CHECK(losses[0] == losses[1]);
+  CHECK(weights[0] == weights[1]);
+}
+
+TEST_CASE("ff: recomputing the classifier's features trains exactly as keeping them, in flat memory", "[ff]") {
+  std::vector<double> losses[2];
+  std::vector<float> classifier[2];
+  int64_t live[2][2] = {};
+  for (int run = 0; run < 2; ++run) {
+    for (int depth_index = 0; depth_index < 2; ++depth_index) {
+      const std::vector<int64_t> hidden = depth_index == 0 ? std::vector<int64_t>{32, 32} : std::vector<int64_t>{32, 32, 32, 32};
+      auto ff = create_algorithm("ff", {{"negatives", "hard"}, {"classifier_features", run == 0 ? "keep" : "recompute"}});
+      ff->setup(ffb::testing::small_model(hidden), 16, 4);
+      auto data = ffb::testing::small_synthetic(200, 50);
+      std::vector<float> x(16 * 64);
+      std::vector<int32_t> y(16);
+      data::Batcher batcher(data.train, 16, 1);
+      for (int step = 0; step < 5; ++step) {
+        batcher.next(x.data(), y.data());
+        const auto stats = ff->train_step(x.data(), y.data());
+        if (depth_index == 0) losses[run].push_back(stats.loss + stats.classifier_loss);
+      }
+      if (depth_index == 0) classifier[run] = copy_of(*ff, "classifier.weight", 32 * 10);
+      live[run][depth_index] = ff->arena().peak_live_activation_bytes();
+    }
+  }
+  CHECK(losses[0] == losses[1]);
+  CHECK(classifier[0] == classifier[1]);
+  INFO("peak live bytes, keep: " << live[0][0] << " -> " << live[0][1] << ", recompute: " << live[1][0] << " -> " << live[1][1]);
+  CHECK(live[0][1] > live[0][0]);   // keeping: two more layers' features
+  CHECK(live[1][1] == live[1][0]);  // recomputing: flat in depth
 }
 
 TEST_CASE("ff and ff_symba: accuracy rises far above chance on the synthetic set", "[ff]") {

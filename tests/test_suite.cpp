@@ -5,8 +5,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "algorithms/algorithm.hpp"
 #include "bench/harness/point.hpp"
 #include "bench/harness/suite.hpp"
+#include "bench/harness/training.hpp"
 
 using namespace ffb;
 
@@ -63,6 +65,50 @@ TEST_CASE("suite: malformed files get errors naming the field and the fix", "[su
   CHECK_THROWS_WITH(parse(with_experiment(R"({"name": "x", "algorithms": [{"algorithm": "bp"}, {"algorithm": "bp"}]})")),
                     Catch::Contains("distinct 'label'"));
   CHECK_THROWS_WITH(load_suite("/nonexistent/suite.json", &everything_available), Catch::Contains("cannot read suite file"));
+  CHECK_THROWS_WITH(parse(with_experiment(R"({"name": "x", "eval_every": 0, "algorithms": [{"algorithm": "bp"}]})")),
+                    Catch::Contains("experiments[0].eval_every' must be >= 1"));
+  CHECK_THROWS_WITH(parse(with_experiment(R"({"name": "x", "standardize": "yes", "algorithms": [{"algorithm": "bp"}]})")),
+                    Catch::Contains("experiments[0].standardize' must be true or false"));
+  CHECK_THROWS_WITH(parse(with_experiment(R"({"name": "x", "diagnostics": 1, "algorithms": [{"algorithm": "bp"}]})")),
+                    Catch::Contains("experiments[0].diagnostics' must be true or false"));
+}
+
+TEST_CASE("training: eval_every evaluates and records every N-th epoch and the last", "[suite]") {
+  TrainConfig config;
+  config.algorithm = "bp";
+  config.dataset.synthetic_d = 64;
+  config.dataset.synthetic_train = 200;
+  config.dataset.synthetic_test = 50;
+  config.hidden = {16};
+  config.batch = 50;
+  config.epochs = 7;
+  config.eval_every = 3;
+  const auto data = data::load(config.dataset);
+  auto algorithm = create_algorithm("bp", {});
+  const auto result = train(*algorithm, config, data);
+  REQUIRE(result.epochs.size() == 3);
+  CHECK(result.epochs[0].epoch == 3);
+  CHECK(result.epochs[1].epoch == 6);
+  CHECK(result.epochs[2].epoch == 7);
+  CHECK(result.epochs[2].test_accuracy.size() == 1);
+  CHECK(result.epochs[2].train_seconds > result.epochs[0].train_seconds);
+  config.eval_every = 0;
+  auto again = create_algorithm("bp", {});
+  CHECK_THROWS_WITH(train(*again, config, data), Catch::Contains("eval_every must be at least 1"));
+}
+
+TEST_CASE("suite: eval_every and standardize reach the point file", "[suite]") {
+  const auto suite = parse(with_experiment(R"({"name": "x", "eval_every": 5, "standardize": true, "epochs": 12,
+      "algorithms": [{"algorithm": "bp"}]})"));
+  const auto again = SuitePoint::from_json(suite.points.at(0).to_json());
+  CHECK(again.eval_every == 5);
+  CHECK(again.standardize);
+  // Point files written before these fields existed still load, with the old behaviour.
+  auto old = suite.points.at(0).to_json();
+  old.erase("eval_every");
+  old.erase("standardize");
+  CHECK(SuitePoint::from_json(old).eval_every == 1);
+  CHECK_FALSE(SuitePoint::from_json(old).standardize);
 }
 
 TEST_CASE("suite: an unfetched dataset falls back, and says so in the resolved name", "[suite]") {

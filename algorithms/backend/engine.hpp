@@ -11,7 +11,23 @@ struct stream;
 namespace ffb {
 
 dnnl::engine& cpu_engine();
+// The calling thread's oneDNN stream: slot 0 unless a StreamSlot selected another.
 dnnl::stream& cpu_stream();
+
+// Threads that run primitives at the same time (the pipelined FF schedule: one layer per thread)
+// each use their own stream. prepare_streams(n) creates slots 0..n-1 (during setup: creating a
+// stream allocates); a StreamSlot selects one for the calling thread while it lives.
+void prepare_streams(int n);
+class StreamSlot {
+ public:
+  explicit StreamSlot(int slot);
+  ~StreamSlot();
+  StreamSlot(const StreamSlot&) = delete;
+  StreamSlot& operator=(const StreamSlot&) = delete;
+
+ private:
+  int saved_;
+};
 
 // Sets the thread count for oneDNN and OpenMP together; n <= 0 means "all hardware threads".
 void set_threads(int n);

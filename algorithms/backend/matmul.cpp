@@ -8,6 +8,7 @@
 
 #include <dnnl.hpp>
 #include <fmt/format.h>
+#include <omp.h>
 
 #include "algorithms/backend/engine.hpp"
 
@@ -38,8 +39,9 @@ MatmulShape MatmulShape::normalized() const {
 }
 
 std::string MatmulShape::describe() const {
-  return fmt::format("{}x{}x{} (MxNxK){}{}{}{}{}{}", m, n, k, trans_a ? " A^T" : "", trans_b ? " B^T" : "",
-                     accumulate ? " +=C" : "", bias ? " +bias" : "", relu ? " relu" : "", bf16 ? " bf16" : "");
+  return fmt::format("{}x{}x{} (MxNxK){}{}{}{}{}{}{}", m, n, k, trans_a ? " A^T" : "", trans_b ? " B^T" : "",
+                     accumulate ? " +=C" : "", bias ? " +bias" : "", relu ? " relu" : "", bf16 ? " bf16" : "",
+                     threads > 0 ? fmt::format(" {}-thread#{}", threads, instance) : std::string());
 }
 
 struct Matmul::Impl {
@@ -75,13 +77,18 @@ Matmul::Matmul(const MatmulShape& requested) : shape_(requested.normalized()), i
   auto& eng = cpu_engine();
   const auto desc = s.bias ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md) : dnnl::matmul::desc(a_md, b_md, c_md);
   dnnl::matmul::primitive_desc pd;
+  // oneDNN (OpenMP runtime) partitions the work for omp_get_max_threads() at creation.
+  const int saved_threads = omp_get_max_threads();
+  if (s.threads > 0) omp_set_num_threads(s.threads);
   try {
     pd = dnnl::matmul::primitive_desc(desc, attr, eng);
+    impl_->primitive = dnnl::matmul(pd);
   } catch (const dnnl::error& e) {
+    omp_set_num_threads(saved_threads);
     throw std::runtime_error(fmt::format("matmul {}: oneDNN has no implementation on this CPU ({}){}", s.describe(),
                                          e.what(), s.bf16 ? "; bf16 needs AVX512-BF16 or AMX: use precision f32" : ""));
   }
-  impl_->primitive = dnnl::matmul(pd);
+  omp_set_num_threads(saved_threads);
   impl_->a_mem = dnnl::memory(a_md, eng, DNNL_MEMORY_NONE);
   impl_->b_mem = dnnl::memory(b_md, eng, DNNL_MEMORY_NONE);
   impl_->c_mem = dnnl::memory(c_md, eng, DNNL_MEMORY_NONE);

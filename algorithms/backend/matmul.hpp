@@ -24,10 +24,16 @@ struct MatmulShape {
   bool relu = false;        // apply ReLU last
   bool bf16 = false;        // A and B hold bfloat16 (uint16_t) values; C, bias and accumulation stay f32
   int64_t lda = 0, ldb = 0, ldc = 0;  // row strides; 0 means "packed" (the stored row length)
+  // Threads the primitive is created for: 0 = the process's count at creation. A primitive run
+  // inside a parallel region (the pipelined FF schedule) runs on its calling thread alone, so it is
+  // created for 1 thread; `instance` keeps such primitives apart when two callers share a shape
+  // (a primitive's memory objects must not be shared by threads running at the same time).
+  int threads = 0;
+  int instance = 0;
 
   MatmulShape normalized() const;
   std::string describe() const;
-  auto key() const { return std::tie(m, n, k, trans_a, trans_b, accumulate, bias, relu, bf16, lda, ldb, ldc); }
+  auto key() const { return std::tie(m, n, k, trans_a, trans_b, accumulate, bias, relu, bf16, lda, ldb, ldc, threads, instance); }
   bool operator<(const MatmulShape& other) const { return key() < other.key(); }
   double flops() const { return 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k); }
 };

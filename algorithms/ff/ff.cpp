@@ -8,8 +8,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <exception>
+#include <numeric>
 
 #include <fmt/format.h>
+#include <omp.h>
+
+#include "algorithms/backend/engine.hpp"
 
 namespace ffb {
 
@@ -20,7 +25,8 @@ std::vector<OptionInfo> ForwardForward::declared_options() {
   options.push_back({"goodness", "sum", "sum or mean of squared activities"});
   options.push_back({"norm", "rms", "normalisation of each layer's input: rms (root mean square) or l2 (length)"});
   options.push_back({"negatives", "uniform", "negative labels: uniform over the wrong labels, or hard (the wrong label the classifier rates highest)"});
-  options.push_back({"schedule", "simultaneous", "simultaneous (every layer every step) or layerwise (one layer at a time)"});
+  options.push_back({"schedule", "simultaneous", "simultaneous (every layer every step), layerwise (one layer at a time) or "
+                                                 "pipelined (every layer every step, layer l on the batch layer l-1 saw one step earlier, the layers on separate threads)"});
   options.push_back({"layer_epochs", 1, "layerwise: epochs per layer"});
   options.push_back({"layer_steps", 0, "layerwise: steps per layer (overrides layer_epochs when > 0)"});
   options.push_back({"peer_normalization", 0.0, "weight of the peer-normalisation loss (the matlab code uses 0.03)"});
@@ -28,6 +34,8 @@ std::vector<OptionInfo> ForwardForward::declared_options() {
   options.push_back({"label_from_max", false, "write each image's maximum instead of label_value (the PyTorch reference does)"});
   options.push_back({"classifier", true, "train a softmax classifier alongside (enables softmax prediction and hard negatives)"});
   options.push_back({"classifier_lr", 0.01, "learning rate of the softmax classifier"});
+  options.push_back({"classifier_features", "keep", "keep (each classifier layer's neutral activity, B x H, held until its gradient: memory grows with depth) or "
+                                                   "recompute (a second neutral pass feeds the gradient layer by layer: flat memory, one more forward)"});
   options.push_back({"classifier_skip_first", true, "leave the first layer out of the classifier's input (paper)"});
   options.push_back({"goodness_skip_first", true, "leave the first layer out of goodness prediction (paper)"});
   return options;
@@ -44,7 +52,9 @@ ForwardForward::ForwardForward(const nlohmann::json& options, const std::string&
   goodness_mean_ = o.choice("goodness", {"sum", "mean"}) == "mean";
   norm_ = o.choice("norm", {"rms", "l2"}) == "l2" ? kern::NormKind::l2 : kern::NormKind::rms;
   hard_negatives_ = o.choice("negatives", {"uniform", "hard"}) == "hard";
-  layerwise_ = o.choice("schedule", {"simultaneous", "layerwise"}) == "layerwise";
+  const auto schedule = o.choice("schedule", {"simultaneous", "layerwise", "pipelined"});
+  layerwise_ = schedule == "layerwise";
+  pipelined_ = schedule == "pipelined";
   layer_epochs_ = o.integer("layer_epochs");
   layer_steps_ = o.integer("layer_steps");
   if (layer_epochs_ < 1) throw std::invalid_argument(name + ": option 'layer_epochs' must be >= 1");
@@ -54,6 +64,7 @@ ForwardForward::ForwardForward(const nlohmann::json& options, const std::string&
   label_from_max_ = o.flag("label_from_max");
   classifier_ = o.flag("classifier");
   classifier_skip_first_ = o.flag("classifier_skip_first");
+  keep_features_ = o.choice("classifier_features", {"keep", "recompute"}) == "keep";
   goodness_skip_first_ = o.flag("goodness_skip_first");
   if (hard_negatives_ && !classifier_)
     throw std::invalid_argument(name + ": negatives 'hard' need the classifier; set classifier to true or negatives to 'uniform'");
@@ -90,7 +101,8 @@ void ForwardForward::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) 
     int64_t feature_width = 0;
     for (int64_t l = first_classifier_layer(); l < depth; ++l) {
       feature_width += spec.hidden[l];
-      features_.push_back(plan.add_floats(fmt::format("features{}", l), MemCategory::activations, b * spec.hidden[l]));
+      if (keep_features_)
+        features_.push_back(plan.add_floats(fmt::format("features{}", l), MemCategory::activations, b * spec.hidden[l]));
     }
     classifier_params_.plan(plan, "classifier", feature_width, k, classifier_optimizer_.kind);
     logits_ = plan.add_floats("logits", MemCategory::activations, b * k);
@@ -123,12 +135,21 @@ void ForwardForward::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) 
   predict_goodness_ = plan.add_floats("predict.goodness", MemCategory::activations, kb);
   first_product_ = plan.add_floats("predict.first_product", MemCategory::activations, b * spec.hidden[0]);
 
+  shared_buffers_ = {hidden_, scale_, goodness_, goodness_grad_, normalized_bf16_, hidden_grad_bf16_, peer_coefficients_, {}};
+  stage_buffers_.clear();
+  stage_ops_.clear();
+  stage_inputs_.clear();
+  stage_layers_.clear();
+  if (pipelined_) plan_pipeline(plan, batch);
+
   ops_.clear();
   for (int64_t l = 0; l < depth; ++l) {
     const auto& p = layers_[l];
     LayerOps ops{};
-    ops.forward_pair = &matmul_op({.m = b2, .n = p.out, .k = p.in, .bias = true, .relu = true, .bf16 = bf16_});
-    ops.weight_grad = &matmul_op({.m = p.in, .n = p.out, .k = b2, .trans_a = true, .bf16 = bf16_});
+    if (!pipelined_) {
+      ops.forward_pair = &matmul_op({.m = b2, .n = p.out, .k = p.in, .bias = true, .relu = true, .bf16 = bf16_});
+      ops.weight_grad = &matmul_op({.m = p.in, .n = p.out, .k = b2, .trans_a = true, .bf16 = bf16_});
+    }
     ops.forward_single = &matmul_op({.m = b, .n = p.out, .k = p.in, .bias = true, .relu = true});
     if (l > 0) ops.forward_labels = &matmul_op({.m = kb, .n = p.out, .k = p.in, .bias = true, .relu = true});
     ops_.push_back(ops);
@@ -144,7 +165,19 @@ void ForwardForward::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) 
       classifier_grad_.push_back(&matmul_op({.m = spec.hidden[l], .n = k, .k = b, .trans_a = true}));
     }
   }
-  scratchpad_ = plan.add_bytes("matmul.scratchpad", MemCategory::scratch, matmuls_.max_scratchpad_bytes());
+  // The pipelined layers run at the same time, so each has its own scratchpad; the shared one
+  // serves everything else.
+  int64_t shared_scratch = 0;
+  for (const auto& [shape, runs] : matmuls_.run_counts()) {
+    (void)runs;
+    if (shape.threads == 0) shared_scratch = std::max(shared_scratch, matmuls_.get(shape).scratchpad_bytes());
+  }
+  scratchpad_ = plan.add_bytes("matmul.scratchpad", MemCategory::scratch, shared_scratch);
+  shared_buffers_.scratch = scratchpad_;
+  for (size_t l = 0; l < stage_ops_.size(); ++l)
+    stage_buffers_[l].scratch = plan.add_bytes(fmt::format("layer{}.matmul.scratchpad", l), MemCategory::scratch,
+                                               std::max(stage_ops_[l].forward->scratchpad_bytes(),
+                                                        stage_ops_[l].weight_grad->scratchpad_bytes()));
   finish_setup(plan);
 
   Rng rng(seed);
@@ -158,6 +191,51 @@ void ForwardForward::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) 
   negative_rng_ = Rng(seed ^ 0x6e65676174697665ull);
   step_ = 0;
   begin_epoch(0, 1);
+}
+
+void ForwardForward::plan_pipeline(MemoryPlan& plan, int64_t batch) {
+  const int64_t b2 = 2 * batch, depth = static_cast<int64_t>(layers_.size());
+  constexpr int64_t half = sizeof(uint16_t);
+  for (int64_t l = 0; l < depth; ++l) {
+    const auto& p = layers_[l];
+    const std::string name = fmt::format("layer{}.stage", l);
+    LayerBuffers buffers{};
+    buffers.hidden = plan.add_floats(name + ".hidden", MemCategory::activations, b2 * p.out);
+    buffers.scale = plan.add_floats(name + ".scale", MemCategory::activations, b2);
+    buffers.goodness = plan.add_floats(name + ".goodness", MemCategory::activations, b2);
+    buffers.goodness_grad = plan.add_floats(name + ".goodness.grad", MemCategory::activations, b2);
+    if (bf16_) {
+      buffers.input_bf16 = plan.add_bytes(name + ".input.bf16", MemCategory::activations, b2 * p.in * half);
+      buffers.grad_bf16 = plan.add_bytes(name + ".hidden.grad.bf16", MemCategory::activations, b2 * p.out * half);
+    }
+    if (peer_normalization_ > 0.0f) buffers.peer = plan.add_floats(name + ".peer_coefficients", MemCategory::scratch, p.out);
+    stage_buffers_.push_back(buffers);
+    std::array<BufferId, 2> inputs{};
+    if (l > 0) {
+      inputs[0] = plan.add_floats(name + ".input.0", MemCategory::activations, b2 * p.in);
+      inputs[1] = plan.add_floats(name + ".input.1", MemCategory::activations, b2 * p.in);
+    }
+    stage_inputs_.push_back(inputs);
+    const int instance = static_cast<int>(l) + 1;
+    stage_ops_.push_back(
+        {&matmul_op({.m = b2, .n = p.out, .k = p.in, .bias = true, .relu = true, .bf16 = bf16_, .threads = 1, .instance = instance}),
+         &matmul_op({.m = p.in, .n = p.out, .k = b2, .trans_a = true, .bf16 = bf16_, .threads = 1, .instance = instance})});
+  }
+  const int team = std::max(1, std::min(threads(), static_cast<int>(depth)));
+  stage_threads_ = team;
+  std::vector<int64_t> order(static_cast<size_t>(depth));
+  std::iota(order.begin(), order.end(), 0);
+  auto cost = [&](int64_t l) { return static_cast<double>(layers_[l].in) * static_cast<double>(layers_[l].out); };
+  std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return cost(x) > cost(y); });
+  std::vector<double> load(static_cast<size_t>(team), 0.0);
+  stage_layers_.assign(static_cast<size_t>(team), {});
+  for (int64_t l : order) {
+    const auto t = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    stage_layers_[t].push_back(l);
+    load[t] += cost(l);
+  }
+  for (auto& layers : stage_layers_) std::sort(layers.begin(), layers.end());
+  prepare_streams(team);
 }
 
 void ForwardForward::weights_changed() {
@@ -204,13 +282,22 @@ void ForwardForward::embed(float* out, const float* x, const int32_t* labels, in
   }
 }
 
-void ForwardForward::neutral_forward(const float* embedded) {
-  const int64_t b = batch_;
+void ForwardForward::neutral_forward(const float* embedded, bool gradient) {
+  // gradient == false: the neutral pass, with the classifier's logits (B x K) summed over its
+  // layers. gradient == true (classifier_features "recompute", after the logits' gradient is known):
+  // the same pass again, each layer's feature feeding its share of the classifier's weight gradient
+  // as soon as it exists, so only one layer's feature is ever held.
+  const int64_t b = batch_, k = spec_.classes;
   void* scratch = arena_.raw(scratchpad_);
   float* normalized = arena_.floats(normalized_a_);
   float* scale = arena_.floats(scale_);
+  float* logits = classifier_ ? arena_.floats(logits_) : nullptr;
+  const float* dlogits = classifier_ ? arena_.floats(logits_grad_) : nullptr;
+  float* weight_grad = classifier_ ? arena_.floats(classifier_params_.weight_grad) : nullptr;
+  const float* weight = classifier_ ? arena_.floats(classifier_params_.weight) : nullptr;
   arena_.mark_live(normalized_a_);
   arena_.mark_live(hidden_);
+  if (classifier_ && !gradient) arena_.mark_live(logits_);
   kern::normalize_forward(Mat(normalized, b, spec_.input), scale, Mat(const_cast<float*>(embedded), b, spec_.input),
                           norm_, norm_eps_);
   const float* input = normalized;
@@ -220,7 +307,7 @@ void ForwardForward::neutral_forward(const float* embedded) {
     ops_[l].forward_single->run(input, arena_.floats(p.weight), hidden, arena_.floats(p.bias), scratch);
     const int64_t feature = l - first_classifier_layer();
     float* next = nullptr;
-    if (classifier_ && feature >= 0) {
+    if (classifier_ && feature >= 0 && keep_features_) {
       arena_.mark_live(features_[feature]);
       next = arena_.floats(features_[feature]);
     } else {
@@ -228,21 +315,22 @@ void ForwardForward::neutral_forward(const float* embedded) {
       arena_.mark_live(normalized_b_);
     }
     kern::normalize_forward(Mat(next, b, p.out), scale, Mat(hidden, b, p.out), norm_, norm_eps_);
+    if (classifier_ && feature >= 0) {
+      if (gradient) {
+        classifier_grad_[feature]->run(next, dlogits, weight_grad, nullptr, scratch);
+        weight_grad += p.out * k;
+      } else {
+        classifier_forward_[feature]->run(next, weight, logits, arena_.floats(classifier_params_.bias), scratch);
+        weight += p.out * k;
+      }
+    }
     input = next;
   }
-  if (!classifier_) return;
-  arena_.mark_live(logits_);
-  float* logits = arena_.floats(logits_);
-  const int64_t k = spec_.classes;
-  const float* weight = arena_.floats(classifier_params_.weight);
-  for (size_t f = 0; f < features_.size(); ++f) {
-    classifier_forward_[f]->run(arena_.floats(features_[f]), weight, logits, arena_.floats(classifier_params_.bias),
-                                scratch);
-    weight += spec_.hidden[first_classifier_layer() + static_cast<int64_t>(f)] * k;
-  }
+  arena_.mark_dead(hidden_);
+  arena_.mark_dead(normalized_b_);
 }
 
-void ForwardForward::train_classifier(const int32_t* labels, StepStats& stats) {
+void ForwardForward::train_classifier(const float* embedded, const int32_t* labels, StepStats& stats) {
   const int64_t b = batch_, k = spec_.classes;
   arena_.mark_live(probs_);
   arena_.mark_live(logits_grad_);
@@ -250,17 +338,21 @@ void ForwardForward::train_classifier(const int32_t* labels, StepStats& stats) {
   stats.classifier_loss = kern::softmax_xent_forward(probs, nullptr, Mat(arena_.floats(logits_), b, k), labels);
   const Mat dlogits(arena_.floats(logits_grad_), b, k);
   kern::softmax_xent_backward(dlogits, probs, labels, 1.0f / static_cast<float>(b));
-  void* scratch = arena_.raw(scratchpad_);
-  float* weight_grad = arena_.floats(classifier_params_.weight_grad);
-  for (size_t f = 0; f < features_.size(); ++f) {
-    classifier_grad_[f]->run(arena_.floats(features_[f]), dlogits.data, weight_grad, nullptr, scratch);
-    weight_grad += spec_.hidden[first_classifier_layer() + static_cast<int64_t>(f)] * k;
-    arena_.mark_dead(features_[f]);
+  arena_.mark_dead(logits_);
+  if (keep_features_) {
+    void* scratch = arena_.raw(scratchpad_);
+    float* weight_grad = arena_.floats(classifier_params_.weight_grad);
+    for (size_t f = 0; f < features_.size(); ++f) {
+      classifier_grad_[f]->run(arena_.floats(features_[f]), dlogits.data, weight_grad, nullptr, scratch);
+      weight_grad += spec_.hidden[first_classifier_layer() + static_cast<int64_t>(f)] * k;
+      arena_.mark_dead(features_[f]);
+    }
+  } else {
+    neutral_forward(embedded, true);
   }
   std::memset(arena_.floats(classifier_params_.bias_grad), 0, static_cast<size_t>(k) * sizeof(float));
   kern::bias_grad_accumulate(arena_.floats(classifier_params_.bias_grad), dlogits);
   classifier_params_.update(arena_, classifier_optimizer_, step_);
-  arena_.mark_dead(logits_);
   arena_.mark_dead(logits_grad_);
 }
 
@@ -310,87 +402,37 @@ StepStats ForwardForward::step(const float* x, const int32_t* labels) {
   arena_.mark_live(embedded_);
   if (classifier_) {
     embed(embedded, x, nullptr, b, b);
-    neutral_forward(embedded);
-    train_classifier(labels, stats);
+    neutral_forward(embedded, false);
+    train_classifier(embedded, labels, stats);
   }
   choose_negatives(labels);
   embed(embedded, x, labels, b, b);
   embed(embedded + b * d, x, static_cast<const int32_t*>(arena_.raw(negatives_)), b, b);
 
-  void* scratch = arena_.raw(scratchpad_);
   float* scale = arena_.floats(scale_);
-  float* goodness = arena_.floats(goodness_);
-  float* goodness_grad = arena_.floats(goodness_grad_);
   BufferId current = normalized_a_, next = normalized_b_;
   arena_.mark_live(current);
   kern::normalize_forward(Mat(arena_.floats(current), b2, d), scale, Mat(embedded, b2, d), norm_, norm_eps_);
   arena_.mark_dead(embedded_);
   double total_loss = 0.0;
+  if (pipelined_) {
+    total_loss = pipeline_pass(arena_.floats(current), stats);
+    arena_.mark_dead(current);
+    stats.loss = total_loss;
+    return stats;
+  }
   for (int64_t l = 0; l < depth(); ++l) {
     if (trained_layer_ >= 0 && l > trained_layer_) break;
-    const auto& p = layers_[l];
     const bool train_this = trained_layer_ < 0 || l == trained_layer_;
-    float* input = arena_.floats(current);
-    float* hidden = arena_.floats(hidden_);
+    const bool feeds_next = l + 1 < depth() && (trained_layer_ < 0 || l < trained_layer_);
     arena_.mark_live(hidden_);
-    const void* input_matmul = input;
-    const void* weight_matmul = arena_.floats(p.weight);
     if (bf16_) {
       arena_.mark_live(normalized_bf16_);
-      kern::to_bf16(static_cast<uint16_t*>(arena_.raw(normalized_bf16_)), input, b2 * p.in);
-      input_matmul = arena_.raw(normalized_bf16_);
-      weight_matmul = arena_.raw(p.weight_bf16);
+      if (train_this) arena_.mark_live(hidden_grad_bf16_);
     }
-    ops_[l].forward_pair->run(input_matmul, weight_matmul, hidden, arena_.floats(p.bias), scratch);
-    const Mat h(hidden, b2, p.out);
-    const bool feeds_next = l + 1 < depth() && (trained_layer_ < 0 || l < trained_layer_);
-    if (feeds_next) {
-      arena_.mark_live(next);
-      kern::normalize_forward(Mat(arena_.floats(next), b2, p.out), scale, h, norm_, norm_eps_);
-    }
-    if (train_this) {
-      kern::goodness_forward(goodness, h, goodness_mean_);
-      const double loss = pair_loss(goodness, goodness_grad, b, p.out);
-      double pos = 0.0, neg = 0.0;
-      for (int64_t i = 0; i < b; ++i) {
-        pos += goodness[i];
-        neg += goodness[b + i];
-      }
-      stats.goodness_pos[l] = static_cast<float>(pos / static_cast<double>(b));
-      stats.goodness_neg[l] = static_cast<float>(neg / static_cast<double>(b));
-      stats.layer_loss[l] = static_cast<float>(loss);
-      total_loss += loss;
-      const float* peer = nullptr;
-      if (peer_normalization_ > 0.0f) {
-        stats.layer_loss[l] += static_cast<float>(peer_normalization_step(l, h));
-        peer = arena_.floats(peer_coefficients_);
-      }
-      // dLoss/dz, written over h: dg * d(goodness)/dh, zero where ReLU was off (h = 0 there).
-      const float c = goodness_mean_ ? 2.0f / static_cast<float>(p.out) : 2.0f;
-#pragma omp parallel for schedule(static)
-      for (int64_t r = 0; r < b2; ++r) {
-        float* row = hidden + r * p.out;
-        const float factor = c * goodness_grad[r];
-        const bool positive = r < b && peer != nullptr;
-        for (int64_t j = 0; j < p.out; ++j) {
-          const float value = row[j];
-          float grad = factor * value;
-          if (positive && value > 0.0f) grad += peer[j];
-          row[j] = grad;
-        }
-      }
-      const void* grad_matmul = hidden;
-      if (bf16_) {
-        arena_.mark_live(hidden_grad_bf16_);
-        kern::to_bf16(static_cast<uint16_t*>(arena_.raw(hidden_grad_bf16_)), hidden, b2 * p.out);
-        grad_matmul = arena_.raw(hidden_grad_bf16_);
-      }
-      ops_[l].weight_grad->run(input_matmul, grad_matmul, arena_.floats(p.weight_grad), nullptr, scratch);
-      std::memset(arena_.floats(p.bias_grad), 0, static_cast<size_t>(p.out) * sizeof(float));
-      kern::bias_grad_accumulate(arena_.floats(p.bias_grad), h);
-      p.update(arena_, optimizer_, step_);
-      p.refresh_bf16(arena_);
-    }
+    if (feeds_next) arena_.mark_live(next);
+    total_loss += layer_pass(l, shared_buffers_, *ops_[l].forward_pair, *ops_[l].weight_grad, arena_.floats(current),
+                             feeds_next ? arena_.floats(next) : nullptr, train_this, stats);
     arena_.mark_dead(hidden_);
     arena_.mark_dead(current);
     std::swap(current, next);
@@ -400,14 +442,126 @@ StepStats ForwardForward::step(const float* x, const int32_t* labels) {
   return stats;
 }
 
-double ForwardForward::peer_normalization_step(int64_t l, const Mat& h) {
+double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const Matmul& forward, const Matmul& weight_grad,
+                                  const float* input, float* next, bool train, StepStats& stats) {
+  const int64_t b = batch_, b2 = 2 * batch_;
+  const auto& p = layers_[l];
+  void* scratch = arena_.raw(buffers.scratch);
+  float* hidden = arena_.floats(buffers.hidden);
+  const void* input_matmul = input;
+  const void* weight_matmul = arena_.floats(p.weight);
+  if (bf16_) {
+    kern::to_bf16(static_cast<uint16_t*>(arena_.raw(buffers.input_bf16)), input, b2 * p.in);
+    input_matmul = arena_.raw(buffers.input_bf16);
+    weight_matmul = arena_.raw(p.weight_bf16);
+  }
+  forward.run(input_matmul, weight_matmul, hidden, arena_.floats(p.bias), scratch);
+  const Mat h(hidden, b2, p.out);
+  if (next != nullptr) kern::normalize_forward(Mat(next, b2, p.out), arena_.floats(buffers.scale), h, norm_, norm_eps_);
+  if (!train) return 0.0;
+  float* goodness = arena_.floats(buffers.goodness);
+  float* goodness_grad = arena_.floats(buffers.goodness_grad);
+  kern::goodness_forward(goodness, h, goodness_mean_);
+  const double loss = pair_loss(goodness, goodness_grad, b, p.out);
+  double pos = 0.0, neg = 0.0;
+  for (int64_t i = 0; i < b; ++i) {
+    pos += goodness[i];
+    neg += goodness[b + i];
+  }
+  stats.goodness_pos[l] = static_cast<float>(pos / static_cast<double>(b));
+  stats.goodness_neg[l] = static_cast<float>(neg / static_cast<double>(b));
+  stats.layer_loss[l] = static_cast<float>(loss);
+  const float* peer = nullptr;
+  if (peer_normalization_ > 0.0f) {
+    float* coefficients = arena_.floats(buffers.peer);
+    stats.layer_loss[l] += static_cast<float>(peer_normalization_step(l, h, coefficients));
+    peer = coefficients;
+  }
+  // dLoss/dz, written over h: dg * d(goodness)/dh, zero where ReLU was off (h = 0 there).
+  const float c = goodness_mean_ ? 2.0f / static_cast<float>(p.out) : 2.0f;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < b2; ++r) {
+    float* row = hidden + r * p.out;
+    const float factor = c * goodness_grad[r];
+    const bool positive = r < b && peer != nullptr;
+    for (int64_t j = 0; j < p.out; ++j) {
+      const float value = row[j];
+      float grad = factor * value;
+      if (positive && value > 0.0f) grad += peer[j];
+      row[j] = grad;
+    }
+  }
+  const void* grad_matmul = hidden;
+  if (bf16_) {
+    kern::to_bf16(static_cast<uint16_t*>(arena_.raw(buffers.grad_bf16)), hidden, b2 * p.out);
+    grad_matmul = arena_.raw(buffers.grad_bf16);
+  }
+  weight_grad.run(input_matmul, grad_matmul, arena_.floats(p.weight_grad), nullptr, scratch);
+  std::memset(arena_.floats(p.bias_grad), 0, static_cast<size_t>(p.out) * sizeof(float));
+  kern::bias_grad_accumulate(arena_.floats(p.bias_grad), h);
+  p.update(arena_, optimizer_, step_);
+  p.refresh_bf16(arena_);
+  return loss;
+}
+
+double ForwardForward::pipeline_pass(const float* first_input, StepStats& stats) {
+  // Step s: layer 0 takes this step's batch; layer l >= 1 takes what layer l-1 wrote in step s-1
+  // (slot (s-1) & 1) and writes its own output for layer l+1 into slot s & 1. Layer l starts once
+  // the pipeline has reached it (step > l). Every buffer of the stage is live at once.
+  const int64_t write_slot = step_ & 1, read_slot = (step_ - 1) & 1;
+  for (size_t l = 0; l < stage_buffers_.size(); ++l) {
+    arena_.mark_live(stage_buffers_[l].hidden);
+    if (bf16_) {
+      arena_.mark_live(stage_buffers_[l].input_bf16);
+      arena_.mark_live(stage_buffers_[l].grad_bf16);
+    }
+    if (l > 0) {
+      arena_.mark_live(stage_inputs_[l][0]);
+      arena_.mark_live(stage_inputs_[l][1]);
+    }
+  }
+  double losses[kMaxLayers] = {};
+  std::exception_ptr failure;
+  const int team = stage_threads_;
+#pragma omp parallel num_threads(team)
+  {
+    const int given = omp_get_num_threads();  // fewer than asked (OMP_DYNAMIC): threads take more layer groups
+    for (int t = omp_get_thread_num(); t < team; t += given) {
+      StreamSlot slot(t);
+      for (const int64_t l : stage_layers_[static_cast<size_t>(t)]) {
+        if (step_ <= l) continue;  // the pipeline has not reached this layer yet
+        try {
+          const float* input = l == 0 ? first_input : arena_.floats(stage_inputs_[l][read_slot]);
+          float* next = l + 1 < depth() ? arena_.floats(stage_inputs_[l + 1][write_slot]) : nullptr;
+          losses[l] = layer_pass(l, stage_buffers_[l], *stage_ops_[l].forward, *stage_ops_[l].weight_grad, input, next,
+                                 true, stats);
+        } catch (...) {
+#pragma omp critical(ffb_pipeline_failure)
+          if (!failure) failure = std::current_exception();
+        }
+      }
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+  for (size_t l = 0; l < stage_buffers_.size(); ++l) {
+    arena_.mark_dead(stage_buffers_[l].hidden);
+    if (bf16_) {
+      arena_.mark_dead(stage_buffers_[l].input_bf16);
+      arena_.mark_dead(stage_buffers_[l].grad_bf16);
+    }
+  }
+  double total = 0.0;
+  for (int64_t l = 0; l < depth(); ++l) total += losses[l];
+  return total;
+}
+
+double ForwardForward::peer_normalization_step(int64_t l, const Mat& h, float* coefficients) {
   // Peer normalisation (matlab code; loeweX): a running mean r_j of each unit's activity on positive
   // data, and a loss peer * mean_j (mean(r) - r_j)^2 that pulls every unit toward the average. Its
   // gradient reaches h through this step's share (1 - momentum) / B of the running mean.
   constexpr float momentum = 0.9f;
   const int64_t b = batch_, width = h.cols;
   float* running = arena_.floats(peer_means_[l]);
-  float* coefficients = arena_.floats(peer_coefficients_);
   std::fill(coefficients, coefficients + width, 0.0f);
   kern::bias_grad_accumulate(coefficients, h.first_rows(b));  // column sums of the positive rows
   double mean = 0.0;
@@ -443,7 +597,7 @@ void ForwardForward::scores(const float* x, int64_t rows, int mode, float* out_s
   }
   float* embedded = arena_.floats(embedded_);
   embed(embedded, input, nullptr, b, b);
-  neutral_forward(embedded);
+  neutral_forward(embedded, false);
   std::memcpy(out_scores, arena_.floats(logits_), static_cast<size_t>(rows * k) * sizeof(float));
 }
 
@@ -560,7 +714,8 @@ double ForwardForward::flops_per_sample(Phase phase, int mode) const {
     total += 2.0 * 2.0 * macs[l];             // positive and negative forward
     if (trained) total += 2.0 * 2.0 * macs[l];  // weight gradient over 2B rows
   }
-  if (classifier_) total += neutral + 2.0 * 2.0 * classifier_macs;  // neutral pass, classifier fwd + grad
+  // neutral pass (twice when the classifier's features are recomputed), classifier fwd + grad
+  if (classifier_) total += (keep_features_ ? 1.0 : 2.0) * neutral + 2.0 * 2.0 * classifier_macs;
   return total;
 }
 

@@ -3,6 +3,7 @@
 // The family's knobs are options; a variant with its own learning rule derives from this class and
 // overrides pair_loss (see ff_symba). See README.md beside this file for the math and shapes.
 #pragma once
+#include <array>
 #include <vector>
 
 #include "algorithms/backend/kernels.hpp"
@@ -53,12 +54,30 @@ class ForwardForward : public Algorithm {
   void embed(float* out, const float* x, const int32_t* labels, int64_t rows, int64_t out_rows) const;
   float label_value(const float* image) const;
   // Neutral-label pass through every layer; fills the classifier's features and logits (B x K).
-  void neutral_forward(const float* embedded);
-  void train_classifier(const int32_t* labels, StepStats& stats);
+  void neutral_forward(const float* embedded, bool gradient);
+  // Softmax loss and the classifier's update; `embedded` (the neutral input) is read again when
+  // the features are recomputed.
+  void train_classifier(const float* embedded, const int32_t* labels, StepStats& stats);
   void choose_negatives(const int32_t* labels);
   void scores_goodness(const float* x, float* out_scores);
-  // Updates layer l's running means and fills peer_coefficients_; returns the peer loss.
-  double peer_normalization_step(int64_t l, const Mat& h);
+  // Updates layer l's running means and fills `coefficients` (H); returns the peer loss.
+  double peer_normalization_step(int64_t l, const Mat& h, float* coefficients);
+  // The buffers one layer's training work uses: shared by all layers in the simultaneous and
+  // layer-wise schedules, one set per layer in the pipelined one (its layers run at the same time).
+  struct LayerBuffers {
+    BufferId hidden, scale, goodness, goodness_grad, input_bf16, grad_bf16, peer, scratch;
+  };
+  // Layer l on its normalised 2B-row input: forward; the normalised output into `next` (unless
+  // null); when `train`, the local loss, gradient and update. Fills stats' layer-l entries and
+  // returns the pair loss (0 when not trained).
+  double layer_pass(int64_t l, const LayerBuffers& buffers, const Matmul& forward, const Matmul& weight_grad,
+                    const float* input, float* next, bool train, StepStats& stats);
+  // The pipelined schedule's layer work for one step: layer l trains on what layer l-1 produced in
+  // the previous step, all layers at once, each on its own thread; returns the summed pair loss.
+  double pipeline_pass(const float* first_input, StepStats& stats);
+  // Setup of the pipelined schedule: per-layer buffers and 1-thread primitives, and the layers'
+  // assignment to threads (longest first onto the least loaded thread).
+  void plan_pipeline(MemoryPlan& plan, int64_t batch);
 
   void weights_changed() override;
   std::string name_;
@@ -68,9 +87,11 @@ class ForwardForward : public Algorithm {
   kern::NormKind norm_ = kern::NormKind::l2;
   bool hard_negatives_ = false;
   bool layerwise_ = false;
+  bool pipelined_ = false;
   int64_t layer_epochs_ = 1, layer_steps_ = 0;
   bool classifier_ = true, classifier_skip_first_ = true, goodness_skip_first_ = true;
   bool label_from_max_ = false;
+  bool keep_features_ = true;
   float label_value_ = 1.0f;
   float peer_normalization_ = 0.0f;
   float norm_eps_ = 1e-4f;
@@ -98,6 +119,18 @@ class ForwardForward : public Algorithm {
     const Matmul* forward_labels; // K*B rows (goodness prediction), layers >= 1
   };
   std::vector<LayerOps> ops_;
+  LayerBuffers shared_buffers_{};
+  // Pipelined schedule: per layer its buffers, its 1-thread primitives, and (layers >= 1) its input
+  // written by layer l-1 one step earlier (two slots: one written while the other is read).
+  struct StageOps {
+    const Matmul* forward;
+    const Matmul* weight_grad;
+  };
+  std::vector<LayerBuffers> stage_buffers_;
+  std::vector<StageOps> stage_ops_;
+  std::vector<std::array<BufferId, 2>> stage_inputs_;
+  std::vector<std::vector<int64_t>> stage_layers_;  // per thread of the stage team: its layers, in order
+  int stage_threads_ = 1;
   const Matmul* first_product_op_ = nullptr;  // B rows, no bias, no ReLU: the shared layer-1 product
   std::vector<const Matmul*> classifier_forward_, classifier_grad_;
   Rng negative_rng_{0};

@@ -21,7 +21,8 @@ using ProgressFn = std::function<void(double fraction, const std::string& status
 nlohmann::json run_point(const SuitePoint& point, const ProgressFn& progress);
 
 // The GEMM roofline of a step: every matmul shape the step executed (with its transposes, how many
-// times), timed as a plain oneDNN f32 matmul (no post-ops), median of repeats. The roofline
+// times), timed as a plain oneDNN f32 matmul (no post-ops) on all the process's threads, the fastest
+// of 7 timings (a ceiling: a median let a neighbour's burst pull it under the step). The roofline
 // GFLOP/s is the step's matmul FLOPs over the summed plain-GEMM time: what the step would reach if
 // it did nothing but its matmuls at the speed oneDNN gives those shapes.
 nlohmann::json measure_gemm_roofline(const std::vector<std::pair<MatmulShape, int64_t>>& shapes);

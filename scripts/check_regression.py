@@ -145,6 +145,20 @@ def print_table(rows):
         print(f"{name:<{width}}  {fmt(base):>14}  {fmt(value):>14}  {ch:>8}  {verdict}  {note}")
 
 
+def remeasure_wall_time(ffbench, current, times, what):
+    """Measures the throughput points `times` more times; each wall-time metric becomes the median."""
+    samples = {name: [value] for name, value in current["metrics"].items() if name.startswith("roofline/")}
+    for repeat in range(times):
+        print(f"check_regression: {what} {repeat + 2} of {times + 1}", flush=True)
+        _, again = measure_suite(ffbench, only="throughput.")
+        for name in samples:
+            if name in again:
+                samples[name].append(again[name])
+    for name, values in samples.items():
+        current["metrics"][name] = statistics.median(values)
+    current["roofline_samples"] = samples
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--update", action="store_true", help="write the baseline instead of comparing")
@@ -170,16 +184,7 @@ def main():
                "thresholds": THRESHOLDS}
     if args.update:
         # One measurement of a wall-time metric can sit high or low; the baseline is the median of several.
-        samples = {name: [value] for name, value in metrics.items() if name.startswith("roofline/")}
-        for repeat in range(1, args.repeats):
-            print(f"check_regression: baseline measurement {repeat + 1} of {args.repeats}", flush=True)
-            _, again = measure_suite(args.ffbench, only="throughput.")
-            for name in samples:
-                if name in again:
-                    samples[name].append(again[name])
-        for name, values in samples.items():
-            current["metrics"][name] = statistics.median(values)
-        current["roofline_samples"] = samples
+        remeasure_wall_time(args.ffbench, current, args.repeats - 1, "baseline measurement")
         os.makedirs(os.path.dirname(args.baseline), exist_ok=True)
         with open(args.baseline + ".tmp", "w") as f:
             json.dump(current, f, indent=2, sort_keys=True)
@@ -195,15 +200,7 @@ def main():
     if flagged:
         print(f"check_regression: {len(flagged)} wall-time metric(s) past threshold; measuring the throughput points "
               f"{CONFIRMATIONS} more times and comparing the median of {CONFIRMATIONS + 1}")
-        samples = {name: [current["metrics"][name]] for name in current["metrics"] if name.startswith("roofline/")}
-        for _ in range(CONFIRMATIONS):
-            _, again = measure_suite(args.ffbench, only="throughput.")
-            for name in samples:
-                if name in again:
-                    samples[name].append(again[name])
-        for name, values in samples.items():
-            current["metrics"][name] = statistics.median(values)
-        current["roofline_samples"] = samples
+        remeasure_wall_time(args.ffbench, current, CONFIRMATIONS, "confirmation")
         rows, regressions = compare(baseline, current, env)
     print_table(rows)
     if args.json:

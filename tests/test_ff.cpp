@@ -218,6 +218,15 @@ TEST_CASE("ff: the layer-wise schedule trains one layer at a time", "[ff]") {
 }
 
 namespace {
+// Batches of 16 from a small synthetic set, in a fixed order.
+struct Batches16 {
+  data::Splits data = ffb::testing::small_synthetic(200, 50);
+  std::vector<float> x = std::vector<float>(16 * 64);
+  std::vector<int32_t> y = std::vector<int32_t>(16);
+  data::Batcher batcher{data.train, 16, 1};
+  void next() { batcher.next(x.data(), y.data()); }
+};
+
 std::vector<float> copy_of(Algorithm& a, const std::string& name, size_t count) {
   const float* p = buffer(a, name);
   return std::vector<float>(p, p + count);
@@ -240,21 +249,18 @@ TEST_CASE("ff: the pipelined schedule trains layer l on the batch layer l-1 saw 
   auto pipelined = create_algorithm("ff", pipelined_options);
   simultaneous->setup(ffb::testing::small_model(), 16, 3);
   pipelined->setup(ffb::testing::small_model(), 16, 3);
-  auto data = ffb::testing::small_synthetic(200, 50);
-  std::vector<float> x(16 * 64);
-  std::vector<int32_t> y(16);
-  data::Batcher batcher(data.train, 16, 1);
+  Batches16 batches;
   const auto w1_initial = copy_of(*pipelined, "layer1.weight", 32 * 24);
-  batcher.next(x.data(), y.data());
-  simultaneous->train_step(x.data(), y.data());
-  pipelined->train_step(x.data(), y.data());
+  batches.next();
+  simultaneous->train_step(batches.x.data(), batches.y.data());
+  pipelined->train_step(batches.x.data(), batches.y.data());
   CHECK(copy_of(*pipelined, "layer1.weight", 32 * 24) == w1_initial);  // the pipeline is filling
   CHECK(max_difference(copy_of(*pipelined, "layer0.weight", 64 * 32), copy_of(*simultaneous, "layer0.weight", 64 * 32)) < 1e-6);
   const auto w1_simultaneous = copy_of(*simultaneous, "layer1.weight", 32 * 24);
   const auto b1_simultaneous = copy_of(*simultaneous, "layer1.bias", 24);
   REQUIRE(max_difference(w1_simultaneous, w1_initial) > 1e-4);  // the step did move layer 1
-  batcher.next(x.data(), y.data());
-  pipelined->train_step(x.data(), y.data());
+  batches.next();
+  pipelined->train_step(batches.x.data(), batches.y.data());
   CHECK(max_difference(copy_of(*pipelined, "layer1.weight", 32 * 24), w1_simultaneous) < 1e-6);
   CHECK(max_difference(copy_of(*pipelined, "layer1.bias", 24), b1_simultaneous) < 1e-6);
 }
@@ -267,13 +273,10 @@ TEST_CASE("ff: the pipelined schedule gives the same numbers on 1 thread and on 
     set_threads(run + 1);
     auto ff = create_algorithm("ff", {{"schedule", "pipelined"}});
     ff->setup(ffb::testing::small_model({32, 24, 16}), 16, 9);
-    auto data = ffb::testing::small_synthetic(200, 50);
-    std::vector<float> x(16 * 64);
-    std::vector<int32_t> y(16);
-    data::Batcher batcher(data.train, 16, 1);
+    Batches16 batches;
     for (int step = 0; step < 6; ++step) {
-      batcher.next(x.data(), y.data());
-      losses[run].push_back(ff->train_step(x.data(), y.data()).loss);
+      batches.next();
+      losses[run].push_back(ff->train_step(batches.x.data(), batches.y.data()).loss);
     }
     weights[run] = copy_of(*ff, "layer2.weight", 24 * 16);
   }
@@ -291,13 +294,10 @@ TEST_CASE("ff: recomputing the classifier's features trains exactly as keeping t
       const std::vector<int64_t> hidden = depth_index == 0 ? std::vector<int64_t>{32, 32} : std::vector<int64_t>{32, 32, 32, 32};
       auto ff = create_algorithm("ff", {{"negatives", "hard"}, {"classifier_features", run == 0 ? "keep" : "recompute"}});
       ff->setup(ffb::testing::small_model(hidden), 16, 4);
-      auto data = ffb::testing::small_synthetic(200, 50);
-      std::vector<float> x(16 * 64);
-      std::vector<int32_t> y(16);
-      data::Batcher batcher(data.train, 16, 1);
+      Batches16 batches;
       for (int step = 0; step < 5; ++step) {
-        batcher.next(x.data(), y.data());
-        const auto stats = ff->train_step(x.data(), y.data());
+        batches.next();
+        const auto stats = ff->train_step(batches.x.data(), batches.y.data());
         if (depth_index == 0) losses[run].push_back(stats.loss + stats.classifier_loss);
       }
       if (depth_index == 0) classifier[run] = copy_of(*ff, "classifier.weight", 32 * 10);

@@ -36,7 +36,6 @@ void prepare_streams(int n) {
 }
 
 dnnl::stream& cpu_stream() {
-  if (streams().empty()) prepare_streams(1);
   auto& all = streams();
   if (stream_slot >= static_cast<int>(all.size()))
     throw std::logic_error(fmt::format("oneDNN stream slot {} was not prepared (prepare_streams({}) during setup)",

@@ -11,7 +11,8 @@ struct stream;
 namespace ffb {
 
 dnnl::engine& cpu_engine();
-// The calling thread's oneDNN stream: slot 0 unless a StreamSlot selected another.
+// The calling thread's oneDNN stream: slot 0 unless a StreamSlot selected another. Slot 0 exists
+// once any Matmul was created (or prepare_streams was called).
 dnnl::stream& cpu_stream();
 
 // Threads that run primitives at the same time (the pipelined FF schedule: one layer per thread)

@@ -75,6 +75,7 @@ Matmul::Matmul(const MatmulShape& requested) : shape_(requested.normalized()), i
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
 
   auto& eng = cpu_engine();
+  prepare_streams(1);  // the stream run() uses exists before any step, never created inside one
   const auto desc = s.bias ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md) : dnnl::matmul::desc(a_md, b_md, c_md);
   dnnl::matmul::primitive_desc pd;
   // oneDNN (OpenMP runtime) partitions the work for omp_get_max_threads() at creation.

@@ -165,14 +165,8 @@ void ForwardForward::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) 
       classifier_grad_.push_back(&matmul_op({.m = spec.hidden[l], .n = k, .k = b, .trans_a = true}));
     }
   }
-  // The pipelined layers run at the same time, so each has its own scratchpad; the shared one
-  // serves everything else.
-  int64_t shared_scratch = 0;
-  for (const auto& [shape, runs] : matmuls_.run_counts()) {
-    (void)runs;
-    if (shape.threads == 0) shared_scratch = std::max(shared_scratch, matmuls_.get(shape).scratchpad_bytes());
-  }
-  scratchpad_ = plan.add_bytes("matmul.scratchpad", MemCategory::scratch, shared_scratch);
+  // The pipelined layers run at the same time, so each also has a scratchpad of its own.
+  scratchpad_ = plan.add_bytes("matmul.scratchpad", MemCategory::scratch, matmuls_.max_scratchpad_bytes());
   shared_buffers_.scratch = scratchpad_;
   for (size_t l = 0; l < stage_ops_.size(); ++l)
     stage_buffers_[l].scratch = plan.add_bytes(fmt::format("layer{}.matmul.scratchpad", l), MemCategory::scratch,

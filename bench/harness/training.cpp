@@ -86,8 +86,8 @@ TrainResult train(Algorithm& algorithm, const TrainConfig& config, const data::S
       record.goodness_pos.push_back(static_cast<float>(pos_sum[l] / static_cast<double>(step)));
       record.goodness_neg.push_back(static_cast<float>(neg_sum[l] / static_cast<double>(step)));
     }
-    const bool last = epoch + 1 == config.epochs ||
-                      (config.time_budget_seconds > 0.0 && total_train_seconds >= config.time_budget_seconds);
+    const bool budget_spent = config.time_budget_seconds > 0.0 && total_train_seconds >= config.time_budget_seconds;
+    const bool last = epoch + 1 == config.epochs || budget_spent;
     if (!diverged && !last && (epoch + 1) % config.eval_every != 0) continue;  // not recorded: no evaluation
     if (diverged) {
       result.status = "diverged";
@@ -104,7 +104,7 @@ TrainResult train(Algorithm& algorithm, const TrainConfig& config, const data::S
     record.eval_seconds = seconds_since(eval_start);
     result.epochs.push_back(record);
     if (on_epoch) on_epoch(record, result);
-    if (config.time_budget_seconds > 0.0 && total_train_seconds >= config.time_budget_seconds) break;
+    if (budget_spent) break;
   }
   return result;
 }

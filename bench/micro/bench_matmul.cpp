@@ -51,6 +51,7 @@ void BM_matmul_onednn_blocked_weights(benchmark::State& state) {
   using dt = dnnl::memory::data_type;
   using tag = dnnl::memory::format_tag;
   auto& engine = ffb::cpu_engine();
+  ffb::prepare_streams(1);
   auto& stream = ffb::cpu_stream();
   const dnnl::memory::desc a_md({s.m, s.k}, dt::f32, tag::ab), c_md({s.m, s.n}, dt::f32, tag::ab);
   const dnnl::memory::desc b_plain_md({s.k, s.n}, dt::f32, tag::ab), b_any_md({s.k, s.n}, dt::f32, tag::any);

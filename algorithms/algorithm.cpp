@@ -46,6 +46,16 @@ Options::Options(const std::string& owner, const std::vector<OptionInfo>& known,
                                               name, expected.type_name(), expected.dump(), value.dump()));
     *it = value;
   }
+  for (const auto& option : known) {
+    const auto& value = values_[option.name];
+    if (!value.is_number()) continue;
+    const double v = value.get<double>();
+    const bool too_low = option.min_exclusive ? !(v > option.min_value) : !(v >= option.min_value);
+    if (too_low || !(v <= option.max_value) || !std::isfinite(v))
+      throw std::invalid_argument(fmt::format("{}: option '{}' is {}; it must be {} {}{}", owner, option.name, value.dump(),
+                                              option.min_exclusive ? ">" : ">=", option.min_value,
+                                              std::isfinite(option.max_value) ? fmt::format(" and <= {}", option.max_value) : ""));
+  }
 }
 
 const nlohmann::json& Options::get(const std::string& name) const {

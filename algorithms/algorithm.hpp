@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,10 @@ struct OptionInfo {
   std::string name;
   nlohmann::json default_value;
   std::string help;
+  // Numeric options: the allowed range (a learning rate of -1 is an error, not a run of garbage).
+  double min_value = -std::numeric_limits<double>::infinity();
+  double max_value = std::numeric_limits<double>::infinity();
+  bool min_exclusive = false;  // true: the value must be strictly above min_value
 };
 
 // Options given by the user, checked against the declared ones. An unknown option, or a value of

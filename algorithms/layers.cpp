@@ -60,9 +60,9 @@ OptimizerConfig optimizer_from(const Options& options, const std::string& lr_opt
 
 void add_optimizer_options(std::vector<OptionInfo>& options, double default_lr, const std::string& default_optimizer) {
   options.push_back({"optimizer", default_optimizer, "sgd (with momentum) or adam"});
-  options.push_back({"lr", default_lr, "learning rate"});
-  options.push_back({"momentum", 0.9, "SGD momentum"});
-  options.push_back({"weight_decay", 0.0, "L2 weight decay added to the gradient"});
+  options.push_back({"lr", default_lr, "learning rate", 0.0, 10.0, true});
+  options.push_back({"momentum", 0.9, "SGD momentum", 0.0, 0.9999});
+  options.push_back({"weight_decay", 0.0, "L2 weight decay added to the gradient", 0.0});
   options.push_back({"precision", "f32", "f32, or bf16 (training matmuls take bfloat16 inputs; f32 accumulation and master weights)"});
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "datasets/dataset.hpp"
+#include "tests/skip.hpp"
 
 namespace fs = std::filesystem;
 using namespace ffb::data;
@@ -375,8 +376,7 @@ TEST_CASE("Batcher rejects batch sizes that cannot work", "[dataset]") {
 
 TEST_CASE("MNIST, when fetched, has its published shape", "[dataset]") {
   if (!is_available("mnist")) {
-    WARN("MNIST not found under " << data_dir() << "; run scripts/fetch_data.sh to test it");
-    return;
+    ffb::testing::skip_test("MNIST not found under " + data_dir() + "; run scripts/fetch_data.sh to test it");
   }
   DatasetSpec spec;
   spec.name = "mnist";
@@ -385,8 +385,7 @@ TEST_CASE("MNIST, when fetched, has its published shape", "[dataset]") {
 
 TEST_CASE("Fashion-MNIST, when fetched, has its published shape", "[dataset]") {
   if (!is_available("fashion")) {
-    WARN("Fashion-MNIST not found under " << data_dir() << "; run scripts/fetch_data.sh to test it");
-    return;
+    ffb::testing::skip_test("Fashion-MNIST not found under " + data_dir() + "; run scripts/fetch_data.sh to test it");
   }
   DatasetSpec spec;
   spec.name = "fashion";

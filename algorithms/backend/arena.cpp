@@ -1,6 +1,7 @@
 // Implementation of the tagged arena: offsets are assigned at plan time, memory once at allocate().
 #include "algorithms/backend/arena.hpp"
 
+#include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -24,12 +25,14 @@ const char* to_string(MemCategory category) {
 BufferId MemoryPlan::add_floats(std::string name, MemCategory category, int64_t count) {
   if (count < 0 || count > (int64_t{1} << 40))
     throw std::invalid_argument(fmt::format("memory plan: buffer '{}' asks for {} floats", name, count));
-  return add_bytes(std::move(name), category, count * static_cast<int64_t>(sizeof(float)));
+  const BufferId id = add_bytes(std::move(name), category, count * static_cast<int64_t>(sizeof(float)));
+  entries_.back().floats = true;
+  return id;
 }
 
 BufferId MemoryPlan::add_bytes(std::string name, MemCategory category, int64_t bytes) {
   if (bytes < 0) throw std::invalid_argument(fmt::format("memory plan: buffer '{}' has negative size", name));
-  entries_.push_back(Entry{std::move(name), category, bytes, end_});
+  entries_.push_back(Entry{std::move(name), category, bytes, end_, false});
   end_ += round_up(bytes);
   return BufferId{static_cast<int>(entries_.size()) - 1};
 }
@@ -94,6 +97,25 @@ void Arena::mark_dead(BufferId id) {
   if (!live_[id.index]) return;
   live_[id.index] = 0;
   live_bytes_ -= round_up(plan_.entries()[id.index].bytes);
+}
+
+std::vector<BufferCensus> value_census(const Arena& arena) {
+  std::vector<BufferCensus> out;
+  const auto& entries = arena.plan().entries();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const auto& entry = entries[i];
+    if (!entry.floats || entry.category == MemCategory::scratch) continue;
+    BufferCensus c{entry.name, entry.category, entry.bytes / static_cast<int64_t>(sizeof(float)), 0, 0};
+    const float* values = arena.floats(BufferId{static_cast<int>(i)});
+    for (int64_t v = 0; v < c.values; ++v) {
+      // By the bits, not by comparison: with DAZ set a subnormal compares equal to zero.
+      const uint32_t bits = std::bit_cast<uint32_t>(values[v]) & 0x7fffffffu;
+      c.subnormal += bits != 0 && bits < 0x00800000u;
+      c.zero += bits == 0;
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 }  // namespace ffb

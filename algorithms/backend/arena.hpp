@@ -30,6 +30,7 @@ class MemoryPlan {
     MemCategory category;
     int64_t bytes;   // as requested
     int64_t offset;  // from the arena's base, 64-byte aligned
+    bool floats;     // planned with add_floats (f32 values), so its values can be inspected
   };
 
   BufferId add_floats(std::string name, MemCategory category, int64_t count);
@@ -81,5 +82,15 @@ class Arena {
   int64_t live_bytes_ = 0;
   int64_t peak_live_bytes_ = 0;
 };
+
+// How many of a buffer's f32 values are subnormal (and zero): the diagnostic that shows where
+// denormals come from (weights, gradients, optimizer moments, activations). Allocates: call it
+// between steps, never inside one.
+struct BufferCensus {
+  std::string name;
+  MemCategory category;
+  int64_t values = 0, subnormal = 0, zero = 0;
+};
+std::vector<BufferCensus> value_census(const Arena& arena);
 
 }  // namespace ffb

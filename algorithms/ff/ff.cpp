@@ -21,19 +21,19 @@ namespace ffb {
 std::vector<OptionInfo> ForwardForward::declared_options() {
   std::vector<OptionInfo> options;
   add_optimizer_options(options, 0.001, "sgd");
-  options.push_back({"threshold", 1.0, "goodness threshold per unit: theta = threshold (mean goodness) or threshold * H (sum goodness)"});
+  options.push_back({"threshold", 1.0, "goodness threshold per unit: theta = threshold (mean goodness) or threshold * H (sum goodness)", 0.0});
   options.push_back({"goodness", "sum", "sum or mean of squared activities"});
   options.push_back({"norm", "rms", "normalisation of each layer's input: rms (root mean square) or l2 (length)"});
   options.push_back({"negatives", "uniform", "negative labels: uniform over the wrong labels, or hard (the wrong label the classifier rates highest)"});
   options.push_back({"schedule", "simultaneous", "simultaneous (every layer every step), layerwise (one layer at a time) or "
                                                  "pipelined (every layer every step, layer l on the batch layer l-1 saw one step earlier, the layers on separate threads)"});
-  options.push_back({"layer_epochs", 1, "layerwise: epochs per layer"});
-  options.push_back({"layer_steps", 0, "layerwise: steps per layer (overrides layer_epochs when > 0)"});
-  options.push_back({"peer_normalization", 0.0, "weight of the peer-normalisation loss (the matlab code uses 0.03)"});
+  options.push_back({"layer_epochs", 1, "layerwise: epochs per layer", 1.0});
+  options.push_back({"layer_steps", 0, "layerwise: steps per layer (overrides layer_epochs when > 0)", 0.0});
+  options.push_back({"peer_normalization", 0.0, "weight of the peer-normalisation loss (the matlab code uses 0.03)", 0.0});
   options.push_back({"label_value", 1.0, "value written in the label's input slot"});
   options.push_back({"label_from_max", false, "write each image's maximum instead of label_value (the PyTorch reference does)"});
   options.push_back({"classifier", true, "train a softmax classifier alongside (enables softmax prediction and hard negatives)"});
-  options.push_back({"classifier_lr", 0.01, "learning rate of the softmax classifier"});
+  options.push_back({"classifier_lr", 0.01, "learning rate of the softmax classifier", 0.0, 10.0, true});
   options.push_back({"classifier_features", "keep", "keep (each classifier layer's neutral activity, B x H, held until its gradient: memory grows with depth) or "
                                                    "recompute (a second neutral pass feeds the gradient layer by layer: flat memory, one more forward)"});
   options.push_back({"classifier_skip_first", true, "leave the first layer out of the classifier's input (paper)"});

@@ -12,7 +12,7 @@ std::vector<OptionInfo> symba_options() {
   std::vector<OptionInfo> options;
   for (auto& option : ForwardForward::declared_options())
     if (option.name != "threshold") options.push_back(option);
-  options.push_back({"alpha", 4.0, "sharpness alpha of softplus(-alpha * (g_pos - g_neg))"});
+  options.push_back({"alpha", 4.0, "sharpness alpha of softplus(-alpha * (g_pos - g_neg))", 0.0, 1e6, true});
   return options;
 }
 

@@ -10,6 +10,7 @@
 #include "algorithms/algorithm.hpp"
 #include "algorithms/backend/engine.hpp"
 #include "algorithms/backend/matmul.hpp"
+#include "bench/harness/suite.hpp"
 #include "bench/harness/training.hpp"
 #include "datasets/dataset.hpp"
 
@@ -66,7 +67,43 @@ int command_step(const StepArgs& args) {
   return 0;
 }
 
+int command_shapes(const ShapesArgs& args) {
+  std::ifstream in(args.point_file);
+  if (!in) throw std::invalid_argument(fmt::format("--point-file {}: cannot read it", args.point_file));
+  nlohmann::json point_json;
+  try {
+    point_json = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(fmt::format("--point-file {}: not valid JSON ({})", args.point_file, e.what()));
+  }
+  const auto point = SuitePoint::from_json(point_json);
+  set_denormals(parse_denormals(point.denormals));
+  set_threads(point.threads);
+  auto algorithm = create_algorithm(point.algorithm, point.options);
+  ModelSpec spec{784, point.hidden, 10};
+  algorithm->setup(spec, point.batch, point.seed);
+  // Depth steps first (a pipelined schedule runs every layer only once full), then count one step.
+  std::vector<float> x(static_cast<size_t>(point.batch * spec.input), 0.5f);
+  std::vector<int32_t> y(static_cast<size_t>(point.batch));
+  for (int64_t i = 0; i < point.batch; ++i) y[static_cast<size_t>(i)] = static_cast<int32_t>(i % spec.classes);
+  for (size_t i = 0; i < spec.hidden.size(); ++i) algorithm->train_step(x.data(), y.data());
+  const auto before = algorithm->matmuls().run_counts();
+  algorithm->train_step(x.data(), y.data());
+  const auto after = algorithm->matmuls().run_counts();
+  nlohmann::json shapes = nlohmann::json::array();
+  for (size_t i = 0; i < after.size(); ++i) {
+    const auto& s = after[i].first;
+    const int64_t runs = after[i].second - before[i].second;
+    if (runs > 0)
+      shapes.push_back({{"m", s.m}, {"n", s.n}, {"k", s.k}, {"trans_a", s.trans_a}, {"trans_b", s.trans_b},
+                        {"bf16", s.bf16}, {"runs_per_step", runs}});
+  }
+  fmt::print("{}\n", nlohmann::json{{"point", point.id}, {"shapes", shapes}}.dump());
+  return 0;
+}
+
 int command_train(const TrainArgs& args) {
+  set_denormals(parse_denormals(args.denormals));
   set_threads(args.threads);
   const auto layers = parse_layers(args.layers);
   TrainConfig config;
@@ -91,10 +128,11 @@ int command_train(const TrainArgs& args) {
   if (splits.train.d != layers[0])
     throw std::invalid_argument(fmt::format("--layers starts with {} but {} images have {} inputs: start --layers with {}",
                                             layers[0], args.dataset, splits.train.d, splits.train.d));
-  fmt::print("ffbench train: {} {} on {} ({} train / {} test), batch {}, {} epochs, seed {}, {} threads, oneDNN {} ({})\n",
+  fmt::print("ffbench train: {} {} on {} ({} train / {} test), batch {}, {} epochs, seed {}, {} threads, denormals {}, "
+             "oneDNN {} ({})\n",
              config.algorithm, ModelSpec{splits.train.d, config.hidden, splits.train.k}.describe(), args.dataset,
-             splits.train.n, splits.test.n, config.batch, config.epochs, config.seed, threads(), onednn_version(),
-             onednn_isa());
+             splits.train.n, splits.test.n, config.batch, config.epochs, config.seed, threads(), to_string(denormals()),
+             onednn_version(), onednn_isa());
   fmt::print("options: {}\n", algorithm->options().values().dump());
   config.load_path = args.load_path;
   if (!args.load_path.empty()) fmt::print("starting from the weights in {}\n", args.load_path);
@@ -116,6 +154,17 @@ int command_train(const TrainArgs& args) {
       for (size_t l = 0; l < r.layer_loss.size(); ++l)
         fmt::print("      layer {}: loss {:.4f}, mean goodness positive {:.4f} negative {:.4f}\n", l + 1, r.layer_loss[l],
                    r.goodness_pos[l], r.goodness_neg[l]);
+    if (args.verbose && !r.census.empty()) {
+      int64_t total[kMemCategories] = {}, subnormal[kMemCategories] = {};
+      for (const auto& c : r.census) {
+        total[static_cast<int>(c.category)] += c.values;
+        subnormal[static_cast<int>(c.category)] += c.subnormal;
+      }
+      std::string line;
+      for (int c = 0; c < kMemCategories; ++c)
+        if (total[c] > 0) line += fmt::format(" {} {}/{}", to_string(static_cast<MemCategory>(c)), subnormal[c], total[c]);
+      fmt::print("      subnormal values:{}\n", line);
+    }
     std::fflush(stdout);
   };
   const auto result = train(*algorithm, config, splits, on_epoch);

@@ -24,6 +24,7 @@ struct TrainArgs {
   double time_budget = 0.0;
   int64_t eval_every = 1;
   bool standardize = false;
+  std::string denormals = "flush";
 };
 
 struct RunArgs {
@@ -31,6 +32,7 @@ struct RunArgs {
   std::string resume;
   std::string out_dir;
   std::string only;
+  bool yes = false;
 };
 
 struct PointArgs {
@@ -50,7 +52,12 @@ struct StepArgs {
   std::string out_dir;
 };
 
+struct ShapesArgs {
+  std::string point_file;
+};
+
 int command_list();
+int command_shapes(const ShapesArgs& args);
 int command_step(const StepArgs& args);
 int command_run(const RunArgs& args);
 int command_point(const PointArgs& args);

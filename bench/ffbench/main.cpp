@@ -96,6 +96,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::PositiveNumber);
   train->add_flag("--standardize", train_args.standardize,
                   "Shift and scale pixels by the train split's mean and standard deviation (as the PyTorch reference)");
+  train->add_option("--denormals", train_args.denormals,
+                    "flush: FTZ/DAZ on every thread (subnormal floats become 0, as DL frameworks do); keep: IEEE subnormals (slow on many x86 cores)")
+      ->capture_default_str()->check(CLI::IsMember({"flush", "keep"}));
   train->add_flag("-v,--verbose", train_args.verbose, "Per-layer losses and mean goodness after each epoch");
 
   RunArgs run_args;
@@ -104,6 +107,7 @@ int main(int argc, char** argv) {
   run->add_option("--resume", run_args.resume, "Finish an interrupted run: its folder under reports/runs/");
   run->add_option("--out-dir", run_args.out_dir, "Folder for run folders (default: reports/runs in the source tree)");
   run->add_option("--only", run_args.only, "Run only the points whose id contains this text");
+  run->add_flag("-y,--yes", run_args.yes, "Start a sweep estimated at over 3 hours or 500 points without asking");
 
   PointArgs point_args;
   auto* point = app.add_subcommand("point", "Run one suite point (used by 'ffbench run'; one fresh process per point)");
@@ -125,6 +129,10 @@ int main(int argc, char** argv) {
   step->add_option("--options", step_args.options_json, "Algorithm options as a JSON object");
   step->add_option("--out", step_args.out_dir, "Folder for initial.weights, batch.bin, updated.weights, ffbench.json")->required();
 
+  ShapesArgs shapes_args;
+  auto* shapes = app.add_subcommand("shapes", "Print, as JSON, the matmul shapes one training step of a suite point runs (the PyTorch peer times its GEMM on them)");
+  shapes->add_option("--point-file", shapes_args.point_file, "Point description (JSON), as 'ffbench run' writes")->required();
+
   auto* report = app.add_subcommand("report", "Make REPORT.md and the plots for a run folder (runs scripts/report.py)");
   std::string report_run;
   report->add_option("run", report_run, "Run folder under reports/runs/")->required();
@@ -140,6 +148,7 @@ int main(int argc, char** argv) {
     if (run->parsed()) return command_run(run_args);
     if (point->parsed()) return command_point(point_args);
     if (step->parsed()) return command_step(step_args);
+    if (shapes->parsed()) return command_shapes(shapes_args);
     if (report->parsed()) {
       const std::string command = std::string("/usr/bin/python3 '") + FFB_SOURCE_DIR + "/scripts/report.py' '" + report_run + "'";
       const int rc = std::system(command.c_str());

@@ -12,6 +12,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -79,6 +80,8 @@ nlohmann::json manifest(const Suite& suite, const std::string& suite_path) {
           {"onednn_version", onednn_version()},
           {"onednn_isa", onednn_isa()},
           {"threading", threading_description()},
+          {"denormals", to_string(denormals())},
+          {"peak_fma", peak_fma_json()},
           {"hardware_threads", std::thread::hardware_concurrency()},
           {"cpu_model", cpu_model()},
           {"memory_total_kb", shell_output("awk '/MemTotal/ {print $2}' /proc/meminfo")},
@@ -104,7 +107,7 @@ bool finished(const fs::path& result) {
   try {
     const auto j = nlohmann::json::parse(read_file(result));
     const auto status = j.value("status", "");
-    return status == "ok" || status == "diverged" || status == "skipped";
+    return status == "ok" || status == "diverged" || status == "collapsed" || status == "skipped";
   } catch (const std::exception&) {
     return false;  // unreadable: run it again
   }
@@ -138,6 +141,44 @@ std::string tail(const std::string& text, size_t lines) {
 }
 
 std::string self_path() { return fs::read_symlink("/proc/self/exe").string(); }
+
+// A rough duration of one point, for the estimate printed before a sweep starts: analytic FLOPs of
+// the work the point does, at a fraction of this machine's GEMM rate (measured just before), plus
+// fixed costs per process. Good to a factor of about 1.5: it is for planning, not for results.
+double estimate_point_seconds(const SuitePoint& p, double gemm_gflops) {
+  double weights = 0.0, first = 0.0;
+  int64_t in = 784;
+  for (auto h : p.hidden) {
+    weights += static_cast<double>(in * h);
+    if (first == 0.0) first = static_cast<double>(in * h);
+    in = h;
+  }
+  weights += static_cast<double>(in * 10);
+  const bool backprop_like = p.algorithm == "bp";
+  const double train_flops = (backprop_like ? 6.0 : 8.0) * weights;  // per sample
+  const double predict_flops = 2.0 * weights * (backprop_like ? 1.0 : 4.0);  // FF: goodness mode ~10 neutral passes
+  const double rate = gemm_gflops * 1e9 * 0.6 * (p.engine == "torch" ? 0.45 : 1.0) *
+                      std::min(1.0, static_cast<double>(p.threads) / std::max(1.0, static_cast<double>(threads())));
+  const bool real_data = p.dataset != "synthetic";
+  const auto limited = [](int64_t n, int64_t limit) { return static_cast<double>(limit > 0 ? std::min(n, limit) : n); };
+  const double train_n = limited(real_data ? 60000 : 10000, p.limit_train);
+  const double test_n = limited(real_data ? 10000 : 2000, p.limit_test);
+  double seconds = p.engine == "torch" ? 3.0 : 0.7;  // process start, dataset load
+  if (p.measure == "convergence") {
+    const double evaluations = static_cast<double>(p.epochs) / static_cast<double>(std::max<int64_t>(1, p.eval_every));
+    seconds += (train_n * static_cast<double>(p.epochs) * train_flops + evaluations * test_n * predict_flops) / rate;
+  } else {
+    const double steps = static_cast<double>(p.warmup + p.steps * p.repeats);
+    seconds += static_cast<double>(p.batch) * (steps * train_flops + static_cast<double>(p.steps * p.repeats) * predict_flops) / rate;
+    seconds += 1.5;  // the GEMM ceiling's timings
+    seconds += static_cast<double>(p.trained_epochs) * train_n * train_flops / rate;
+  }
+  return seconds;
+}
+
+std::string minutes(double seconds) {
+  return seconds < 120 ? fmt::format("{:.0f} s", seconds) : fmt::format("{:.1f} min", seconds / 60.0);
+}
 
 }  // namespace
 
@@ -177,6 +218,35 @@ int command_run(const RunArgs& args) {
                run_dir.string());
   }
   fs::create_directories(run_dir / "points");
+  // The estimate of what is left to run, before anything runs; a long sweep needs a yes.
+  {
+    const double gemm = measure_gemm_rate();
+    double estimate = 0.0;
+    int to_run = 0;
+    for (const auto& point : suite.points) {
+      if (finished(run_dir / "points" / (point.id + ".json"))) continue;
+      if (!args.only.empty() && point.id.find(args.only) == std::string::npos) continue;
+      estimate += estimate_point_seconds(point, gemm);
+      ++to_run;
+    }
+    fmt::print("ffbench run: {} point(s) to run, estimated {} (this machine's GEMM: {:.0f} GFLOP/s on {} threads)\n", to_run,
+               minutes(estimate), gemm, threads());
+    if ((estimate > 3 * 3600.0 || to_run > 500) && !args.yes) {
+      if (!isatty(STDIN_FILENO))
+        throw std::invalid_argument(fmt::format("this sweep would run {} point(s) for about {}: pass --yes to start it, or "
+                                                "--only to run a part", to_run, minutes(estimate)));
+      fmt::print("continue? [y/N] ");
+      std::fflush(stdout);
+      std::string answer;
+      std::getline(std::cin, answer);
+      if (answer != "y" && answer != "Y" && answer != "yes") {
+        fmt::print("ffbench run: not started; resume later with: ffbench run --resume {}\n", run_dir.string());
+        return 0;
+      }
+    }
+  }
+  // The PyTorch peer asks this binary for a point's matmul shapes ('ffbench shapes').
+  setenv("FFBENCH_BIN", self_path().c_str(), 1);
   std::fflush(stdout);
   const auto start = std::chrono::steady_clock::now();
   int failures = 0, index = 0, done_before = 0;
@@ -239,8 +309,8 @@ int command_run(const RunArgs& args) {
   }
   write_atomic((run_dir / "index.json").string(), index_json.dump(2) + "\n");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("ffbench run: {} points ({} finished earlier, {} failed) in {:.0f} s; results in {}\n", total, done_before,
-             failures, seconds, run_dir.string());
+  fmt::print("ffbench run: {} points ({} finished earlier, {} failed) in {} ({:.0f} s); results in {}\n", total,
+             done_before, failures, minutes(seconds), seconds, run_dir.string());
   fmt::print("report: /usr/bin/python3 {}/scripts/report.py {}\n", source, run_dir.string());
   return failures == 0 ? 0 : 4;
 }

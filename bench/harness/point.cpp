@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "algorithms/algorithm.hpp"
+#include "algorithms/backend/ceiling.hpp"
 #include "algorithms/backend/engine.hpp"
 #include "algorithms/backend/matmul.hpp"
 #include "algorithms/backend/rng.hpp"
@@ -23,7 +24,6 @@
 namespace ffb {
 
 namespace {
-constexpr int kRooflineTimings = 7;
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -41,6 +41,20 @@ nlohmann::json memory_json(const Algorithm& algorithm) {
   m["arena_total"] = arena.allocated_bytes();
   m["peak_live_activations"] = arena.peak_live_activation_bytes();
   return m;
+}
+
+// Subnormal values per category, and per buffer where there are any (the diagnostic of issue 17).
+nlohmann::json census_json(const std::vector<BufferCensus>& census) {
+  nlohmann::json by_category = nlohmann::json::object(), buffers = nlohmann::json::array();
+  for (const auto& c : census) {
+    auto& category = by_category[to_string(c.category)];
+    category["values"] = category.value("values", int64_t{0}) + c.values;
+    category["subnormal"] = category.value("subnormal", int64_t{0}) + c.subnormal;
+    category["zero"] = category.value("zero", int64_t{0}) + c.zero;
+    if (c.subnormal > 0)
+      buffers.push_back({{"name", c.name}, {"category", to_string(c.category)}, {"values", c.values}, {"subnormal", c.subnormal}});
+  }
+  return {{"by_category", by_category}, {"buffers", buffers}};
 }
 
 nlohmann::json flops_json(const Algorithm& algorithm) {
@@ -72,43 +86,95 @@ void write_atomic(const std::string& path, const std::string& content) {
 
 nlohmann::json measure_gemm_roofline(const std::vector<std::pair<MatmulShape, int64_t>>& executed) {
   nlohmann::json shapes = nlohmann::json::array();
-  double total_flops = 0.0, total_seconds = 0.0;
-  MatmulCache cache;
-  Rng rng(1);
-  for (const auto& [executed_shape, count] : executed) {
+  double total_flops = 0.0, total_seconds = 0.0, plain_seconds = 0.0;
+  for (const auto& [s, count] : executed) {
     if (count <= 0) continue;
-    MatmulShape s = executed_shape;  // the same sizes, transposes and strides, but a plain product
-    s.accumulate = s.bias = s.relu = false;
-    s.threads = s.instance = 0;  // the ceiling is the GEMM on all the process's threads, whatever the schedule
-    s = s.normalized();
-    const auto& op = cache.get(s);
-    const int64_t a_size = (s.trans_a ? s.k : s.m) * s.lda, b_size = (s.trans_b ? s.n : s.k) * s.ldb;
-    std::vector<float> a(static_cast<size_t>(a_size)), b(static_cast<size_t>(b_size)), c(static_cast<size_t>(s.m * s.ldc));
-    for (auto& v : a) v = rng.uniform();
-    for (auto& v : b) v = rng.uniform() - 0.5f;
-    std::vector<char> scratch(static_cast<size_t>(op.scratchpad_bytes()) + 64);
-    op.run(a.data(), b.data(), c.data(), nullptr, scratch.data());  // warm-up
-    // Enough calls per timing for about 20 ms, 7 timings, the fastest: a ceiling. (A median let a
-    // neighbour's burst lower the roofline, so a step could show more than 100% of it.)
-    const auto probe = Clock::now();
-    op.run(a.data(), b.data(), c.data(), nullptr, scratch.data());
-    const double once = std::max(since(probe), 1e-6);
-    const int calls = std::max(1, static_cast<int>(0.02 / once));
-    double seconds = 1e30;
-    for (int r = 0; r < kRooflineTimings; ++r) {
-      const auto start = Clock::now();
-      for (int i = 0; i < calls; ++i) op.run(a.data(), b.data(), c.data(), nullptr, scratch.data());
-      seconds = std::min(seconds, since(start) / calls);
-    }
-    shapes.push_back({{"m", s.m}, {"n", s.n}, {"k", s.k}, {"trans_a", s.trans_a}, {"trans_b", s.trans_b},
-                      {"runs_per_step", count}, {"gflops", s.flops() / seconds * 1e-9}});
+    const auto ceiling = measure_gemm_ceiling(s);
+    shapes.push_back({{"m", s.m}, {"n", s.n}, {"k", s.k}, {"trans_a", s.trans_a}, {"trans_b", s.trans_b}, {"bf16", s.bf16},
+                      {"runs_per_step", count}, {"gflops", ceiling.gflops}, {"plain_gflops", ceiling.plain_gflops},
+                      {"blocked_gflops", ceiling.blocked_gflops}, {"best", ceiling.best}});
     total_flops += s.flops() * static_cast<double>(count);
-    total_seconds += seconds * static_cast<double>(count);
+    total_seconds += s.flops() * static_cast<double>(count) / (ceiling.gflops * 1e9);
+    plain_seconds += s.flops() * static_cast<double>(count) / (ceiling.plain_gflops * 1e9);
   }
-  return {{"shapes", shapes}, {"gflops", total_seconds > 0 ? total_flops / total_seconds * 1e-9 : 0.0}};
+  return {{"shapes", shapes},
+          {"gflops", total_seconds > 0 ? total_flops / total_seconds * 1e-9 : 0.0},
+          {"plain_gflops", plain_seconds > 0 ? total_flops / plain_seconds * 1e-9 : 0.0},
+          {"method", "per shape the faster of oneDNN's plain and preferred (blocked) layouts, no post-ops, fastest of 5 "
+                     "timings of >= 20 ms; bf16 shapes in bf16"}};
+}
+
+double measure_gemm_rate() {
+  MatmulShape shape;
+  shape.m = 256, shape.n = 1000, shape.k = 1000;
+  return measure_gemm_ceiling(shape, 0.02, 3).plain_gflops;
+}
+
+nlohmann::json peak_fma_json() {
+  const auto peak = measure_peak_fma();
+  return {{"gflops", peak.gflops}, {"threads", peak.threads}, {"kernel", peak.kernel}};
 }
 
 namespace {
+
+// The training windows again, after `trained_epochs` epochs of real training on the point's dataset
+// and on its batches: what training runs at once weights, moments and activations have moved away
+// from their initial values (subnormals, dead units and sparsity appear only then).
+nlohmann::json time_after_training(const SuitePoint& point, Algorithm& algorithm, double rate_at_init,
+                                   const ProgressFn& progress) {
+  data::DatasetSpec spec;
+  spec.name = point.dataset;
+  spec.limit_train = point.limit_train;
+  spec.limit_test = 1;
+  spec.standardize = point.standardize;
+  const auto data = data::load(spec);
+  const int64_t b = point.batch;
+  data::Batcher batcher(data.train, b, point.seed * 7919 + 17, true, true);
+  std::vector<float> x(static_cast<size_t>(b * data.train.d));
+  std::vector<int32_t> y(static_cast<size_t>(b));
+  const auto start = Clock::now();
+  int64_t steps = 0;
+  for (int64_t epoch = 0; epoch < point.trained_epochs; ++epoch) {
+    algorithm.begin_epoch(epoch, point.trained_epochs);
+    batcher.start_epoch(epoch);
+    while (batcher.next(x.data(), y.data()) > 0) {
+      if (!std::isfinite(algorithm.train_step(x.data(), y.data()).loss))
+        throw std::runtime_error(fmt::format("diverged: loss is not finite in training epoch {} before the timed windows", epoch + 1));
+      ++steps;
+    }
+    if (progress) progress(1.0, fmt::format("trained {} epoch(s) before timing", epoch + 1));
+  }
+  const double training_seconds = since(start);
+  // Timed windows on the next batches of the dataset (wrapping to a new epoch's order).
+  std::vector<double> rates;
+  int64_t epoch = point.trained_epochs;
+  auto next_batch = [&]() {
+    if (batcher.next(x.data(), y.data()) == 0) {
+      batcher.start_epoch(++epoch);
+      batcher.next(x.data(), y.data());
+    }
+  };
+  for (int64_t w = 0; w < point.warmup; ++w) {
+    next_batch();
+    algorithm.train_step(x.data(), y.data());
+  }
+  for (int64_t r = 0; r < point.repeats; ++r) {
+    double seconds = 0.0;
+    for (int64_t s = 0; s < point.steps; ++s) {
+      next_batch();  // copying a batch is outside the timed step
+      const auto step_start = Clock::now();
+      const auto stats = algorithm.train_step(x.data(), y.data());
+      seconds += since(step_start);
+      if (!std::isfinite(stats.loss)) throw std::runtime_error("diverged: loss is not finite during throughput steps");
+    }
+    rates.push_back(static_cast<double>(point.steps * b) / seconds);
+  }
+  const double rate = median(rates);
+  return {{"epochs", point.trained_epochs}, {"training_steps", steps}, {"training_seconds", training_seconds},
+          {"training_samples_per_s", static_cast<double>(steps * b) / std::max(training_seconds, 1e-9)},
+          {"samples_per_s", rates}, {"samples_per_s_median", rate}, {"ratio_to_init", rate / rate_at_init},
+          {"census", census_json(value_census(algorithm.arena()))}};
+}
 
 nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, const ModelSpec& spec,
                               const ProgressFn& progress) {
@@ -136,6 +202,7 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
   auto after = algorithm.matmuls().run_counts();
   for (size_t i = 0; i < after.size(); ++i) after[i].second -= before[i].second;
   result["roofline"] = measure_gemm_roofline(after);
+  result["peak_fma"] = peak_fma_json();
   const double roofline = result["roofline"]["gflops"];
   for (int64_t w = 0; w < point.warmup; ++w) step();
   std::vector<double> rates;
@@ -152,6 +219,7 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
     if (progress) progress(static_cast<double>(r + 1) / total_windows, fmt::format("train {:.0f} samples/s", rates.back()));
   }
   const double train_rate = median(rates);
+  result["census_at_init"] = census_json(value_census(algorithm.arena()));
   result["train"] = {{"samples_per_s", rates}, {"samples_per_s_median", train_rate},
                      {"samples_per_s_min", *std::min_element(rates.begin(), rates.end())},
                      {"samples_per_s_max", *std::max_element(rates.begin(), rates.end())},
@@ -184,6 +252,7 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
                                      {"gflops", rate * flops * 1e-9}, {"roofline_gflops", mode_roofline["gflops"]},
                                      {"roofline_fraction", rate * flops * 1e-9 / mode_roofline["gflops"].get<double>()}};
   }
+  if (point.trained_epochs > 0) result["train_after_training"] = time_after_training(point, algorithm, train_rate, progress);
   return result;
 }
 
@@ -233,6 +302,7 @@ nlohmann::json run_convergence(const SuitePoint& point, Algorithm& algorithm, co
                         {"train_seconds", r.train_seconds}, {"epoch_seconds", r.epoch_seconds},
                         {"eval_seconds", r.eval_seconds}, {"samples_per_second", r.samples_per_second},
                         {"layer_loss", r.layer_loss}, {"goodness_pos", r.goodness_pos}, {"goodness_neg", r.goodness_neg}};
+    if (!r.census.empty()) e["census"] = census_json(r.census);
     csv += fmt::format("{},{:.6g},{:.6g},{:.4f},{:.4f},{:.4f},{:.1f}", r.epoch, r.train_loss, r.classifier_loss,
                        r.train_seconds, r.epoch_seconds, r.eval_seconds, r.samples_per_second);
     for (size_t m = 0; m < r.test_accuracy.size(); ++m) {
@@ -256,7 +326,7 @@ nlohmann::json run_convergence(const SuitePoint& point, Algorithm& algorithm, co
       result["time_to_target"][m][fmt::format("{:.4g}", target)] = reached;
     }
   if (!epochs.empty() && epochs.back().contains("test_accuracy")) result["final_accuracy"] = epochs.back()["test_accuracy"];
-  if (point.diagnostics && status == "ok") {
+  if (point.diagnostics && status != "diverged") {
     const int layers = algorithm.diagnostic_layers();
     for (int l = 0; l < layers; ++l)
       result["layer_accuracy"].push_back(algorithm.evaluate_layer(data.test.x.data(), data.test.y.data(), data.test.n, l));
@@ -267,12 +337,14 @@ nlohmann::json run_convergence(const SuitePoint& point, Algorithm& algorithm, co
 }  // namespace
 
 nlohmann::json run_point(const SuitePoint& point, const ProgressFn& progress) {
+  set_denormals(parse_denormals(point.denormals));
   set_threads(point.threads);
   nlohmann::json result;
   result["schema_version"] = kResultSchemaVersion;
   result["id"] = point.id;
   result["point"] = point.to_json();
   result["threads"] = threads();
+  result["denormals"] = {{"setting", to_string(denormals())}, {"all_threads", denormal_mode_on_all_threads()}};
   const auto started = Clock::now();
   auto algorithm = create_algorithm(point.algorithm, point.options);
   ModelSpec spec;

@@ -20,12 +20,19 @@ using ProgressFn = std::function<void(double fraction, const std::string& status
 
 nlohmann::json run_point(const SuitePoint& point, const ProgressFn& progress);
 
-// The GEMM roofline of a step: every matmul shape the step executed (with its transposes, how many
-// times), timed as a plain oneDNN f32 matmul (no post-ops) on all the process's threads, the fastest
-// of 7 timings (a ceiling: a median let a neighbour's burst pull it under the step). The roofline
-// GFLOP/s is the step's matmul FLOPs over the summed plain-GEMM time: what the step would reach if
-// it did nothing but its matmuls at the speed oneDNN gives those shapes.
+// The GEMM ceiling of a step: every matmul shape the step executed (with its transposes, how many
+// times), each timed without post-ops on all the process's threads as the faster of oneDNN's plain
+// and preferred (blocked) layouts, the fastest of 5 timings (algorithms/backend/ceiling.hpp). The
+// ceiling GFLOP/s is the step's matmul FLOPs over the summed best times: what the step would reach
+// if it did nothing but its matmuls at the best speed oneDNN gives those shapes.
 nlohmann::json measure_gemm_roofline(const std::vector<std::pair<MatmulShape, int64_t>>& shapes);
+
+// This machine's f32 GEMM GFLOP/s on a mid-sized shape (256x1000x1000) on the process's threads:
+// for estimates, not for results.
+double measure_gemm_rate();
+
+// The machine's peak f32 FMA rate on the process's threads (the physical limit beside the ceiling).
+nlohmann::json peak_fma_json();
 
 // Process peak resident set size in bytes (getrusage).
 int64_t peak_rss_bytes();

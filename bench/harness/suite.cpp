@@ -119,7 +119,8 @@ nlohmann::json SuitePoint::to_json() const {
           {"engine", engine}, {"options", options}, {"dataset", dataset}, {"limit_train", limit_train},
           {"limit_test", limit_test}, {"hidden", hidden}, {"batch", batch}, {"epochs", epochs},
           {"eval_every", eval_every}, {"standardize", standardize}, {"time_budget_s", time_budget_seconds}, {"steps", steps}, {"warmup", warmup}, {"repeats", repeats},
-          {"seed", seed}, {"threads", threads}, {"targets", targets}, {"diagnostics", diagnostics}};
+          {"seed", seed}, {"threads", threads}, {"targets", targets}, {"diagnostics", diagnostics},
+          {"denormals", denormals}, {"trained_epochs", trained_epochs}};
 }
 
 SuitePoint SuitePoint::from_json(const nlohmann::json& j) {
@@ -147,6 +148,8 @@ SuitePoint SuitePoint::from_json(const nlohmann::json& j) {
   p.threads = j.at("threads");
   p.targets = j.at("targets").get<std::vector<double>>();
   p.diagnostics = j.at("diagnostics");
+  p.denormals = j.value("denormals", std::string("flush"));
+  p.trained_epochs = j.value("trained_epochs", static_cast<int64_t>(0));
   return p;
 }
 
@@ -178,7 +181,8 @@ Suite parse_suite(const std::string& text, const std::string& origin, bool (*dat
 
   const std::set<std::string> experiment_fields = {
       "name", "measure", "algorithms", "hidden", "batch", "epochs", "time_budget_s", "seeds", "threads", "targets",
-      "steps", "warmup", "repeats", "sweep", "diagnostics", "limit_train", "limit_test", "eval_every", "standardize"};
+      "steps", "warmup", "repeats", "sweep", "diagnostics", "limit_train", "limit_test", "eval_every", "standardize",
+      "denormals", "trained_epochs"};
   Fields defaults_fields(defaults, "suite.defaults", origin, experiment_fields);
   std::set<std::string> ids;
   const auto& experiments = top.raw("experiments");
@@ -255,6 +259,8 @@ Suite parse_suite(const std::string& text, const std::string& origin, bool (*dat
               p.threads = static_cast<int>(thread_count);
               p.targets = f.numbers("targets");
               p.diagnostics = f.flag("diagnostics", false);
+              p.denormals = f.text("denormals", "flush", {"flush", "keep"});
+              p.trained_epochs = f.integer("trained_epochs", 0, 0);
               p.id = safe(fmt::format("{}.{}.d{}-w{}-b{}-t{}-s{}", experiment, label, layers.size(), layers.front(),
                                       batch, thread_count, seed));
               if (!ids.insert(p.id).second)

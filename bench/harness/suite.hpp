@@ -30,6 +30,8 @@ struct SuitePoint {
   int threads = 1;
   std::vector<double> targets;  // accuracies for time-to-target
   bool diagnostics = false;     // FF per-layer accuracy at the end
+  std::string denormals = "flush";  // flush (FTZ/DAZ on every thread) | keep (IEEE subnormals)
+  int64_t trained_epochs = 0;   // throughput: also time the windows after this many epochs of real training
   nlohmann::json to_json() const;
   static SuitePoint from_json(const nlohmann::json& j);
 };

@@ -2,6 +2,7 @@
 #include "bench/harness/training.hpp"
 
 #include <chrono>
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -14,6 +15,23 @@ namespace ffb {
 namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+// Empty while the run is healthy; otherwise why it collapsed. `streak` counts evaluations in a row
+// at chance level.
+std::string collapse_reason(const EpochRecord& record, int64_t classes, int64_t evaluations, int64_t& streak) {
+  for (size_t l = 0; l < record.goodness_pos.size(); ++l)
+    if (record.goodness_pos[l] == 0.0f && record.goodness_neg[l] == 0.0f && record.layer_loss[l] > 0.0f)  // trained, yet silent
+      return fmt::format("layer {} is dead: every unit gave zero goodness for all of epoch {}", l + 1, record.epoch);
+  if (record.test_accuracy.empty()) return {};
+  double best = 0.0;
+  for (double a : record.test_accuracy) best = std::max(best, a);
+  const double chance = 1.0 / static_cast<double>(std::max<int64_t>(classes, 1));
+  streak = best < 1.5 * chance ? streak + 1 : 0;
+  if (evaluations > 0 && streak >= evaluations)
+    return fmt::format("accuracy at chance level ({:.2f}%, chance {:.0f}%) for {} evaluations in a row, up to epoch {}",
+                       100.0 * best, 100.0 * chance, streak, record.epoch);
+  return {};
+}
+
 }  // namespace
 
 ModelSpec model_spec(const TrainConfig& config, const data::Dataset& train) {
@@ -44,6 +62,7 @@ TrainResult train(Algorithm& algorithm, const TrainConfig& config, const data::S
   std::vector<int32_t> y(static_cast<size_t>(config.batch));
   double total_train_seconds = 0.0;
   const int64_t steps = batcher.batches_per_epoch();
+  int64_t chance_streak = 0;
 
   for (int64_t epoch = 0; epoch < config.epochs; ++epoch) {
     EpochRecord record;
@@ -95,6 +114,7 @@ TrainResult train(Algorithm& algorithm, const TrainConfig& config, const data::S
       if (on_epoch) on_epoch(record, result);
       return result;
     }
+    record.census = value_census(algorithm.arena());
     const auto eval_start = Clock::now();
     for (size_t mode = 0; mode < result.modes.size(); ++mode) {
       const auto eval = algorithm.evaluate(data.test.x.data(), data.test.y.data(), data.test.n, static_cast<int>(mode));
@@ -103,8 +123,12 @@ TrainResult train(Algorithm& algorithm, const TrainConfig& config, const data::S
     }
     record.eval_seconds = seconds_since(eval_start);
     result.epochs.push_back(record);
+    if (const auto why = collapse_reason(record, data.train.k, config.collapse_evaluations, chance_streak); !why.empty()) {
+      result.status = "collapsed";
+      result.detail = why;
+    }
     if (on_epoch) on_epoch(record, result);
-    if (budget_spent) break;
+    if (budget_spent || result.status == "collapsed") break;
   }
   return result;
 }

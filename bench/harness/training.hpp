@@ -26,6 +26,7 @@ struct TrainConfig {
   uint64_t seed = 1;
   int threads = 0;                   // 0: all hardware threads
   std::string load_path;             // start from these weights (ffbench weights file) instead of the seed's
+  int64_t collapse_evaluations = 3;  // this many evaluations in a row at chance level: status "collapsed"
 };
 
 struct EpochRecord {
@@ -39,10 +40,11 @@ struct EpochRecord {
   std::vector<double> test_accuracy; // per prediction mode
   std::vector<double> test_loss;
   std::vector<float> layer_loss, goodness_pos, goodness_neg;  // FF diagnostics (last step's means over the epoch)
+  std::vector<BufferCensus> census;  // subnormal and zero values per f32 buffer, sampled after the epoch's training
 };
 
 struct TrainResult {
-  std::string status = "ok";         // ok | diverged
+  std::string status = "ok";         // ok | diverged | collapsed (chance-level accuracy, or a dead layer)
   std::string detail;
   std::vector<std::string> modes;
   std::vector<EpochRecord> epochs;
@@ -53,7 +55,10 @@ struct TrainResult {
 using EpochCallback = std::function<void(const EpochRecord&, const TrainResult&)>;
 using StepCallback = std::function<void(int64_t epoch, int64_t step, int64_t steps, double loss)>;
 
-// Trains `algorithm` (already created, not yet set up) on loaded data.
+// Trains `algorithm` (already created, not yet set up) on loaded data. Stops early when the loss
+// is not finite (diverged) or the run has collapsed: the best prediction mode at chance level
+// (below 1.5/K) for `collapse_evaluations` evaluations in a row, or a layer whose every unit gave
+// zero goodness for a whole epoch (dead ReLUs never recover).
 TrainResult train(Algorithm& algorithm, const TrainConfig& config, const data::Splits& data,
                   const EpochCallback& on_epoch = {}, const StepCallback& on_step = {});
 

@@ -1,0 +1,182 @@
+// See ceiling.hpp. The plain layout is timed through our own Matmul (the code path the algorithms
+// run); the blocked layouts through a primitive made here with format_tag::any.
+#include "algorithms/backend/ceiling.hpp"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include <dnnl.hpp>
+#include <omp.h>
+
+#include "algorithms/backend/engine.hpp"
+
+namespace ffb {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Fastest per-call time of `call` over `timings` timings of about `seconds_per_timing` each.
+double fastest_call_seconds(const std::function<void()>& call, double seconds_per_timing, int timings) {
+  call();  // warm-up: caches, page faults, JIT
+  const auto probe = Clock::now();
+  call();
+  const double once = std::max(since(probe), 1e-7);
+  const int calls = std::max(1, static_cast<int>(seconds_per_timing / once));
+  double best = 1e30;
+  for (int t = 0; t < timings; ++t) {
+    const auto start = Clock::now();
+    for (int i = 0; i < calls; ++i) call();
+    best = std::min(best, since(start) / calls);
+  }
+  return best;
+}
+
+// Fills a buffer with a harmless value (0.5 in f32 or bf16): the values do not change the work.
+void fill_half(void* data, size_t bytes, bool bf16) {
+  if (bf16) {
+    auto* p = static_cast<uint16_t*>(data);
+    std::fill(p, p + bytes / 2, static_cast<uint16_t>(0x3f00));
+  } else {
+    auto* p = static_cast<float*>(data);
+    std::fill(p, p + bytes / 4, 0.5f);
+  }
+}
+
+double plain_seconds(const MatmulShape& s, double seconds_per_timing, int timings) {
+  MatmulCache cache;
+  const auto& op = cache.get(s);
+  const size_t element = s.bf16 ? 2 : 4;
+  std::vector<char> a(static_cast<size_t>((s.trans_a ? s.k : s.m) * s.lda) * element + 64);
+  std::vector<char> b(static_cast<size_t>((s.trans_b ? s.n : s.k) * s.ldb) * element + 64);
+  std::vector<float> c(static_cast<size_t>(s.m * s.ldc));
+  fill_half(a.data(), a.size() - 64, s.bf16);
+  fill_half(b.data(), b.size() - 64, s.bf16);
+  std::vector<char> scratch(static_cast<size_t>(op.scratchpad_bytes()) + 64);
+  return fastest_call_seconds([&] { op.run(a.data(), b.data(), c.data(), nullptr, scratch.data()); }, seconds_per_timing,
+                              timings);
+}
+
+double blocked_seconds(const MatmulShape& s, double seconds_per_timing, int timings, std::string& layout) {
+  using dt = dnnl::memory::data_type;
+  using tag = dnnl::memory::format_tag;
+  using dims = dnnl::memory::dims;
+  const auto input_type = s.bf16 ? dt::bf16 : dt::f32;
+  const dnnl::memory::desc a_any(dims{s.m, s.k}, input_type, tag::any);
+  const dnnl::memory::desc b_any(dims{s.k, s.n}, input_type, tag::any);
+  const dnnl::memory::desc c_md(dims{s.m, s.n}, dt::f32, tag::ab);
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  auto& engine = cpu_engine();
+  prepare_streams(1);
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_any, b_any, c_md), attr, engine);
+  const dnnl::matmul primitive(pd);
+  dnnl::memory a(pd.src_desc(), engine), b(pd.weights_desc(), engine), c(pd.dst_desc(), engine);
+  dnnl::memory scratch(pd.scratchpad_desc(), engine);
+  fill_half(a.get_data_handle(), pd.src_desc().get_size(), s.bf16);
+  fill_half(b.get_data_handle(), pd.weights_desc().get_size(), s.bf16);
+  const auto b_desc = pd.weights_desc();
+  layout = b_desc.data.format_kind == dnnl_blocked && b_desc.data.format_desc.blocking.inner_nblks > 0 ? "blocked" : "plain";
+  auto& stream = cpu_stream();
+  return fastest_call_seconds(
+      [&] {
+        primitive.execute(stream, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}, {DNNL_ARG_SCRATCHPAD, scratch}});
+        stream.wait();
+      },
+      seconds_per_timing, timings);
+}
+
+// Register-only FMA chains: acc = acc * a + b stays near b / (1 - a) = 1e-3, never subnormal.
+__attribute__((target("avx512f"))) float fma_chains_avx512(int64_t iterations) {
+  __m512 acc[16];
+  for (int i = 0; i < 16; ++i) acc[i] = _mm512_set1_ps(0.001f * static_cast<float>(i + 1));
+  const __m512 a = _mm512_set1_ps(0.9999f), b = _mm512_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iterations; ++it)
+    for (int i = 0; i < 16; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+  __m512 sum = acc[0];
+  for (int i = 1; i < 16; ++i) sum = _mm512_add_ps(sum, acc[i]);
+  float lanes[16];
+  _mm512_storeu_ps(lanes, sum);
+  float total = 0.0f;
+  for (float v : lanes) total += v;
+  return total;
+}
+
+__attribute__((target("avx2,fma"))) float fma_chains_avx2(int64_t iterations) {
+  __m256 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(0.001f * static_cast<float>(i + 1));
+  const __m256 a = _mm256_set1_ps(0.9999f), b = _mm256_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iterations; ++it)
+    for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+  __m256 sum = acc[0];
+  for (int i = 1; i < 12; ++i) sum = _mm256_add_ps(sum, acc[i]);
+  float lanes[8];
+  _mm256_storeu_ps(lanes, sum);
+  float total = 0.0f;
+  for (float v : lanes) total += v;
+  return total;
+}
+
+float fma_chains_scalar(int64_t iterations) {
+  float acc[8];
+  for (int i = 0; i < 8; ++i) acc[i] = 0.001f * static_cast<float>(i + 1);
+  for (int64_t it = 0; it < iterations; ++it)
+    for (float& v : acc) v = v * 0.9999f + 1e-7f;
+  float total = 0.0f;
+  for (float v : acc) total += v;
+  return total;
+}
+}  // namespace
+
+GemmCeiling measure_gemm_ceiling(const MatmulShape& shape, double seconds_per_timing, int timings) {
+  MatmulShape s = shape;
+  s.accumulate = s.bias = s.relu = false;
+  s.threads = s.instance = 0;  // the ceiling is the GEMM on all the process's threads, whatever the schedule
+  s = s.normalized();
+  GemmCeiling ceiling;
+  ceiling.plain_gflops = s.flops() / plain_seconds(s, seconds_per_timing, timings) * 1e-9;
+  try {
+    ceiling.blocked_gflops = s.flops() / blocked_seconds(s, seconds_per_timing, timings, ceiling.blocked_layout) * 1e-9;
+  } catch (const dnnl::error&) {
+    ceiling.blocked_gflops = 0.0;  // no implementation for the preferred layout: the plain one stands
+  }
+  ceiling.best = ceiling.blocked_gflops > ceiling.plain_gflops ? "blocked" : "plain";
+  ceiling.gflops = std::max(ceiling.plain_gflops, ceiling.blocked_gflops);
+  return ceiling;
+}
+
+PeakFma measure_peak_fma(int threads_wanted) {
+  PeakFma peak;
+  peak.threads = threads_wanted > 0 ? threads_wanted : threads();
+  int lanes = 1, chains = 8;
+  float (*kernel)(int64_t) = fma_chains_scalar;
+  peak.kernel = "scalar";
+  if (__builtin_cpu_supports("avx512f")) {
+    kernel = fma_chains_avx512, lanes = 16, chains = 16, peak.kernel = "avx512";
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    kernel = fma_chains_avx2, lanes = 8, chains = 12, peak.kernel = "avx2";
+  }
+  const int64_t iterations = 2'000'000;  // about 10-30 ms per thread at a few GHz
+  double best = 0.0;
+  std::vector<float> results(static_cast<size_t>(peak.threads));  // kept, so the chains are not optimised away
+  for (int timing = 0; timing < 5; ++timing) {
+    const auto start = Clock::now();
+#pragma omp parallel num_threads(peak.threads)
+    results[static_cast<size_t>(omp_get_thread_num())] = kernel(iterations);
+    const double seconds = since(start);
+    const double flops = 2.0 * static_cast<double>(iterations) * chains * lanes * peak.threads;
+    best = std::max(best, flops / seconds * 1e-9);
+  }
+  peak.gflops = best;
+  peak.checksum = 0.0;
+  for (float r : results) peak.checksum += r;
+  return peak;
+}
+
+}  // namespace ffb

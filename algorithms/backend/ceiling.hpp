@@ -1,0 +1,37 @@
+// Honest ceilings for the harness's efficiency figures, measured on this machine in this process:
+// - the GEMM ceiling of one matmul shape: the faster of oneDNN's matmul on our plain row-major
+//   layout (the one the algorithms use) and on the layouts oneDNN prefers for that shape (blocked,
+//   chosen with format_tag::any, inputs reordered once outside the timing); bf16 shapes are timed
+//   in bf16. Each timing runs long enough to be stable; the fastest timing counts (a ceiling).
+// - the machine's peak FMA rate: a register-only microkernel of independent fused multiply-adds at
+//   the widest vector width the CPU has, on every thread: the physical limit, beside the ceiling.
+#pragma once
+#include <string>
+
+#include "algorithms/backend/matmul.hpp"
+
+namespace ffb {
+
+struct GemmCeiling {
+  double plain_gflops = 0.0;    // our layout (row-major, transposes as strides)
+  double blocked_gflops = 0.0;  // oneDNN's preferred layouts for A and B (0 when not measurable)
+  double gflops = 0.0;          // the larger of the two
+  std::string best;             // "plain" | "blocked"
+  std::string blocked_layout;   // what oneDNN chose for B, e.g. "BA16a64b" (diagnostic)
+};
+
+// Times `shape` without post-ops (accumulate, bias and ReLU are cleared) on the process's threads.
+// `seconds_per_timing` of calls per timing, `timings` timings per layout.
+GemmCeiling measure_gemm_ceiling(const MatmulShape& shape, double seconds_per_timing = 0.02, int timings = 5);
+
+struct PeakFma {
+  double gflops = 0.0;  // all threads together
+  int threads = 0;
+  std::string kernel;   // "avx512" | "avx2" | "scalar"
+  double checksum = 0.0;  // the chains' results (so the compiler keeps them)
+};
+
+// Peak f32 FMA rate on `threads` threads (0: the process's count), best of a few timings.
+PeakFma measure_peak_fma(int threads = 0);
+
+}  // namespace ffb

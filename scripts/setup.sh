@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what ffbench needs and fetches the datasets. Idempotent: a second run installs nothing
-# and says so. Usage: scripts/setup.sh [--no-data] [--with-peers] [--help]
+# and says so. Usage: scripts/setup.sh [--no-data] [--with-peers] [--verify BUILD_DIR] [--help]
 set -euo pipefail
 
 usage() {
@@ -10,6 +10,9 @@ fetch MNIST and Fashion-MNIST into the data cache (scripts/fetch_data.sh).
 
   --no-data      skip fetching datasets (the synthetic dataset needs no download)
   --with-peers   also install PyTorch (python3-torch) for the PyTorch peer experiments
+  --verify DIR   install nothing; check that every Debian package the CMake configure in DIR used
+                 (libraries, headers, package configs, programs in its CMakeCache.txt) is on this
+                 script's list or a hard dependency of one (scripts/verify_packages.py); a test runs it
   --help         this text
 
 Packages are installed with apt-get (through sudo when not root). Nothing is installed twice.
@@ -18,13 +21,17 @@ USAGE
 
 fetch_data=1
 with_peers=0
-for arg in "$@"; do
-  case "$arg" in
+verify_dir=""
+while (($#)); do
+  case "$1" in
     --no-data) fetch_data=0 ;;
     --with-peers) with_peers=1 ;;
+    --verify) [[ $# -ge 2 ]] || { echo "setup.sh: --verify needs a configured build folder" >&2; exit 2; }
+              verify_dir=$2; shift ;;
     -h|--help) usage; exit 0 ;;
-    *) echo "setup.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;
+    *) echo "setup.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
+  shift
 done
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -36,6 +43,10 @@ packages=(cmake g++ make pkg-config ccache libdnnl-dev ocl-icd-opencl-dev libeig
           valgrind)
 # OpenBLAS: without it Debian's PyTorch falls back to the reference BLAS (about 6 GFLOP/s here).
 if [[ $with_peers == 1 ]]; then packages+=(python3-torch libopenblas0-pthread); fi
+
+if [[ -n $verify_dir ]]; then
+  exec /usr/bin/python3 "$here/verify_packages.py" "$verify_dir" "${packages[@]}"
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -219,7 +219,7 @@ Suite parse_suite(const std::string& text, const std::string& origin, bool (*dat
     const auto& algorithms = f.raw("algorithms");
     for (size_t a = 0; a < algorithms.size(); ++a) {
       const std::string awhere = fmt::format("{}.algorithms[{}]", where, a);
-      Fields af(algorithms[a], awhere, origin, {"algorithm", "options", "label", "engine"});
+      Fields af(algorithms[a], awhere, origin, {"algorithm", "options", "label", "engine", "seeds"});
       if (!af.has("algorithm")) af.fail(awhere + ".algorithm", "is required");
       const auto algorithm = af.text("algorithm", "");
       const auto engine = af.text("engine", "ffbench", {"ffbench", "torch"});
@@ -235,7 +235,7 @@ Suite parse_suite(const std::string& text, const std::string& origin, bool (*dat
       for (const auto& layers : layer_sets)
         for (auto batch : batch_values)
           for (auto thread_count : thread_values)
-            for (auto seed : seeds) {
+            for (auto seed : af.has("seeds") ? af.integers("seeds", {}, 0) : seeds) {
               SuitePoint p;
               p.experiment = experiment;
               p.measure = measure;

@@ -99,48 +99,9 @@ void Algorithm::begin_setup(const ModelSpec& spec, int64_t batch) {
   batch_ = batch;
 }
 
-namespace {
-double injected_fraction(const char* name) {
-  const char* text = std::getenv(name);
-  if (text == nullptr || *text == '\0') return 0.0;
-  char* end = nullptr;
-  const double value = std::strtod(text, &end);
-  if (end == text || *end != '\0' || value < 0.0 || value > 10.0)
-    throw std::invalid_argument(fmt::format("{}='{}': give a fraction such as 0.25", name, text));
-  return value;
-}
-}  // namespace
+void Algorithm::finish_setup(MemoryPlan& plan) { arena_.allocate(plan); }
 
-void Algorithm::finish_setup(MemoryPlan& plan) {
-  const double memory = injected_fraction("FFBENCH_INJECT_MEMORY");
-  const double slowdown = injected_fraction("FFBENCH_INJECT_SLOWDOWN");
-  if (memory > 0.0)
-    plan.add_bytes("injected.memory", MemCategory::activations,
-                   static_cast<int64_t>(memory * static_cast<double>(plan.total_bytes())));
-  injected_op_ = nullptr;
-  injected_runs_ = 0;
-  if (slowdown > 0.0) {
-    const int64_t h = spec_.hidden.empty() ? spec_.classes : spec_.hidden.front();
-    injected_op_ = &matmul_op({.m = batch_, .n = h, .k = spec_.input});
-    injected_a_ = plan.add_floats("injected.a", MemCategory::scratch, batch_ * spec_.input);
-    injected_b_ = plan.add_floats("injected.b", MemCategory::scratch, spec_.input * h);
-    injected_c_ = plan.add_floats("injected.c", MemCategory::scratch, batch_ * h);
-    injected_scratch_ = plan.add_bytes("injected.scratchpad", MemCategory::scratch, injected_op_->scratchpad_bytes());
-  }
-  arena_.allocate(plan);
-  if (injected_op_ != nullptr) {
-    const double step_flops = flops_per_sample(Phase::train) * static_cast<double>(batch_);
-    injected_runs_ = std::max<int64_t>(1, std::llround(slowdown * step_flops / injected_op_->shape().flops()));
-  }
-}
-
-StepStats Algorithm::train_step(const float* x, const int32_t* labels) {
-  StepStats stats = step(x, labels);
-  for (int64_t i = 0; i < injected_runs_; ++i)
-    injected_op_->run(arena_.floats(injected_a_), arena_.floats(injected_b_), arena_.floats(injected_c_), nullptr,
-                      arena_.raw(injected_scratch_));
-  return stats;
-}
+StepStats Algorithm::train_step(const float* x, const int32_t* labels) { return step(x, labels); }
 
 int Algorithm::mode_index(const std::string& mode) const {
   const auto modes = prediction_modes();

@@ -85,8 +85,7 @@ class Algorithm {
   virtual std::string name() const = 0;
   // Plans every buffer, creates the primitives for batch B, allocates, initialises weights.
   virtual void setup(const ModelSpec& spec, int64_t batch, uint64_t seed) = 0;
-  // One update on rows == B samples (x: B x D, labels: B). Allocation-free. (Calls the algorithm's
-  // step(), then any work injected for the regression check's self-test; see finish_setup.)
+  // One update on rows == B samples (x: B x D, labels: B). Allocation-free. Runs the algorithm's step().
   StepStats train_step(const float* x, const int32_t* labels);
   // The harness calls this before each epoch (layer-wise schedules and learning-rate decay use it).
   virtual void begin_epoch(int64_t epoch, int64_t total_epochs) { (void)epoch; (void)total_epochs; }
@@ -134,10 +133,7 @@ class Algorithm {
   virtual void weights_changed() {}
   // The algorithm's training step (see train_step).
   virtual StepStats step(const float* x, const int32_t* labels) = 0;
-  // Ends setup: makes the arena's one allocation. For the regression check's self-test it also
-  // honours FFBENCH_INJECT_MEMORY (a fraction: an extra activations buffer of that share of the
-  // planned bytes) and FFBENCH_INJECT_SLOWDOWN (a fraction: extra real matmul work after every
-  // step, that share of the step's FLOPs). Both are off unless the variables are set.
+  // Ends setup: makes the arena's one allocation.
   void finish_setup(MemoryPlan& plan);
 
   ModelSpec spec_;
@@ -147,11 +143,6 @@ class Algorithm {
   Arena arena_;
   BufferId score_buffer_;   // B x K, planned by every algorithm for evaluate()
   BufferId input_buffer_;   // B x D, planned by every algorithm for padded prediction
-
- private:
-  const Matmul* injected_op_ = nullptr;
-  int64_t injected_runs_ = 0;
-  BufferId injected_a_, injected_b_, injected_c_, injected_scratch_;
 };
 
 // Registry: the one explicit list of algorithms (registry.cpp).

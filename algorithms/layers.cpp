@@ -1,6 +1,7 @@
 // See layers.hpp.
 #include "algorithms/layers.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -63,7 +64,15 @@ void add_optimizer_options(std::vector<OptionInfo>& options, double default_lr, 
   options.push_back({"lr", default_lr, "learning rate", 0.0, 10.0, true});
   options.push_back({"momentum", 0.9, "SGD momentum", 0.0, 0.9999});
   options.push_back({"weight_decay", 0.0, "L2 weight decay added to the gradient", 0.0});
+  options.push_back({"lr_decay_start", 0, "0: constant learning rate; s > 0: constant for s epochs, then decaying linearly to 0 "
+                                          "at the end of the last epoch (the matlab code: s = epochs / 2)", 0.0});
   options.push_back({"precision", "f32", "f32, or bf16 (training matmuls take bfloat16 inputs; f32 accumulation and master weights)"});
+}
+
+double lr_decay_factor(int64_t decay_start, int64_t epoch, int64_t total_epochs) {
+  if (decay_start <= 0 || total_epochs <= decay_start || epoch < decay_start) return 1.0;
+  const double left = static_cast<double>(total_epochs - epoch) - 0.5;
+  return std::max(0.0, left / static_cast<double>(total_epochs - decay_start));
 }
 
 }  // namespace ffb

@@ -33,7 +33,13 @@ bool bf16_precision(const Options& options);
 
 OptimizerConfig optimizer_from(const Options& options, const std::string& lr_option = "lr");
 
-// Options every algorithm shares (optimizer, lr, momentum, weight_decay, precision).
+// Options every algorithm shares (optimizer, lr, momentum, weight_decay, lr_decay_start, precision).
 void add_optimizer_options(std::vector<OptionInfo>& options, double default_lr, const std::string& default_optimizer);
+
+// The learning-rate factor of an epoch (0-based) of `total_epochs` under `lr_decay_start` = s (0: constant):
+// 1 for the first s epochs, then a linear decay that reaches 0 at the end of the last epoch, each epoch
+// taking the value at its middle: (total - epoch - 0.5) / (total - s). For s = total / 2 this is the
+// matlab code's (1 + 2 (total - e)) / total with e the 1-based epoch. Constant when total <= s.
+double lr_decay_factor(int64_t decay_start, int64_t epoch, int64_t total_epochs);
 
 }  // namespace ffb

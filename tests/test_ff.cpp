@@ -1,6 +1,9 @@
 // Forward-Forward (and SymBa): each layer's local gradient against finite differences of a plain
-// implementation, negatives never carrying the true label, both prediction modes against naive
-// implementations, the layer-wise schedule, and learning on the synthetic set.
+// implementation (the options the first test sets, and ff's defaults: sum goodness, RMS
+// normalisation), the softmax classifier's and peer normalisation's gradients, options that must
+// change the numbers (label_value, classifier_skip_first, layer_epochs, SymBa's alpha, the learning-
+// rate decay), negatives never carrying the true label, both prediction modes against naive
+// implementations, the schedules, and learning on the synthetic set.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -9,6 +12,7 @@
 
 #include "algorithms/backend/engine.hpp"
 #include "algorithms/ff/ff.hpp"
+#include "algorithms/layers.hpp"
 #include "tests/algorithm_helpers.hpp"
 
 using namespace ffb;
@@ -18,52 +22,188 @@ namespace {
 
 constexpr int64_t D = 16, K = 4;
 
-// Plain double-precision FF pieces (l2 norm with eps 1e-4, mean goodness, label value 1).
-std::vector<double> embed(const float* x, int label) {
+// What the plain double-precision FF below computes. The defaults are the first test's options
+// (l2 normalisation with eps 1e-4, mean goodness, threshold 2, label value 1); ff's own defaults
+// are sum goodness, rms normalisation, threshold 1 per unit.
+struct Naive {
+  bool l2 = true;
+  bool mean_goodness = true;
+  double threshold = 2.0;     // per unit: times the width for sum goodness
+  double label_value = 1.0;
+  bool symba = false;
+  double alpha = 4.0;
+  double peer = 0.0;          // peer-normalisation weight; the running means start at 0 (first step)
+};
+
+std::vector<double> embed(const float* x, int label, double value = 1.0) {
   std::vector<double> row(x, x + D);
-  for (int c = 0; c < K; ++c) row[c] = label < 0 ? 1.0 / K : (c == label ? 1.0 : 0.0);
+  for (int c = 0; c < K; ++c) row[c] = label < 0 ? value / K : (c == label ? value : 0.0);
   return row;
 }
 
-std::vector<double> layer(Algorithm& ff, int l, const std::vector<double>& input, int64_t out) {
+std::vector<double> normalized(const std::vector<double>& v, bool l2) {
+  double sum = 0.0;
+  for (double e : v) sum += e * e;
+  const double s = 1.0 / (std::sqrt(l2 ? sum : sum / static_cast<double>(v.size())) + 1e-4);
+  std::vector<double> out(v);
+  for (double& e : out) e *= s;
+  return out;
+}
+
+std::vector<double> layer(Algorithm& ff, int l, const std::vector<double>& input, int64_t out, bool l2 = true) {
   const float* w = buffer(ff, "layer" + std::to_string(l) + ".weight");
   const float* bias = buffer(ff, "layer" + std::to_string(l) + ".bias");
-  double norm = 0.0;
-  for (double v : input) norm += v * v;
-  const double s = 1.0 / (std::sqrt(norm) + 1e-4);
+  const auto n = normalized(input, l2);
   const int64_t in = static_cast<int64_t>(input.size());
   std::vector<double> h(static_cast<size_t>(out));
   for (int64_t o = 0; o < out; ++o) {
     double acc = bias[o];
-    for (int64_t i = 0; i < in; ++i) acc += input[i] * s * w[i * out + o];
+    for (int64_t i = 0; i < in; ++i) acc += n[i] * w[i * out + o];
     h[o] = std::max(acc, 0.0);
   }
   return h;
 }
 
-double goodness(const std::vector<double>& h) {
+double goodness(const std::vector<double>& h, bool mean = true) {
   double g = 0.0;
   for (double v : h) g += v * v;
-  return g / static_cast<double>(h.size());
+  return mean ? g / static_cast<double>(h.size()) : g;
 }
 
 double softplus(double v) { return v > 0 ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v)); }
 
 // Layer l's local loss for given positives/negatives; layers below are constants.
 double naive_layer_loss(Algorithm& ff, const std::vector<int64_t>& hidden, int target, const std::vector<float>& x,
-                        const std::vector<int32_t>& pos, const int32_t* neg, int64_t b, bool symba) {
+                        const std::vector<int32_t>& pos, const int32_t* neg, int64_t b, const Naive& cfg = {}) {
+  const double theta = cfg.mean_goodness ? cfg.threshold : cfg.threshold * static_cast<double>(hidden[target]);
   double total = 0.0;
+  std::vector<double> activity(static_cast<size_t>(hidden[target]), 0.0);  // sum over positives
   for (int64_t i = 0; i < b; ++i) {
     double g[2];
     for (int side = 0; side < 2; ++side) {
-      auto a = embed(x.data() + i * D, side == 0 ? pos[i] : neg[i]);
-      for (int l = 0; l <= target; ++l) a = layer(ff, l, a, hidden[l]);
-      g[side] = goodness(a);
+      auto a = embed(x.data() + i * D, side == 0 ? pos[i] : neg[i], cfg.label_value);
+      for (int l = 0; l <= target; ++l) a = layer(ff, l, a, hidden[l], cfg.l2);
+      g[side] = goodness(a, cfg.mean_goodness);
+      if (side == 0)
+        for (size_t j = 0; j < a.size(); ++j) activity[j] += a[j];
     }
-    if (symba) total += softplus(-4.0 * (g[0] - g[1]));
-    else total += softplus(2.0 - g[0]) + softplus(g[1] - 2.0);
+    if (cfg.symba) total += softplus(-cfg.alpha * (g[0] - g[1]));
+    else total += softplus(theta - g[0]) + softplus(g[1] - theta);
   }
-  return total / static_cast<double>(symba ? b : 2 * b);
+  double loss = total / static_cast<double>(cfg.symba ? b : 2 * b);
+  if (cfg.peer > 0.0) {
+    // Running means after one step from 0 with momentum 0.9; loss peer * mean_j (mean(r) - r_j)^2.
+    std::vector<double> running(activity.size());
+    double mean = 0.0;
+    for (size_t j = 0; j < running.size(); ++j) mean += running[j] = 0.1 * activity[j] / static_cast<double>(b);
+    mean /= static_cast<double>(running.size());
+    double spread = 0.0;
+    for (double r : running) spread += (mean - r) * (mean - r);
+    loss += cfg.peer * spread / static_cast<double>(running.size());
+  }
+  return loss;
+}
+
+// The softmax classifier's mean cross-entropy on the neutral pass: its features are the normalised
+// activities of the layers from `first` on.
+double naive_classifier_loss(Algorithm& ff, const std::vector<int64_t>& hidden, int first, const std::vector<float>& x,
+                             const std::vector<int32_t>& labels, int64_t b, const Naive& cfg) {
+  const float* wc = buffer(ff, "classifier.weight");
+  const float* bc = buffer(ff, "classifier.bias");
+  double total = 0.0;
+  for (int64_t i = 0; i < b; ++i) {
+    auto a = embed(x.data() + i * D, -1, cfg.label_value);
+    std::vector<double> logits(bc, bc + K);
+    int64_t offset = 0;
+    for (int l = 0; l < static_cast<int>(hidden.size()); ++l) {
+      a = layer(ff, l, a, hidden[l], cfg.l2);
+      if (l < first) continue;
+      const auto feature = normalized(a, cfg.l2);
+      for (int64_t j = 0; j < hidden[l]; ++j)
+        for (int c = 0; c < K; ++c) logits[c] += feature[j] * wc[(offset + j) * K + c];
+      offset += hidden[l];
+    }
+    double top = logits[0], sum = 0.0;
+    for (double v : logits) top = std::max(top, v);
+    for (double v : logits) sum += std::exp(v - top);
+    total += std::log(sum) + top - logits[labels[i]];
+  }
+  return total / static_cast<double>(b);
+}
+
+int64_t float_count(Algorithm& a, const std::string& name) {
+  for (const auto& entry : a.arena().plan().entries())
+    if (entry.name == name) return entry.bytes / static_cast<int64_t>(sizeof(float));
+  return -1;
+}
+
+// Every weights-category buffer of the model by name, to undo an update: the gradients a step leaves
+// in the .grad buffers belong to the weights before it.
+std::vector<std::pair<std::string, std::vector<float>>> weights_of(Algorithm& a) {
+  std::vector<std::pair<std::string, std::vector<float>>> saved;
+  const auto& entries = a.arena().plan().entries();
+  for (size_t i = 0; i < entries.size(); ++i)
+    if (entries[i].category == MemCategory::weights) {
+      const float* p = a.arena().floats(BufferId{static_cast<int>(i)});
+      saved.push_back({entries[i].name, std::vector<float>(p, p + entries[i].bytes / sizeof(float))});
+    }
+  return saved;
+}
+void restore(Algorithm& a, const std::vector<std::pair<std::string, std::vector<float>>>& saved) {
+  for (const auto& [name, values] : saved) std::copy(values.begin(), values.end(), buffer(a, name));
+}
+
+// Central differences of `loss` in every entry of `param_name` against its .grad buffer.
+template <class Loss>
+void check_gradient(Algorithm& a, const std::string& param_name, int64_t count, Loss loss) {
+  float* param = buffer(a, param_name);
+  const float* grad = buffer(a, param_name + ".grad");
+  for (int64_t i = 0; i < count; ++i) {
+    const float saved = param[i], step = 1e-3f;
+    param[i] = saved + step;
+    const double plus = loss();
+    param[i] = saved - step;
+    const double minus = loss();
+    param[i] = saved;
+    const double numeric = (plus - minus) / (2.0 * step);
+    INFO(param_name << "[" << i << "] analytic " << grad[i] << " numeric " << numeric);
+    REQUIRE(std::fabs(grad[i] - numeric) <= 2e-3 * (1.0 + std::fabs(numeric)));
+  }
+}
+
+// One step of `ff` on a fixed batch (after `warmup` steps on other batches, so the classifier is not
+// all zeros), weights put back as they were before the step; returns its stats and negatives.
+struct CheckedStep {
+  StepStats stats;
+  std::vector<float> x;
+  std::vector<int32_t> y, negatives;
+};
+CheckedStep checked_step(Algorithm& ff, int64_t b, int warmup = 0) {
+  Rng rng(2);
+  CheckedStep out;
+  out.x.resize(static_cast<size_t>(b * D));
+  out.y.resize(static_cast<size_t>(b));
+  for (int s = 0; s <= warmup; ++s) {
+    for (auto& v : out.x) v = rng.uniform();
+    for (int64_t i = 0; i < b; ++i) out.y[i] = static_cast<int32_t>((i + s) % K);
+    const auto before = weights_of(ff);
+    out.stats = ff.train_step(out.x.data(), out.y.data());
+    if (s == warmup) restore(ff, before);
+  }
+  const int32_t* neg = static_cast<ForwardForward&>(ff).last_negative_labels();
+  out.negatives.assign(neg, neg + b);
+  return out;
+}
+
+void check_layers(Algorithm& ff, const std::vector<int64_t>& hidden, const CheckedStep& step, int64_t b, const Naive& cfg) {
+  for (int l = 0; l < static_cast<int>(hidden.size()); ++l) {
+    INFO("layer " << l);
+    auto loss = [&] { return naive_layer_loss(ff, hidden, l, step.x, step.y, step.negatives.data(), b, cfg); };
+    CHECK(step.stats.layer_loss[l] == Approx(loss()).epsilon(1e-4));
+    const int64_t in = l == 0 ? D : hidden[l - 1];
+    check_gradient(ff, "layer" + std::to_string(l) + ".weight", in * hidden[l], loss);
+    check_gradient(ff, "layer" + std::to_string(l) + ".bias", hidden[l], loss);
+  }
 }
 
 }  // namespace
@@ -74,40 +214,110 @@ TEST_CASE("ff and ff_symba: each layer's local gradient matches finite differenc
     const bool symba = std::string(name) == "ff_symba";
     const int64_t b = 5;
     const std::vector<int64_t> hidden = {8, 6};
-    ModelSpec spec{D, hidden, K};
-    auto ff = create_algorithm(name, {{"optimizer", "sgd"}, {"lr", 0.0}, {"momentum", 0.0}, {"classifier", false},
-                                      {"goodness", "mean"}, {"norm", "l2"}});
-    if (!symba) ff = create_algorithm(name, {{"optimizer", "sgd"}, {"lr", 0.0}, {"momentum", 0.0}, {"classifier", false},
-                                             {"goodness", "mean"}, {"norm", "l2"}, {"threshold", 2.0}});
-    ff->setup(spec, b, 11);
-    Rng rng(2);
-    std::vector<float> x(static_cast<size_t>(b * D));
-    for (auto& v : x) v = rng.uniform();
-    std::vector<int32_t> y = {0, 1, 2, 3, 1};
-    const auto stats = ff->train_step(x.data(), y.data());
-    const int32_t* neg = static_cast<ForwardForward&>(*ff).last_negative_labels();
-    std::vector<int32_t> negatives(neg, neg + b);
-    for (int l = 0; l < 2; ++l) {
-      CHECK(stats.layer_loss[l] == Approx(naive_layer_loss(*ff, hidden, l, x, y, negatives.data(), b, symba)).epsilon(1e-4));
-      const int64_t in = l == 0 ? D : hidden[0];
-      for (const char* part : {"weight", "bias"}) {
-        const std::string param_name = "layer" + std::to_string(l) + "." + part;
-        float* param = buffer(*ff, param_name);
-        const float* grad = buffer(*ff, param_name + ".grad");
-        const int64_t count = std::string(part) == "weight" ? in * hidden[l] : hidden[l];
-        for (int64_t i = 0; i < count; ++i) {
-          const float saved = param[i], step = 1e-3f;
-          param[i] = saved + step;
-          const double plus = naive_layer_loss(*ff, hidden, l, x, y, negatives.data(), b, symba);
-          param[i] = saved - step;
-          const double minus = naive_layer_loss(*ff, hidden, l, x, y, negatives.data(), b, symba);
-          param[i] = saved;
-          const double numeric = (plus - minus) / (2.0 * step);
-          INFO(param_name << "[" << i << "] analytic " << grad[i] << " numeric " << numeric);
-          REQUIRE(std::fabs(grad[i] - numeric) <= 2e-3 * (1.0 + std::fabs(numeric)));
-        }
-      }
-    }
+    nlohmann::json options = {{"optimizer", "sgd"}, {"momentum", 0.0}, {"classifier", false},
+                              {"goodness", "mean"}, {"norm", "l2"}};
+    options[symba ? "alpha" : "threshold"] = symba ? 1.5 : 2.0;  // SymBa's alpha: not its default of 4
+    auto ff = create_algorithm(name, options);
+    ff->setup(ModelSpec{D, hidden, K}, b, 11);
+    Naive cfg;
+    cfg.symba = symba;
+    cfg.alpha = 1.5;
+    check_layers(*ff, hidden, checked_step(*ff, b), b, cfg);
+  }
+}
+
+TEST_CASE("ff: with its default options (sum goodness, rms normalisation, classifier) each layer's gradient matches finite differences", "[ff]") {
+  const int64_t b = 5;
+  const std::vector<int64_t> hidden = {8, 6};
+  auto ff = create_algorithm("ff", {});
+  ff->setup(ModelSpec{D, hidden, K}, b, 11);
+  Naive cfg;
+  cfg.l2 = false;
+  cfg.mean_goodness = false;
+  cfg.threshold = 1.0;
+  check_layers(*ff, hidden, checked_step(*ff, b, 3), b, cfg);
+}
+
+TEST_CASE("ff: label_value is what the label slot holds (the loss and gradient follow it)", "[ff]") {
+  const int64_t b = 5;
+  const std::vector<int64_t> hidden = {8, 6};
+  auto ff = create_algorithm("ff", {{"label_value", 2.5}, {"negatives", "hard"}});
+  ff->setup(ModelSpec{D, hidden, K}, b, 5);
+  Naive cfg;
+  cfg.l2 = false;
+  cfg.mean_goodness = false;
+  cfg.threshold = 1.0;
+  cfg.label_value = 2.5;
+  const auto step = checked_step(*ff, b, 2);
+  check_layers(*ff, hidden, step, b, cfg);
+  Naive ignored = cfg;
+  ignored.label_value = 1.0;
+  CHECK(step.stats.layer_loss[0] != Approx(naive_layer_loss(*ff, hidden, 0, step.x, step.y, step.negatives.data(), b, ignored)).epsilon(1e-4));
+}
+
+TEST_CASE("ff: peer normalisation's gradient matches finite differences", "[ff]") {
+  const int64_t b = 6;
+  const std::vector<int64_t> hidden = {8, 6};
+  // A large weight, so the peer term dominates the check (the matlab code's 0.03 would hide an error in it).
+  auto ff = create_algorithm("ff", {{"peer_normalization", 20.0}, {"classifier", false}});
+  ff->setup(ModelSpec{D, hidden, K}, b, 7);
+  Naive cfg;
+  cfg.l2 = false;
+  cfg.mean_goodness = false;
+  cfg.threshold = 1.0;
+  cfg.peer = 20.0;
+  const auto step = checked_step(*ff, b);
+  check_layers(*ff, hidden, step, b, cfg);
+  Naive without = cfg;
+  without.peer = 0.0;
+  const double pair_only = naive_layer_loss(*ff, hidden, 1, step.x, step.y, step.negatives.data(), b, without);
+  CHECK(step.stats.layer_loss[1] > pair_only + 1e-3);  // the peer term is really there
+}
+
+TEST_CASE("ff: the softmax classifier's gradient matches finite differences, with and without the first layer", "[ff]") {
+  for (bool skip_first : {true, false}) {
+    INFO("classifier_skip_first " << skip_first);
+    const int64_t b = 5;
+    const std::vector<int64_t> hidden = {8, 6, 5};
+    auto ff = create_algorithm("ff", {{"classifier_skip_first", skip_first}, {"label_value", 1.5}});
+    ff->setup(ModelSpec{D, hidden, K}, b, 3);
+    const int64_t features = skip_first ? 6 + 5 : 8 + 6 + 5;
+    REQUIRE(float_count(*ff, "classifier.weight") == features * K);
+    Naive cfg;
+    cfg.l2 = false;
+    cfg.label_value = 1.5;
+    const auto step = checked_step(*ff, b, 4);
+    const int first = skip_first ? 1 : 0;
+    auto loss = [&] { return naive_classifier_loss(*ff, hidden, first, step.x, step.y, b, cfg); };
+    CHECK(step.stats.classifier_loss == Approx(loss()).epsilon(1e-4));
+    check_gradient(*ff, "classifier.weight", features * K, loss);
+    check_gradient(*ff, "classifier.bias", K, loss);
+    // The other choice of features would give another loss: the option is not ignored.
+    CHECK(step.stats.classifier_loss != Approx(naive_classifier_loss(*ff, hidden, 1 - first, step.x, step.y, b, cfg)).epsilon(1e-4));
+  }
+}
+
+TEST_CASE("ff: layer_epochs keeps each layer in training for that many epochs (layer-wise schedule)", "[ff]") {
+  auto ff = create_algorithm("ff", {{"schedule", "layerwise"}, {"layer_epochs", 2}, {"classifier", false}});
+  ff->setup(ffb::testing::small_model(), 16, 1);
+  auto data = ffb::testing::small_synthetic(200, 50);
+  std::vector<float> x(16 * 64);
+  std::vector<int32_t> y(16);
+  data::Batcher batcher(data.train, 16, 1);
+  auto snapshot = [&](int l) {
+    const int64_t count = l == 0 ? 64 * 32 : 32 * 24;
+    const float* w = buffer(*ff, "layer" + std::to_string(l) + ".weight");
+    return std::vector<float>(w, w + count);
+  };
+  for (int64_t epoch = 0; epoch < 4; ++epoch) {
+    INFO("epoch " << epoch);
+    ff->begin_epoch(epoch, 4);
+    const auto w0 = snapshot(0), w1 = snapshot(1);
+    batcher.start_epoch(epoch);
+    for (int step = 0; step < 3 && batcher.next(x.data(), y.data()) > 0; ++step) ff->train_step(x.data(), y.data());
+    const bool first_layer_trains = epoch < 2;  // epochs 0 and 1: layer 0; epochs 2 and 3: layer 1
+    CHECK((snapshot(0) != w0) == first_layer_trains);
+    CHECK((snapshot(1) != w1) == !first_layer_trains);
   }
 }
 
@@ -337,4 +547,39 @@ TEST_CASE("ff: impossible set-ups are clear errors", "[ff]") {
   auto ff = create_algorithm("ff", {});
   CHECK_THROWS_WITH(ff->setup(ModelSpec{8, {4}, 10}, 4, 1), Catch::Contains("must exceed the class count"));
   CHECK_THROWS_WITH(ff->setup(ModelSpec{64, {}, 10}, 4, 1), Catch::Contains("at least one hidden layer"));
+}
+
+TEST_CASE("lr_decay_start: constant, then linear to 0 at the end of the last epoch (the matlab code's schedule)", "[ff][bp]") {
+  CHECK(lr_decay_factor(0, 90, 100) == 1.0);   // off
+  CHECK(lr_decay_factor(50, 49, 100) == 1.0);  // epochs 1..50 (0-based 0..49) at the full rate
+  // The matlab code, 1-based epoch e > 50 of 100: (1 + 2 (100 - e)) / 100.
+  for (int64_t e = 51; e <= 100; ++e) CHECK(lr_decay_factor(50, e - 1, 100) == Approx((1.0 + 2.0 * (100 - e)) / 100.0));
+  CHECK(lr_decay_factor(10, 5, 8) == 1.0);  // the run ends before the decay starts
+  CHECK(lr_decay_factor(3, 3, 5) == Approx(0.75));
+  CHECK(lr_decay_factor(3, 4, 5) == Approx(0.25));
+  // The algorithms apply it in begin_epoch: with plain SGD the first update's size is lr * factor * gradient.
+  for (const char* name : {"ff", "bp"}) {
+    INFO(name);
+    const nlohmann::json options = {{"optimizer", "sgd"}, {"momentum", 0.0}, {"lr", 0.01}, {"lr_decay_start", 50}};
+    auto full = create_algorithm(name, options);
+    auto decayed = create_algorithm(name, options);
+    full->setup(ffb::testing::small_model(), 16, 2);
+    decayed->setup(ffb::testing::small_model(), 16, 2);
+    full->begin_epoch(10, 100);
+    decayed->begin_epoch(75, 100);  // factor (100 - 75 - 0.5) / 50 = 0.49
+    Batches16 batches;
+    batches.next();
+    const auto initial = copy_of(*full, "layer0.weight", 64 * 32);
+    full->train_step(batches.x.data(), batches.y.data());
+    decayed->train_step(batches.x.data(), batches.y.data());
+    const auto moved_full = copy_of(*full, "layer0.weight", 64 * 32), moved_decayed = copy_of(*decayed, "layer0.weight", 64 * 32);
+    double full_norm = 0.0, ratio_error = 0.0;
+    for (size_t i = 0; i < initial.size(); ++i) {
+      const double a = moved_full[i] - initial[i], c = moved_decayed[i] - initial[i];
+      full_norm += std::fabs(a);
+      ratio_error += std::fabs(c - 0.49 * a);
+    }
+    REQUIRE(full_norm > 0.0);
+    CHECK(ratio_error / full_norm < 1e-3);
+  }
 }

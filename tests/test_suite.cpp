@@ -2,8 +2,11 @@
 // sweep axes; the shipped suites parse; atomic writes leave no partial file.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 
 #include "algorithms/algorithm.hpp"
 #include "bench/harness/point.hpp"
@@ -125,6 +128,219 @@ TEST_CASE("suite: the shipped suites parse", "[suite]") {
     const auto path = resolve_suite_path(name, FFB_SOURCE_DIR);
     const auto suite = load_suite(path, &only_synthetic);
     CHECK(!suite.points.empty());
+  }
+  // These need MNIST (no synthetic fallback): parsed as if every dataset were fetched.
+  for (const char* name : {"reference", "tune", "reproduce"}) {
+    INFO(name);
+    const auto suite = load_suite(resolve_suite_path(name, FFB_SOURCE_DIR), &everything_available);
+    CHECK(!suite.points.empty());
+  }
+}
+
+TEST_CASE("suite: reproduce runs reference.json's experiment, with a validation split and 3 seeds", "[suite]") {
+  const auto reference = load_suite(resolve_suite_path("reference", FFB_SOURCE_DIR), &everything_available);
+  const auto reproduce = load_suite(resolve_suite_path("reproduce", FFB_SOURCE_DIR), &everything_available);
+  const SuitePoint* original = nullptr;
+  for (const auto& p : reference.points)
+    if (p.engine == "ffbench") original = &p;
+  REQUIRE(original != nullptr);
+  int copies = 0;
+  for (const auto& p : reproduce.points) {
+    if (p.experiment != "reference") continue;
+    ++copies;
+    CHECK(p.options == original->options);
+    CHECK(p.hidden == original->hidden);
+    CHECK(p.batch == original->batch);
+    CHECK(p.epochs == original->epochs);
+    CHECK(p.eval_every == original->eval_every);
+    CHECK(p.standardize == original->standardize);
+    CHECK(p.validation == 10000);  // 50,000 train: reference.json's limit_train of 50,000, the same first samples
+    CHECK(p.dataset == "mnist");
+    REQUIRE(p.published.is_array());
+    CHECK(p.published[0]["test_error"] == 0.0684);
+  }
+  CHECK(copies == 3);
+  int fashion = 0;
+  for (const auto& p : reproduce.points) fashion += p.dataset == "fashion";
+  CHECK(fashion == 15);
+}
+
+TEST_CASE("suite: validation, dataset and published reach the point file, and published figures are checked", "[suite]") {
+  const auto suite = parse(with_experiment(R"({"name": "x", "validation": 300, "dataset": "mnist",
+      "published": {"test_error": 0.0144, "band": 0.016, "source": "matlab", "mode": "softmax"},
+      "algorithms": [{"algorithm": "ff"}]})"));
+  const auto again = SuitePoint::from_json(suite.points.at(0).to_json());
+  CHECK(again.validation == 300);
+  CHECK(again.dataset == "mnist");
+  REQUIRE(again.published.is_array());
+  CHECK(again.published[0]["band"] == 0.016);
+  auto old = suite.points.at(0).to_json();
+  old.erase("validation");
+  old.erase("published");
+  CHECK(SuitePoint::from_json(old).validation == 0);
+  CHECK(SuitePoint::from_json(old).published.is_null());
+  // An experiment's dataset falls back like the suite's.
+  const auto fallback = parse_suite(R"({"dataset": "synthetic", "fallback_dataset": "synthetic", "experiments":
+      [{"name": "x", "dataset": "fashion", "algorithms": [{"algorithm": "bp"}]}]})", "t.json", &only_synthetic);
+  CHECK(fallback.points[0].dataset == "synthetic");
+  CHECK_THROWS_WITH(parse(with_experiment(R"({"name": "x", "validation": -1, "algorithms": [{"algorithm": "bp"}]})")),
+                    Catch::Contains("experiments[0].validation' must be >= 0"));
+  CHECK_THROWS_WITH(parse(with_experiment(R"({"name": "x", "published": {"test_error": 0.014}, "algorithms": [{"algorithm": "bp"}]})")),
+                    Catch::Contains("needs test_error"));
+  CHECK_THROWS_WITH(parse(with_experiment(R"({"name": "x", "published": {"test_error": 1.4, "band": 1.5, "source": "s"},
+      "algorithms": [{"algorithm": "bp"}]})")), Catch::Contains("fractions in [0, 1]"));
+  CHECK_THROWS_WITH(parse(with_experiment(R"({"name": "x", "published": {"test_error": 0.014, "band": 0.01, "source": "s"},
+      "algorithms": [{"algorithm": "bp"}]})")), Catch::Contains("below the published test error"));
+  CHECK_THROWS_WITH(parse(with_experiment(R"({"name": "x", "published": [{"test_error": 0.014, "band": 0.015, "source": "s",
+      "mode": "goodness"}], "algorithms": [{"algorithm": "bp"}]})")), Catch::Contains("published[0].mode' is 'goodness'"));
+  CHECK_THROWS_WITH(parse(with_experiment(R"({"name": "x", "published": {"test_error": 0.014, "band": 0.015, "source": "s",
+      "year": 2022}, "algorithms": [{"algorithm": "bp"}]})")), Catch::Contains("published.year' is not a known field"));
+}
+
+namespace {
+const char* kTune = R"({"name": "t", "measure": "tune", "validation": 100, "epochs": 8, "seeds": [3],
+    "tune": {"trials": 5, "eta": 2, "rungs": 3},
+    "algorithms": [{"algorithm": "ff", "options": {"momentum": 0.5},
+                    "search": {"lr": {"log_uniform": [0.0001, 0.1]}, "negatives": {"choice": ["uniform", "hard"]},
+                               "threshold": {"uniform": [0.5, 2.0]}, "layer_epochs": {"int_uniform": [1, 3]}}}]})";
+}
+
+TEST_CASE("suite: a tune experiment expands into rungs of successive halving with drawn configurations", "[suite][tune]") {
+  const auto suite = parse(with_experiment(kTune));
+  // 5 trials at 2 epochs, the best 3 at 4, the best 2 at 8.
+  REQUIRE(suite.points.size() == 5 + 3 + 2);
+  std::vector<int64_t> epochs;
+  for (const auto& p : suite.points) {
+    CHECK(p.measure == "tune");
+    CHECK(p.validation == 100);
+    CHECK(p.seed == 3);
+    epochs.push_back(p.epochs);
+  }
+  CHECK(epochs == std::vector<int64_t>{2, 2, 2, 2, 2, 4, 4, 4, 8, 8});
+  std::set<std::string> negatives;
+  for (int t = 0; t < 5; ++t) {
+    const auto& p = suite.points[static_cast<size_t>(t)];
+    CHECK(p.id == "t.ff.r0-trial" + std::to_string(t) + ".d2-w500-b128-s3");
+    CHECK(p.tune["trial"] == t);
+    const auto& config = p.tune["config"];
+    CHECK(p.options["lr"] == config["lr"]);
+    CHECK(p.options["momentum"] == 0.5);  // the entry's own options stay
+    CHECK(config["lr"].get<double>() >= 0.0001);
+    CHECK(config["lr"].get<double>() <= 0.1);
+    CHECK(config["threshold"].get<double>() >= 0.5);
+    CHECK(config["threshold"].get<double>() <= 2.0);
+    CHECK(config["layer_epochs"].is_number_integer());
+    negatives.insert(config["negatives"].get<std::string>());
+  }
+  CHECK(negatives.size() == 2);
+  CHECK(suite.points[5].id == "t.ff.r1-rank0.d2-w500-b128-s3");
+  CHECK(suite.points[5].tune["trial"].is_null());
+  CHECK(suite.points[9].tune["rung"] == 2);
+  // The same file draws the same configurations (resume re-expands the suite from its copy).
+  CHECK(parse(with_experiment(kTune)).points[3].options == suite.points[3].options);
+  // The point file keeps the tune fields.
+  CHECK(SuitePoint::from_json(suite.points[2].to_json()).tune == suite.points[2].tune);
+}
+
+TEST_CASE("suite: a tune point above rung 0 takes the rung below's best, once it has finished", "[suite][tune]") {
+  const auto suite = parse(with_experiment(kTune));
+  std::map<std::string, nlohmann::json> results;
+  auto result_of = [&](const std::string& id) { return results.count(id) ? results[id] : nlohmann::json(); };
+  auto finish = [&](const SuitePoint& p, double goodness, double softmax, const std::string& status = "ok") {
+    results[p.id] = {{"status", status}, {"point", p.to_json()},
+                     {"epochs", {{{"epoch", p.epochs}, {"validation_accuracy", {{"goodness", goodness}, {"softmax", softmax}}}}}}};
+  };
+  SuitePoint rank1 = suite.points[6];
+  std::string why;
+  CHECK_FALSE(resolve_tune_point(rank1, suite.points, result_of, why));
+  CHECK_THAT(why, Catch::Contains("rung 0"));
+  finish(suite.points[0], 0.50, 0.60);
+  finish(suite.points[1], 0.90, 0.10);  // scored by its best mode: 0.90
+  finish(suite.points[2], 0.70, 0.20);
+  finish(suite.points[3], 0.95, 0.95, "diverged");  // a diverged trial never goes on
+  finish(suite.points[4], 0.70, 0.30);  // ties trial 2: the lower trial ranks first
+  CHECK(tune_score(results[suite.points[1].id]) == 0.90);
+  CHECK(tune_score(results[suite.points[3].id]) == -1.0);
+  REQUIRE(resolve_tune_point(rank1, suite.points, result_of, why));
+  CHECK(rank1.tune["trial"] == 2);
+  CHECK(rank1.tune["promoted_from"] == suite.points[2].id);
+  CHECK(rank1.options == suite.points[2].options);
+  SuitePoint rank2 = suite.points[7];
+  REQUIRE(resolve_tune_point(rank2, suite.points, result_of, why));
+  CHECK(rank2.tune["trial"] == 4);
+  // Rung 2 ranks rung 1's results, which carry the trial they resolved to.
+  for (size_t i = 5; i < 8; ++i) {
+    SuitePoint p = suite.points[i];
+    REQUIRE(resolve_tune_point(p, suite.points, result_of, why));
+    finish(p, i == 7 ? 0.99 : 0.80, 0.0);
+  }
+  SuitePoint top = suite.points[8];
+  REQUIRE(resolve_tune_point(top, suite.points, result_of, why));
+  CHECK(top.tune["trial"] == 4);
+  CHECK(top.epochs == 8);
+}
+
+TEST_CASE("suite: malformed tune experiments get errors naming the field", "[suite][tune]") {
+  auto tune = [](const std::string& fields, const std::string& search = R"({"lr": {"log_uniform": [0.001, 0.1]}})") {
+    return with_experiment(R"({"name": "t", "measure": "tune", "epochs": 4, "algorithms": [{"algorithm": "ff", "search": )" +
+                           search + "}]" + fields + "}");
+  };
+  CHECK_THROWS_WITH(parse(tune("")), Catch::Contains("experiments[0].validation' must be > 0 with measure 'tune'"));
+  CHECK_THROWS_WITH(parse(tune(R"(, "validation": 10, "seeds": [1, 2])")), Catch::Contains("one seed"));
+  CHECK_THROWS_WITH(parse(tune(R"(, "validation": 10)", R"({"lr": {"normal": [0, 1]}})")),
+                    Catch::Contains("search.lr.normal' is not a known distribution"));
+  CHECK_THROWS_WITH(parse(tune(R"(, "validation": 10)", R"({"lr": {"log_uniform": [0, 1]}})")), Catch::Contains("needs lo > 0"));
+  CHECK_THROWS_WITH(parse(tune(R"(, "validation": 10)", R"({"lrr": {"choice": [1]}})")), Catch::Contains("unknown option 'lrr'"));
+  CHECK_THROWS_WITH(parse(tune(R"(, "validation": 10)", R"({"lr": {"uniform": [-1, 0]}})")), Catch::Contains("must be >"));
+  CHECK_THROWS_WITH(parse(tune(R"(, "validation": 10)", "{}")), Catch::Contains("search' is required"));
+  CHECK_THROWS_WITH(parse(tune(R"(, "validation": 10, "tune": {"rungs": 4})")), Catch::Contains("each rung must train longer"));
+  CHECK_THROWS_WITH(parse(tune(R"(, "validation": 10, "tune": {"trials": 1, "rungs": 2})")), Catch::Contains("nothing to drop"));
+  CHECK_THROWS_WITH(parse(tune(R"(, "validation": 10, "tune": {"halving": 2})")), Catch::Contains("tune.halving' is not a known field"));
+  CHECK_THROWS_WITH(parse(with_experiment(R"({"name": "x", "tune": {}, "algorithms": [{"algorithm": "bp"}]})")),
+                    Catch::Contains("only for measure 'tune'"));
+  CHECK_THROWS_WITH(parse(with_experiment(R"({"name": "x", "algorithms": [{"algorithm": "bp", "search": {}}]})")),
+                    Catch::Contains("search' is only for measure 'tune'"));
+}
+
+TEST_CASE("training: with a validation split, every evaluation is on it and the test split is seen once", "[suite]") {
+  TrainConfig config;
+  config.dataset.synthetic_d = 64;
+  config.dataset.synthetic_train = 400;
+  config.dataset.synthetic_test = 50;
+  config.dataset.validation = 100;
+  config.hidden = {16};
+  config.batch = 50;
+  config.epochs = 4;
+  config.collapse_evaluations = 0;  // this tiny run may sit near chance; it is about which split is evaluated when
+  const auto data = data::load(config.dataset);
+  REQUIRE(data.validation.n == 100);
+  REQUIRE(data.train.n == 300);
+  auto algorithm = create_algorithm("ff", {});
+  const auto result = train(*algorithm, config, data);
+  CHECK(result.selection == "validation");
+  CHECK(result.validation_samples == 100);
+  REQUIRE(result.epochs.size() == 4);
+  for (const auto& e : result.epochs) {
+    CHECK(e.validation_accuracy.size() == 2);
+    CHECK(e.test_accuracy.size() == (e.epoch == 4 ? 2u : 0u));
+  }
+  REQUIRE(result.best_epoch.size() == 2);
+  for (size_t m = 0; m < 2; ++m) {
+    double best = 0.0;
+    for (const auto& e : result.epochs) best = std::max(best, e.validation_accuracy[m]);
+    CHECK(result.best_validation_accuracy[m] == best);
+    CHECK(result.epochs[static_cast<size_t>(result.best_epoch[m] - 1)].validation_accuracy[m] == best);
+  }
+  // Without one: today's behaviour, the test split after every epoch.
+  config.dataset.validation = 0;
+  const auto plain = data::load(config.dataset);
+  auto again = create_algorithm("ff", {});
+  const auto tested = train(*again, config, plain);
+  CHECK(tested.selection == "none (test every epoch)");
+  CHECK(tested.best_epoch.empty());
+  for (const auto& e : tested.epochs) {
+    CHECK(e.test_accuracy.size() == 2);
+    CHECK(e.validation_accuracy.empty());
   }
 }
 

@@ -19,7 +19,13 @@ std::vector<OptionInfo> Backprop::declared_options() {
 Backprop::Backprop(const nlohmann::json& options)
     : Algorithm(std::make_unique<Options>("bp", declared_options(), options)) {
   optimizer_ = optimizer_from(*options_);
+  base_lr_ = optimizer_.lr;
+  lr_decay_start_ = options_->integer("lr_decay_start");
   bf16_ = bf16_precision(*options_);
+}
+
+void Backprop::begin_epoch(int64_t epoch, int64_t total_epochs) {
+  optimizer_.lr = static_cast<float>(base_lr_ * lr_decay_factor(lr_decay_start_, epoch, total_epochs));
 }
 
 void Backprop::weights_changed() {

@@ -14,6 +14,7 @@ class Backprop final : public Algorithm {
 
   std::string name() const override { return "bp"; }
   void setup(const ModelSpec& spec, int64_t batch, uint64_t seed) override;
+  void begin_epoch(int64_t epoch, int64_t total_epochs) override;  // lr_decay_start
   std::vector<std::string> prediction_modes() const override { return {"softmax"}; }
   void scores(const float* x, int64_t rows, int mode, float* out_scores) override;
   double flops_per_sample(Phase phase, int mode = 0) const override;
@@ -28,6 +29,8 @@ class Backprop final : public Algorithm {
 
   void weights_changed() override;
   OptimizerConfig optimizer_;
+  float base_lr_ = 0.0f;  // before the epoch's lr_decay_start factor
+  int64_t lr_decay_start_ = 0;
   bool bf16_ = false;
   // bf16 training: bfloat16 copies of the input, of each activation, and of dz.
   BufferId input_bf16_, grad_bf16_;

@@ -48,6 +48,9 @@ ForwardForward::ForwardForward(const nlohmann::json& options, const std::string&
   bf16_ = bf16_precision(o);
   classifier_optimizer_ = optimizer_;
   classifier_optimizer_.lr = static_cast<float>(o.number("classifier_lr"));
+  base_lr_ = optimizer_.lr;
+  base_classifier_lr_ = classifier_optimizer_.lr;
+  lr_decay_start_ = o.integer("lr_decay_start");
   if (o.values().contains("threshold")) threshold_ = o.number("threshold");
   goodness_mean_ = o.choice("goodness", {"sum", "mean"}) == "mean";
   norm_ = o.choice("norm", {"rms", "l2"}) == "l2" ? kern::NormKind::l2 : kern::NormKind::rms;
@@ -237,8 +240,10 @@ void ForwardForward::weights_changed() {
 }
 
 void ForwardForward::begin_epoch(int64_t epoch, int64_t total_epochs) {
-  (void)total_epochs;
   epoch_ = epoch;
+  const double factor = lr_decay_factor(lr_decay_start_, epoch, total_epochs);  // the layers and the classifier alike, as the matlab code
+  optimizer_.lr = static_cast<float>(base_lr_ * factor);
+  classifier_optimizer_.lr = static_cast<float>(base_classifier_lr_ * factor);
   if (!layerwise_) {
     trained_layer_ = -1;
   } else if (layer_steps_ == 0) {

@@ -82,6 +82,8 @@ class ForwardForward : public Algorithm {
   void weights_changed() override;
   std::string name_;
   OptimizerConfig optimizer_, classifier_optimizer_;
+  float base_lr_ = 0.0f, base_classifier_lr_ = 0.0f;  // before the epoch's lr_decay_start factor
+  int64_t lr_decay_start_ = 0;
   bool bf16_ = false;
   BufferId normalized_bf16_, hidden_grad_bf16_;  // bf16 training: the pair pass's matmul inputs
   kern::NormKind norm_ = kern::NormKind::l2;

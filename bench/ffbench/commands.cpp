@@ -119,6 +119,7 @@ int command_train(const TrainArgs& args) {
   config.epochs = args.epochs;
   config.eval_every = args.eval_every;
   config.dataset.standardize = args.standardize;
+  config.dataset.validation = args.validation;
   config.time_budget_seconds = args.time_budget;
   config.seed = args.seed;
   config.threads = threads();
@@ -128,11 +129,13 @@ int command_train(const TrainArgs& args) {
   if (splits.train.d != layers[0])
     throw std::invalid_argument(fmt::format("--layers starts with {} but {} images have {} inputs: start --layers with {}",
                                             layers[0], args.dataset, splits.train.d, splits.train.d));
-  fmt::print("ffbench train: {} {} on {} ({} train / {} test), batch {}, {} epochs, seed {}, {} threads, denormals {}, "
+  const bool validated = splits.validation.n > 0;
+  fmt::print("ffbench train: {} {} on {} ({} train / {}{} test), batch {}, {} epochs, seed {}, {} threads, denormals {}, "
              "oneDNN {} ({})\n",
              config.algorithm, ModelSpec{splits.train.d, config.hidden, splits.train.k}.describe(), args.dataset,
-             splits.train.n, splits.test.n, config.batch, config.epochs, config.seed, threads(), to_string(denormals()),
-             onednn_version(), onednn_isa());
+             splits.train.n, validated ? fmt::format("{} validation / ", splits.validation.n) : "", splits.test.n,
+             config.batch, config.epochs, config.seed, threads(), to_string(denormals()), onednn_version(), onednn_isa());
+  if (validated) fmt::print("accuracies per epoch are on the validation split; the test split is evaluated once, at the end\n");
   fmt::print("options: {}\n", algorithm->options().values().dump());
   config.load_path = args.load_path;
   if (!args.load_path.empty()) fmt::print("starting from the weights in {}\n", args.load_path);
@@ -142,12 +145,12 @@ int command_train(const TrainArgs& args) {
   auto on_epoch = [&](const EpochRecord& r, const TrainResult& result) {
     if (!header) {
       std::string modes;
-      for (const auto& m : result.modes) modes += fmt::format(" {:>10}", "acc:" + m);
+      for (const auto& m : result.modes) modes += fmt::format(" {:>10}", (validated ? "val:" : "acc:") + m);
       fmt::print("{:>5} {:>10} {:>9} {:>9} {:>10}{}\n", "epoch", "loss", "train_s", "eval_s", "samples/s", modes);
       header = true;
     }
     std::string accuracies;
-    for (double a : r.test_accuracy) accuracies += fmt::format(" {:>9.2f}%", 100.0 * a);
+    for (double a : validated ? r.validation_accuracy : r.test_accuracy) accuracies += fmt::format(" {:>9.2f}%", 100.0 * a);
     fmt::print("{:>5} {:>10.5f} {:>9.2f} {:>9.2f} {:>10.0f}{}\n", r.epoch, r.train_loss, r.train_seconds,
                r.eval_seconds, r.samples_per_second, accuracies);
     if (args.verbose)
@@ -169,6 +172,16 @@ int command_train(const TrainArgs& args) {
   };
   const auto result = train(*algorithm, config, splits, on_epoch);
   if (result.status != "ok") fmt::print("run {}: {}\n", result.status, result.detail);
+  if (validated && !result.epochs.empty()) {
+    const auto& last = result.epochs.back();
+    std::string test, best;
+    for (size_t m = 0; m < last.test_accuracy.size(); ++m)
+      test += fmt::format(" {} {:.2f}%", result.modes[m], 100.0 * last.test_accuracy[m]);
+    for (size_t m = 0; m < result.best_epoch.size(); ++m)
+      best += fmt::format(" {} epoch {} ({:.2f}%)", result.modes[m], result.best_epoch[m], 100.0 * result.best_validation_accuracy[m]);
+    if (!test.empty()) fmt::print("test accuracy of the final model (epoch {}):{}\n", last.epoch, test);
+    fmt::print("best epoch on validation:{}\n", best);
+  }
   if (!args.save_path.empty()) {
     algorithm->save(args.save_path);
     fmt::print("weights saved to {}\n", args.save_path);
@@ -180,10 +193,14 @@ int command_train(const TrainArgs& args) {
     out["model"] = result.spec.describe();
     out["status"] = result.status;
     out["modes"] = result.modes;
+    out["selection"] = result.selection;
+    out["validation_samples"] = result.validation_samples;
+    out["best_epoch"] = result.best_epoch;
     for (const auto& r : result.epochs)
       out["epochs"].push_back({{"epoch", r.epoch}, {"train_loss", r.train_loss}, {"train_seconds", r.train_seconds},
                                {"eval_seconds", r.eval_seconds}, {"samples_per_second", r.samples_per_second},
-                               {"test_accuracy", r.test_accuracy}, {"test_loss", r.test_loss}});
+                               {"test_accuracy", r.test_accuracy}, {"test_loss", r.test_loss},
+                               {"validation_accuracy", r.validation_accuracy}, {"validation_loss", r.validation_loss}});
     const std::string temp = args.json_path + ".tmp";
     std::ofstream(temp) << out.dump(2) << "\n";
     std::filesystem::rename(temp, args.json_path);

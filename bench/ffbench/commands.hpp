@@ -25,6 +25,7 @@ struct TrainArgs {
   int64_t eval_every = 1;
   bool standardize = false;
   std::string denormals = "flush";
+  int64_t validation = 0;  // samples carved from the end of the train split; > 0: per-epoch evaluation on it, test once at the end
 };
 
 struct RunArgs {
@@ -33,6 +34,7 @@ struct RunArgs {
   std::string out_dir;
   std::string only;
   bool yes = false;
+  bool dry_run = false;  // print the points per experiment and the estimate; run and write nothing
 };
 
 struct PointArgs {

@@ -88,6 +88,9 @@ int main(int argc, char** argv) {
   train->add_option("--options", train_args.options_json, "Algorithm options as a JSON object");
   train->add_option("--limit-train", train_args.limit_train, "Use only the first N training samples (0: all)")->capture_default_str();
   train->add_option("--limit-test", train_args.limit_test, "Use only the first N test samples (0: all)")->capture_default_str();
+  train->add_option("--validation", train_args.validation,
+                    "Carve N samples from the end of the train split: evaluate on them after each epoch, the test split once at the end (0: test every epoch)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   train->add_option("--save", train_args.save_path, "Write the trained weights to this file");
   train->add_option("--load", train_args.load_path, "Start from weights in this file");
   train->add_option("--json", train_args.json_path, "Write the per-epoch results as JSON to this file");
@@ -108,6 +111,7 @@ int main(int argc, char** argv) {
   run->add_option("--out-dir", run_args.out_dir, "Folder for run folders (default: reports/runs in the source tree)");
   run->add_option("--only", run_args.only, "Run only the points whose id contains this text");
   run->add_flag("-y,--yes", run_args.yes, "Start a sweep estimated at over 3 hours or 500 points without asking");
+  run->add_flag("--dry-run", run_args.dry_run, "Check the suite, print its points per experiment and the time estimate; run and write nothing");
 
   PointArgs point_args;
   auto* point = app.add_subcommand("point", "Run one suite point (used by 'ffbench run'; one fresh process per point)");

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -161,12 +162,14 @@ double estimate_point_seconds(const SuitePoint& p, double gemm_gflops) {
                       std::min(1.0, static_cast<double>(p.threads) / std::max(1.0, static_cast<double>(threads())));
   const bool real_data = p.dataset != "synthetic";
   const auto limited = [](int64_t n, int64_t limit) { return static_cast<double>(limit > 0 ? std::min(n, limit) : n); };
-  const double train_n = limited(real_data ? 60000 : 10000, p.limit_train);
+  const double train_n = limited((real_data ? 60000 : 10000) - p.validation, p.limit_train);
   const double test_n = limited(real_data ? 10000 : 2000, p.limit_test);
   double seconds = p.engine == "torch" ? 3.0 : 0.7;  // process start, dataset load
-  if (p.measure == "convergence") {
+  if (p.measure == "convergence" || p.measure == "tune") {
     const double evaluations = static_cast<double>(p.epochs) / static_cast<double>(std::max<int64_t>(1, p.eval_every));
-    seconds += (train_n * static_cast<double>(p.epochs) * train_flops + evaluations * test_n * predict_flops) / rate;
+    // Each evaluation on the validation split when there is one (the test split once at the end), else on test.
+    const double evaluated = p.validation > 0 ? evaluations * static_cast<double>(p.validation) + test_n : evaluations * test_n;
+    seconds += (train_n * static_cast<double>(p.epochs) * train_flops + evaluated * predict_flops) / rate;
   } else {
     const double steps = static_cast<double>(p.warmup + p.steps * p.repeats);
     seconds += static_cast<double>(p.batch) * (steps * train_flops + static_cast<double>(p.steps * p.repeats) * predict_flops) / rate;
@@ -206,6 +209,13 @@ int command_run(const RunArgs& args) {
     if (args.suite.empty()) throw std::invalid_argument("ffbench run needs a SUITE (a name from bench/suites/ or a path), or --resume RUN");
     suite_path = resolve_suite_path(args.suite, source);
     suite = load_suite(suite_path, &data::is_available);
+    if (args.dry_run) {
+      fmt::print("ffbench run --dry-run: suite '{}' ({} points) on {}; nothing is run or written\n", suite.name,
+                 suite.points.size(), suite.resolved_dataset);
+      run_dir = fs::path("/nonexistent-dry-run");  // no point is finished there
+    }
+  }
+  if (args.resume.empty() && !args.dry_run) {
     const auto m = manifest(suite, suite_path);
     const fs::path base = args.out_dir.empty() ? fs::path(source) / "reports" / "runs" : fs::path(args.out_dir);
     run_dir = base / run_folder_name(m["revision"].get<std::string>());
@@ -217,7 +227,7 @@ int command_run(const RunArgs& args) {
                suite.resolved_dataset != suite.dataset ? fmt::format(" ({} is not fetched: run scripts/fetch_data.sh)", suite.dataset) : "",
                run_dir.string());
   }
-  fs::create_directories(run_dir / "points");
+  if (!args.dry_run) fs::create_directories(run_dir / "points");
   // The estimate of what is left to run, before anything runs; a long sweep needs a yes.
   {
     const double gemm = measure_gemm_rate();
@@ -231,6 +241,18 @@ int command_run(const RunArgs& args) {
     }
     fmt::print("ffbench run: {} point(s) to run, estimated {} (this machine's GEMM: {:.0f} GFLOP/s on {} threads)\n", to_run,
                minutes(estimate), gemm, threads());
+    if (args.dry_run) {
+      std::map<std::string, std::pair<int, double>> by_experiment;
+      for (const auto& point : suite.points) {
+        if (!args.only.empty() && point.id.find(args.only) == std::string::npos) continue;
+        auto& [count, seconds] = by_experiment[point.experiment];
+        ++count;
+        seconds += estimate_point_seconds(point, gemm);
+      }
+      for (const auto& [experiment, entry] : by_experiment)
+        fmt::print("  {:<32} {:>4} point(s)  {}\n", experiment, entry.first, minutes(entry.second));
+      return 0;
+    }
     if ((estimate > 3 * 3600.0 || to_run > 500) && !args.yes) {
       if (!isatty(STDIN_FILENO))
         throw std::invalid_argument(fmt::format("this sweep would run {} point(s) for about {}: pass --yes to start it, or "
@@ -249,9 +271,18 @@ int command_run(const RunArgs& args) {
   setenv("FFBENCH_BIN", self_path().c_str(), 1);
   std::fflush(stdout);
   const auto start = std::chrono::steady_clock::now();
-  int failures = 0, index = 0, done_before = 0;
+  int failures = 0, index = 0, done_before = 0, unresolved = 0;
   const int total = static_cast<int>(suite.points.size());
-  for (const auto& point : suite.points) {
+  auto result_of = [&](const std::string& id) -> nlohmann::json {
+    const fs::path path = run_dir / "points" / (id + ".json");
+    if (!fs::exists(path)) return nullptr;
+    try {
+      return nlohmann::json::parse(read_file(path));
+    } catch (const std::exception&) {
+      return nullptr;
+    }
+  };
+  for (auto point : suite.points) {
     ++index;
     const fs::path result = run_dir / "points" / (point.id + ".json");
     if (finished(result)) {
@@ -260,6 +291,13 @@ int command_run(const RunArgs& args) {
       continue;
     }
     if (!args.only.empty() && point.id.find(args.only) == std::string::npos) continue;
+    // A tune point above rung 0 takes its configuration from the rung below's results.
+    std::string waiting;
+    if (!resolve_tune_point(point, suite.points, result_of, waiting)) {
+      ++unresolved;
+      fmt::print("[{}/{}] {} not run yet: {}\n", index, total, point.id, waiting);
+      continue;
+    }
     const fs::path point_file = run_dir / "points" / (point.id + ".point.json");
     write_atomic(point_file.string(), point.to_json().dump(2) + "\n");
     const fs::path stderr_file = run_dir / "points" / (point.id + ".stderr");
@@ -309,8 +347,9 @@ int command_run(const RunArgs& args) {
   }
   write_atomic((run_dir / "index.json").string(), index_json.dump(2) + "\n");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("ffbench run: {} points ({} finished earlier, {} failed) in {} ({:.0f} s); results in {}\n", total,
-             done_before, failures, minutes(seconds), seconds, run_dir.string());
+  fmt::print("ffbench run: {} points ({} finished earlier, {} failed{}) in {} ({:.0f} s); results in {}\n", total,
+             done_before, failures, unresolved > 0 ? fmt::format(", {} waiting for an earlier rung", unresolved) : "",
+             minutes(seconds), seconds, run_dir.string());
   fmt::print("report: /usr/bin/python3 {}/scripts/report.py {}\n", source, run_dir.string());
   return failures == 0 ? 0 : 4;
 }

@@ -48,9 +48,10 @@ nlohmann::json census_json(const std::vector<BufferCensus>& census) {
   nlohmann::json by_category = nlohmann::json::object(), buffers = nlohmann::json::array();
   for (const auto& c : census) {
     auto& category = by_category[to_string(c.category)];
-    category["values"] = category.value("values", int64_t{0}) + c.values;
-    category["subnormal"] = category.value("subnormal", int64_t{0}) + c.subnormal;
-    category["zero"] = category.value("zero", int64_t{0}) + c.zero;
+    if (category.is_null()) category = {{"values", int64_t{0}}, {"subnormal", int64_t{0}}, {"zero", int64_t{0}}};  // value() throws on null
+    category["values"] = category["values"].get<int64_t>() + c.values;
+    category["subnormal"] = category["subnormal"].get<int64_t>() + c.subnormal;
+    category["zero"] = category["zero"].get<int64_t>() + c.zero;
     if (c.subnormal > 0)
       buffers.push_back({{"name", c.name}, {"category", to_string(c.category)}, {"values", c.values}, {"subnormal", c.subnormal}});
   }
@@ -270,12 +271,14 @@ nlohmann::json run_convergence(const SuitePoint& point, Algorithm& algorithm, co
   config.epochs = point.epochs;
   config.eval_every = point.eval_every;
   config.dataset.standardize = point.standardize;
+  config.dataset.validation = point.validation;
   config.time_budget_seconds = point.time_budget_seconds;
   config.seed = point.seed;
   const auto data = data::load(config.dataset);
   nlohmann::json result;
   result["train_samples"] = data.train.n;
   result["test_samples"] = data.test.n;
+  result["validation_samples"] = data.validation.n;
   const double planned = point.time_budget_seconds > 0 ? point.time_budget_seconds : 0.0;
   const auto train_start = Clock::now();
   int64_t steps_done = 0;
@@ -293,8 +296,12 @@ nlohmann::json run_convergence(const SuitePoint& point, Algorithm& algorithm, co
   status = outcome.status;
   detail = outcome.detail;
   result["modes"] = outcome.modes;
+  result["selection"] = outcome.selection;
+  const bool validated = outcome.validation_samples > 0;
   csv = "epoch,train_loss,classifier_loss,train_seconds,epoch_seconds,eval_seconds,samples_per_second";
   for (const auto& m : outcome.modes) csv += ",test_accuracy_" + m + ",test_loss_" + m;
+  if (validated)
+    for (const auto& m : outcome.modes) csv += ",validation_accuracy_" + m + ",validation_loss_" + m;
   csv += "\n";
   nlohmann::json epochs = nlohmann::json::array();
   for (const auto& r : outcome.epochs) {
@@ -305,27 +312,45 @@ nlohmann::json run_convergence(const SuitePoint& point, Algorithm& algorithm, co
     if (!r.census.empty()) e["census"] = census_json(r.census);
     csv += fmt::format("{},{:.6g},{:.6g},{:.4f},{:.4f},{:.4f},{:.1f}", r.epoch, r.train_loss, r.classifier_loss,
                        r.train_seconds, r.epoch_seconds, r.eval_seconds, r.samples_per_second);
-    for (size_t m = 0; m < r.test_accuracy.size(); ++m) {
+    for (size_t m = 0; m < outcome.modes.size(); ++m) {
+      if (m >= r.test_accuracy.size()) {  // with a validation split, the test split is seen at the final epoch only
+        if (!r.validation_accuracy.empty()) csv += ",,";
+        continue;
+      }
       e["test_accuracy"][outcome.modes[m]] = r.test_accuracy[m];
       e["test_loss"][outcome.modes[m]] = r.test_loss[m];
       csv += fmt::format(",{:.6f},{:.6f}", r.test_accuracy[m], r.test_loss[m]);
+    }
+    for (size_t m = 0; m < r.validation_accuracy.size(); ++m) {
+      e["validation_accuracy"][outcome.modes[m]] = r.validation_accuracy[m];
+      e["validation_loss"][outcome.modes[m]] = r.validation_loss[m];
+      csv += fmt::format(",{:.6f},{:.6f}", r.validation_accuracy[m], r.validation_loss[m]);
     }
     csv += "\n";
     epochs.push_back(e);
   }
   result["epochs"] = epochs;
-  // Time and epochs to each target accuracy, per mode (null when never reached).
+  // Time and epochs to each target accuracy, per mode (null when never reached), on the split the
+  // per-epoch evaluations use: validation when there is one, else test.
+  const std::string curve = validated ? "validation_accuracy" : "test_accuracy";
+  result["time_to_target_split"] = validated ? "validation" : "test";
   for (const auto& m : outcome.modes)
     for (double target : point.targets) {
       nlohmann::json reached = nullptr;
       for (const auto& e : epochs)
-        if (e.contains("test_accuracy") && e["test_accuracy"][m].get<double>() >= target) {
+        if (e.contains(curve) && e[curve][m].get<double>() >= target) {
           reached = {{"epoch", e["epoch"]}, {"seconds", e["train_seconds"]}};
           break;
         }
       result["time_to_target"][m][fmt::format("{:.4g}", target)] = reached;
     }
   if (!epochs.empty() && epochs.back().contains("test_accuracy")) result["final_accuracy"] = epochs.back()["test_accuracy"];
+  if (validated && !epochs.empty() && epochs.back().contains("validation_accuracy"))
+    result["final_validation_accuracy"] = epochs.back()["validation_accuracy"];
+  for (size_t m = 0; m < outcome.best_epoch.size(); ++m)
+    if (outcome.best_epoch[m] > 0)
+      result["best_validation"][outcome.modes[m]] = {{"epoch", outcome.best_epoch[m]},
+                                                     {"accuracy", outcome.best_validation_accuracy[m]}};
   if (point.diagnostics && status != "diverged") {
     const int layers = algorithm.diagnostic_layers();
     for (int l = 0; l < layers; ++l)
@@ -354,7 +379,7 @@ nlohmann::json run_point(const SuitePoint& point, const ProgressFn& progress) {
   std::string status = "ok", detail;
   std::string csv;
   try {
-    if (point.measure == "throughput") {
+    if (point.measure == "throughput") {  // else convergence, or tune (a convergence run that is a trial)
       algorithm->setup(spec, point.batch, point.seed);
       result.update(run_throughput(point, *algorithm, spec, progress));
     } else {

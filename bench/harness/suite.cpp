@@ -1,6 +1,8 @@
 // See suite.hpp and bench/suites/README.md.
 #include "bench/harness/suite.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -10,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "algorithms/algorithm.hpp"
+#include "algorithms/backend/rng.hpp"
 
 namespace ffb {
 
@@ -112,15 +115,95 @@ std::string safe(const std::string& text) {
   return out;
 }
 
+// A published figure: {"test_error", "band", "source", optional "mode", "note"}, or a list of them.
+nlohmann::json parse_published(const Fields& f, const std::string& where, const std::string& origin) {
+  const auto& value = f.raw("published");
+  const nlohmann::json list = value.is_array() ? value : nlohmann::json::array({value});
+  if (list.empty()) f.fail(where, "must be an object like {\"test_error\": 0.0144, \"band\": 0.016, \"source\": \"...\"} or a non-empty list of them");
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string item = value.is_array() ? fmt::format("{}[{}]", where, i) : where;
+    Fields pf(list[i], item, origin, {"test_error", "band", "source", "mode", "note"});
+    if (!pf.has("test_error") || !pf.has("band") || !pf.has("source"))
+      pf.fail(item, "needs test_error (the published figure, a fraction: 0.0144 for 1.44%), band (the highest test error "
+                    "that counts as reproduced) and source");
+    const double error = pf.number("test_error", 0.0, 0.0), band = pf.number("band", 0.0, 0.0);
+    if (error > 1.0 || band > 1.0) pf.fail(item + ".test_error", "and band are fractions in [0, 1] (0.0144 for 1.44%)");
+    if (band < error) pf.fail(item + ".band", fmt::format("is {}, below the published test error {}: the band is the "
+                                                        "highest test error that still counts as reproduced", band, error));
+    pf.text("source", "");
+    pf.text("mode", "");
+    pf.text("note", "");
+  }
+  return list;
+}
+
+// The rounding of sampled continuous values (3 significant digits): readable configurations.
+double three_digits(double value) {
+  if (value == 0.0 || !std::isfinite(value)) return value;
+  const double scale = std::pow(10.0, 2 - static_cast<int>(std::floor(std::log10(std::fabs(value)))));
+  return std::round(value * scale) / scale;
+}
+
+uint64_t fnv1a(const std::string& text) {
+  uint64_t hash = 1469598103934665603ull;
+  for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ull;
+  return hash;
+}
+
+// Checks one search dimension ({"log_uniform": [lo, hi]}, {"uniform": [lo, hi]}, {"int_uniform":
+// [lo, hi]} or {"choice": [values]}) and draws one value from it.
+nlohmann::json sample_dimension(const Fields& owner, const nlohmann::json& spec, const std::string& where, Rng& rng) {
+  if (!spec.is_object() || spec.size() != 1)
+    owner.fail(where, "must be one distribution: {\"log_uniform\": [lo, hi]}, {\"uniform\": [lo, hi]}, "
+                      "{\"int_uniform\": [lo, hi]} or {\"choice\": [values]}");
+  const std::string kind = spec.begin().key();
+  const nlohmann::json args = spec.begin().value();
+  const std::string at = where + "." + kind;
+  if (kind == "choice") {
+    if (!args.is_array() || args.empty()) owner.fail(at, "must be a non-empty list of values");
+    return args[rng.below(args.size())];
+  }
+  if (kind != "log_uniform" && kind != "uniform" && kind != "int_uniform")
+    owner.fail(at, "is not a known distribution; allowed: choice, int_uniform, log_uniform, uniform");
+  if (!args.is_array() || args.size() != 2 || !args[0].is_number() || !args[1].is_number())
+    owner.fail(at, "must be [lo, hi], two numbers");
+  const double lo = args[0].get<double>(), hi = args[1].get<double>();
+  if (!(hi > lo)) owner.fail(at, fmt::format("must have lo < hi, got [{}, {}]", lo, hi));
+  if (kind == "int_uniform") {
+    if (!args[0].is_number_integer() || !args[1].is_number_integer()) owner.fail(at, "must be two whole numbers");
+    const auto low = args[0].get<int64_t>();
+    return low + static_cast<int64_t>(rng.below(static_cast<uint64_t>(args[1].get<int64_t>() - low + 1)));
+  }
+  const double u = static_cast<double>(rng.next_u64() >> 11) * 0x1.0p-53;
+  if (kind == "uniform") return three_digits(lo + u * (hi - lo));
+  if (!(lo > 0.0)) owner.fail(at, fmt::format("needs lo > 0 (a logarithmic scale), got {}", lo));
+  return three_digits(std::exp(std::log(lo) + u * (std::log(hi) - std::log(lo))));
+}
+
+// Successive halving's plan for a tune experiment.
+struct TunePlan {
+  int64_t trials = 8, eta = 2, rungs = 3;
+  uint64_t seed = 1;
+  std::vector<int64_t> budgets;  // epochs per rung
+  int64_t count(int64_t rung) const {  // trials in a rung: ceil(trials / eta^rung)
+    int64_t n = trials;
+    for (int64_t r = 0; r < rung; ++r) n = (n + eta - 1) / eta;
+    return n;
+  }
+};
+
 }  // namespace
 
 nlohmann::json SuitePoint::to_json() const {
-  return {{"id", id}, {"experiment", experiment}, {"measure", measure}, {"label", label}, {"algorithm", algorithm},
+  nlohmann::json j = {{"id", id}, {"experiment", experiment}, {"measure", measure}, {"label", label}, {"algorithm", algorithm},
           {"engine", engine}, {"options", options}, {"dataset", dataset}, {"limit_train", limit_train},
           {"limit_test", limit_test}, {"hidden", hidden}, {"batch", batch}, {"epochs", epochs},
           {"eval_every", eval_every}, {"standardize", standardize}, {"time_budget_s", time_budget_seconds}, {"steps", steps}, {"warmup", warmup}, {"repeats", repeats},
           {"seed", seed}, {"threads", threads}, {"targets", targets}, {"diagnostics", diagnostics},
-          {"denormals", denormals}, {"trained_epochs", trained_epochs}};
+          {"denormals", denormals}, {"trained_epochs", trained_epochs}, {"validation", validation}};
+  if (!published.is_null()) j["published"] = published;
+  if (!tune.is_null()) j["tune"] = tune;
+  return j;
 }
 
 SuitePoint SuitePoint::from_json(const nlohmann::json& j) {
@@ -150,6 +233,9 @@ SuitePoint SuitePoint::from_json(const nlohmann::json& j) {
   p.diagnostics = j.at("diagnostics");
   p.denormals = j.value("denormals", std::string("flush"));
   p.trained_epochs = j.value("trained_epochs", static_cast<int64_t>(0));
+  p.validation = j.value("validation", static_cast<int64_t>(0));
+  if (j.contains("published")) p.published = j.at("published");
+  if (j.contains("tune")) p.tune = j.at("tune");
   return p;
 }
 
@@ -182,7 +268,7 @@ Suite parse_suite(const std::string& text, const std::string& origin, bool (*dat
   const std::set<std::string> experiment_fields = {
       "name", "measure", "algorithms", "hidden", "batch", "epochs", "time_budget_s", "seeds", "threads", "targets",
       "steps", "warmup", "repeats", "sweep", "diagnostics", "limit_train", "limit_test", "eval_every", "standardize",
-      "denormals", "trained_epochs"};
+      "denormals", "trained_epochs", "validation", "dataset", "published", "tune"};
   Fields defaults_fields(defaults, "suite.defaults", origin, experiment_fields);
   std::set<std::string> ids;
   const auto& experiments = top.raw("experiments");
@@ -194,7 +280,17 @@ Suite parse_suite(const std::string& text, const std::string& origin, bool (*dat
     Fields f(merged, where, origin, experiment_fields);
     if (!f.has("name")) f.fail(where + ".name", "is required (a short name for the experiment)");
     const auto experiment = f.text("name", "");
-    const auto measure = f.text("measure", "convergence", {"convergence", "throughput"});
+    const auto measure = f.text("measure", "convergence", {"convergence", "throughput", "tune"});
+    const int64_t validation = f.integer("validation", 0, 0);
+    std::string dataset = suite.resolved_dataset;
+    if (f.has("dataset")) {
+      const auto asked = f.text("dataset", "", datasets);
+      dataset = dataset_available(asked) ? asked : fallback;
+      if (!dataset_available(dataset))
+        f.fail(where + ".dataset", fmt::format("names '{}', which is not fetched, and the fallback '{}' is not either: "
+                                               "run scripts/fetch_data.sh", asked, fallback));
+    }
+    const nlohmann::json published = f.has("published") ? parse_published(f, where + ".published", origin) : nlohmann::json();
     const auto hidden = f.integers("hidden", {500, 500}, 1);
     const auto batches = f.integers("batch", {128}, 1);
     const auto seeds = f.integers("seeds", {1}, 0);
@@ -214,63 +310,210 @@ Suite parse_suite(const std::string& text, const std::string& origin, bool (*dat
       if (sweep.has("threads")) thread_values = sweep.integers("threads", {}, 1);
       if (sweep.has("batch")) batch_values = sweep.integers("batch", {}, 1);
     }
+    TunePlan plan;
+    const int64_t epochs = f.integer("epochs", 1, 1);
+    if (measure == "tune") {
+      if (validation <= 0)
+        f.fail(where + ".validation", "must be > 0 with measure 'tune': trials are ranked on a validation split, never on test");
+      if (f.has("sweep")) f.fail(where + ".sweep", "is not allowed with measure 'tune' (one model shape per search)");
+      if (seeds.size() != 1 || batches.size() != 1 || threads.size() != 1)
+        f.fail(where, "with measure 'tune' takes one seed, one batch and one thread count (the search varies the options)");
+      const nlohmann::json tune_object = f.has("tune") ? f.raw("tune") : nlohmann::json::object();
+      Fields tf(tune_object, where + ".tune", origin, {"trials", "eta", "rungs", "seed"});
+      plan.trials = tf.integer("trials", 8, 1);
+      plan.eta = tf.integer("eta", 2, 2);
+      plan.rungs = tf.integer("rungs", 3, 1);
+      plan.seed = static_cast<uint64_t>(tf.integer("seed", seeds.front(), 0));
+      std::string listed;
+      for (int64_t r = 0; r < plan.rungs; ++r) {
+        const double budget = static_cast<double>(epochs) / std::pow(static_cast<double>(plan.eta), static_cast<double>(plan.rungs - 1 - r));
+        plan.budgets.push_back(std::max<int64_t>(1, std::llround(budget)));
+        listed += (listed.empty() ? "" : ", ") + std::to_string(plan.budgets.back());
+      }
+      for (int64_t r = 1; r < plan.rungs; ++r)
+        if (plan.budgets[r] <= plan.budgets[r - 1])
+          tf.fail(where + ".tune.rungs", fmt::format("{} rungs with eta {} and epochs {} give the budgets [{}] epochs: each rung "
+                                                     "must train longer than the one below; use more epochs or fewer rungs",
+                                                     plan.rungs, plan.eta, epochs, listed));
+      if (plan.count(plan.rungs - 1) >= plan.count(std::max<int64_t>(0, plan.rungs - 2)) && plan.rungs > 1)
+        tf.fail(where + ".tune.trials", fmt::format("{} trials with eta {} leave nothing to drop between the last two of {} "
+                                                    "rungs: use more trials or fewer rungs", plan.trials, plan.eta, plan.rungs));
+    } else if (f.has("tune")) {
+      f.fail(where + ".tune", "is only for measure 'tune'");
+    }
     if (!f.has("algorithms") || !f.raw("algorithms").is_array() || f.raw("algorithms").empty())
       f.fail(where + ".algorithms", "must be a non-empty list like [{\"algorithm\": \"ff\", \"options\": {}}]");
     const auto& algorithms = f.raw("algorithms");
+    std::set<std::string> modes;  // of the experiment's ffbench algorithms, for the published figures
     for (size_t a = 0; a < algorithms.size(); ++a) {
       const std::string awhere = fmt::format("{}.algorithms[{}]", where, a);
-      Fields af(algorithms[a], awhere, origin, {"algorithm", "options", "label", "engine", "seeds"});
+      Fields af(algorithms[a], awhere, origin, {"algorithm", "options", "label", "engine", "seeds", "search"});
       if (!af.has("algorithm")) af.fail(awhere + ".algorithm", "is required");
       const auto algorithm = af.text("algorithm", "");
       const auto engine = af.text("engine", "ffbench", {"ffbench", "torch"});
       nlohmann::json options = af.has("options") ? af.raw("options") : nlohmann::json::object();
       if (engine == "ffbench") {
         try {
-          create_algorithm(algorithm, options);  // validates name and options now, not hours later
+          for (const auto& mode : create_algorithm(algorithm, options)->prediction_modes())  // validates name and options now, not hours later
+            modes.insert(mode);
         } catch (const std::exception& ex) {
           af.fail(awhere, ex.what());
         }
       }
       const auto label = af.text("label", engine == "torch" ? "torch-" + algorithm : algorithm);
-      for (const auto& layers : layer_sets)
-        for (auto batch : batch_values)
-          for (auto thread_count : thread_values)
-            for (auto seed : af.has("seeds") ? af.integers("seeds", {}, 0) : seeds) {
-              SuitePoint p;
-              p.experiment = experiment;
-              p.measure = measure;
-              p.label = label;
-              p.algorithm = algorithm;
-              p.engine = engine;
-              p.options = options;
-              p.dataset = suite.resolved_dataset;
-              p.limit_train = f.integer("limit_train", limit_train, 0);
-              p.limit_test = f.integer("limit_test", limit_test, 0);
-              p.hidden = layers;
-              p.batch = batch;
-              p.epochs = f.integer("epochs", 1, 1);
-              p.eval_every = f.integer("eval_every", 1, 1);
-              p.standardize = f.flag("standardize", false);
-              p.time_budget_seconds = f.number("time_budget_s", 0.0, 0.0);
-              p.steps = f.integer("steps", 20, 1);
-              p.warmup = f.integer("warmup", 3, 0);
-              p.repeats = f.integer("repeats", 5, 1);
-              p.seed = static_cast<uint64_t>(seed);
-              p.threads = static_cast<int>(thread_count);
-              p.targets = f.numbers("targets");
-              p.diagnostics = f.flag("diagnostics", false);
-              p.denormals = f.text("denormals", "flush", {"flush", "keep"});
-              p.trained_epochs = f.integer("trained_epochs", 0, 0);
-              p.id = safe(fmt::format("{}.{}.d{}-w{}-b{}-t{}-s{}", experiment, label, layers.size(), layers.front(),
-                                      batch, thread_count, seed));
-              if (!ids.insert(p.id).second)
-                f.fail(where, fmt::format("expands to the point '{}' twice: give each algorithm entry a distinct "
-                                          "'label'", p.id));
-              suite.points.push_back(std::move(p));
-            }
+      // Every point of the entry, before the tune fields.
+      auto make_point = [&](const std::vector<int64_t>& layers, int64_t batch, int64_t thread_count, int64_t seed) {
+        SuitePoint p;
+        p.experiment = experiment;
+        p.measure = measure;
+        p.label = label;
+        p.algorithm = algorithm;
+        p.engine = engine;
+        p.options = options;
+        p.dataset = dataset;
+        p.limit_train = f.integer("limit_train", limit_train, 0);
+        p.limit_test = f.integer("limit_test", limit_test, 0);
+        p.hidden = layers;
+        p.batch = batch;
+        p.epochs = epochs;
+        p.eval_every = f.integer("eval_every", 1, 1);
+        p.standardize = f.flag("standardize", false);
+        p.time_budget_seconds = f.number("time_budget_s", 0.0, 0.0);
+        p.steps = f.integer("steps", 20, 1);
+        p.warmup = f.integer("warmup", 3, 0);
+        p.repeats = f.integer("repeats", 5, 1);
+        p.seed = static_cast<uint64_t>(seed);
+        p.threads = static_cast<int>(thread_count);
+        p.targets = f.numbers("targets");
+        p.diagnostics = f.flag("diagnostics", false);
+        p.denormals = f.text("denormals", "flush", {"flush", "keep"});
+        p.trained_epochs = f.integer("trained_epochs", 0, 0);
+        p.validation = validation;
+        p.published = published;
+        return p;
+      };
+      auto add_point = [&](SuitePoint p) {
+        if (!ids.insert(p.id).second)
+          f.fail(where, fmt::format("expands to the point '{}' twice: give each algorithm entry a distinct 'label'", p.id));
+        suite.points.push_back(std::move(p));
+      };
+      if (measure != "tune") {
+        if (af.has("search")) af.fail(awhere + ".search", "is only for measure 'tune'");
+        for (const auto& layers : layer_sets)
+          for (auto batch : batch_values)
+            for (auto thread_count : thread_values)
+              for (auto seed : af.has("seeds") ? af.integers("seeds", {}, 0) : seeds) {
+                auto p = make_point(layers, batch, thread_count, seed);
+                p.id = safe(fmt::format("{}.{}.d{}-w{}-b{}-t{}-s{}", experiment, label, layers.size(), layers.front(),
+                                        batch, thread_count, seed));
+                add_point(std::move(p));
+              }
+        continue;
+      }
+      // measure "tune": the trials' configurations drawn now (seeded by the tune seed and the label),
+      // rung 0 all of them; rung r > 0 the best ceil(trials / eta^r) of rung r-1, chosen at run time.
+      if (engine != "ffbench") af.fail(awhere + ".engine", "must be ffbench with measure 'tune' (the PyTorch peer has no validation split)");
+      if (af.has("seeds")) af.fail(awhere + ".seeds", "is not allowed with measure 'tune' (the experiment's one seed trains every trial)");
+      if (!af.has("search") || !af.raw("search").is_object() || af.raw("search").empty())
+        af.fail(awhere + ".search", "is required with measure 'tune': an object like {\"lr\": {\"log_uniform\": [1e-4, 1e-1]}, "
+                                    "\"negatives\": {\"choice\": [\"uniform\", \"hard\"]}}");
+      const auto& search = af.raw("search");
+      Rng rng(plan.seed * 0x9E3779B97F4A7C15ull ^ fnv1a(label));
+      std::vector<nlohmann::json> configs;
+      for (int64_t t = 0; t < plan.trials; ++t) {
+        nlohmann::json config = nlohmann::json::object(), merged = options;
+        for (const auto& [name, spec] : search.items()) config[name] = sample_dimension(af, spec, awhere + ".search." + name, rng);
+        for (const auto& [name, value] : config.items()) merged[name] = value;
+        try {
+          create_algorithm(algorithm, merged);
+        } catch (const std::exception& ex) {
+          af.fail(awhere + ".search", fmt::format("trial {} draws {}: {}", t, config.dump(), ex.what()));
+        }
+        configs.push_back(config);
+      }
+      for (int64_t r = 0; r < plan.rungs; ++r)
+        for (int64_t i = 0; i < plan.count(r); ++i) {
+          auto p = make_point(hidden, batches.front(), threads.front(), seeds.front());
+          p.epochs = plan.budgets[static_cast<size_t>(r)];
+          p.tune = {{"rung", r}, {"rungs", plan.rungs}, {"eta", plan.eta}, {"trials", plan.trials}, {"seed", plan.seed},
+                    {"budget", p.epochs}, {"budgets", plan.budgets}, {"search", search}, {"base_options", options}};
+          if (r == 0) {
+            p.tune["trial"] = i;
+            p.tune["config"] = configs[static_cast<size_t>(i)];
+            for (const auto& [name, value] : configs[static_cast<size_t>(i)].items()) p.options[name] = value;
+            p.id = safe(fmt::format("{}.{}.r0-trial{}.d{}-w{}-b{}-s{}", experiment, label, i, hidden.size(), hidden.front(),
+                                    batches.front(), seeds.front()));
+          } else {
+            p.tune["rank"] = i;
+            p.tune["trial"] = nullptr;  // chosen at run time from rung r-1's results
+            p.tune["config"] = nullptr;
+            p.id = safe(fmt::format("{}.{}.r{}-rank{}.d{}-w{}-b{}-s{}", experiment, label, r, i, hidden.size(), hidden.front(),
+                                    batches.front(), seeds.front()));
+          }
+          add_point(std::move(p));
+        }
     }
+    if (!published.is_null())
+      for (size_t i = 0; i < published.size(); ++i) {
+        const auto mode = published[i].value("mode", std::string());
+        if (!mode.empty() && !modes.count(mode)) {
+          std::string list;
+          for (const auto& m : modes) list += (list.empty() ? "" : ", ") + m;
+          f.fail(fmt::format("{}.published[{}].mode", where, i), fmt::format("is '{}'; this experiment's prediction modes: {}", mode, list));
+        }
+      }
   }
   return suite;
+}
+
+double tune_score(const nlohmann::json& result) {
+  const auto status = result.value("status", std::string());
+  if ((status != "ok" && status != "collapsed") || !result.contains("epochs") || result["epochs"].empty()) return -1.0;
+  const auto& last = result["epochs"].back();
+  if (!last.contains("validation_accuracy")) return -1.0;
+  double best = -1.0;
+  for (const auto& [mode, accuracy] : last["validation_accuracy"].items()) best = std::max(best, accuracy.get<double>());
+  return best;
+}
+
+bool resolve_tune_point(SuitePoint& point, const std::vector<SuitePoint>& all,
+                        const std::function<nlohmann::json(const std::string& id)>& result_of, std::string& why) {
+  if (point.measure != "tune" || point.tune.is_null() || point.tune.value("rung", 0) == 0) return true;
+  const int64_t rung = point.tune["rung"];
+  struct Entry {
+    double score;
+    int64_t trial;
+    nlohmann::json config;
+    std::string id;
+  };
+  std::vector<Entry> below;
+  for (const auto& other : all) {
+    if (other.experiment != point.experiment || other.label != point.label || other.measure != "tune" ||
+        other.tune.value("rung", int64_t{-1}) != rung - 1)
+      continue;
+    const auto result = result_of(other.id);
+    if (result.is_null()) {
+      why = fmt::format("rung {} needs every trial of rung {} finished first ({} is not)", rung, rung - 1, other.id);
+      return false;
+    }
+    const auto& tune = result.at("point").at("tune");
+    below.push_back({tune_score(result), tune.at("trial").get<int64_t>(), tune.at("config"), other.id});
+  }
+  std::stable_sort(below.begin(), below.end(), [](const Entry& x, const Entry& y) {
+    return x.score != y.score ? x.score > y.score : x.trial < y.trial;
+  });
+  const int64_t rank = point.tune.at("rank");
+  if (rank >= static_cast<int64_t>(below.size())) {
+    why = fmt::format("rank {} of rung {}, but rung {} has only {} trials", rank, rung, rung - 1, below.size());
+    return false;
+  }
+  const auto& chosen = below[static_cast<size_t>(rank)];
+  point.tune["trial"] = chosen.trial;
+  point.tune["config"] = chosen.config;
+  point.tune["promoted_from"] = chosen.id;
+  point.tune["promoted_score"] = chosen.score;
+  for (const auto& [name, value] : chosen.config.items()) point.options[name] = value;
+  return true;
 }
 
 Suite load_suite(const std::string& path, bool (*dataset_available)(const std::string&)) {

@@ -2,6 +2,7 @@
 // expanded into points (one fresh process each). The format is documented in bench/suites/README.md.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -12,7 +13,7 @@ namespace ffb {
 struct SuitePoint {
   std::string id;            // unique, file-name safe: experiment.label.d2-w500-b128-t2-s1
   std::string experiment;
-  std::string measure;       // convergence | throughput
+  std::string measure;       // convergence | throughput | tune (a convergence run that is one trial of a search)
   std::string label;         // the algorithm's label within the experiment (e.g. "ff-hard")
   std::string algorithm;
   std::string engine = "ffbench";  // ffbench | torch
@@ -32,6 +33,13 @@ struct SuitePoint {
   bool diagnostics = false;     // FF per-layer accuracy at the end
   std::string denormals = "flush";  // flush (FTZ/DAZ on every thread) | keep (IEEE subnormals)
   int64_t trained_epochs = 0;   // throughput: also time the windows after this many epochs of real training
+  int64_t validation = 0;       // samples carved from the end of the train split; > 0: choices use it, test once at the end
+  // Published figures to compare with (a list of {"test_error", "band", "source", optional "mode" and
+  // "note"}), or null.
+  nlohmann::json published;
+  // measure "tune": {"rung", "rungs", "eta", "trials", "budget", "trial", "rank", "config", "search", ...};
+  // a rung above 0 is resolved at run time from the rung below's results (resolve_tune_point).
+  nlohmann::json tune;
   nlohmann::json to_json() const;
   static SuitePoint from_json(const nlohmann::json& j);
 };
@@ -50,6 +58,18 @@ struct Suite {
 // usable or the suite's fallback applies. Errors name the file, the field and what is allowed.
 Suite load_suite(const std::string& path, bool (*dataset_available)(const std::string&));
 Suite parse_suite(const std::string& text, const std::string& origin, bool (*dataset_available)(const std::string&));
+
+// Successive halving (measure "tune"): the score of a trial's result document, the highest
+// validation accuracy over prediction modes at its final epoch (-1 when it failed or diverged).
+double tune_score(const nlohmann::json& result);
+
+// Fills in a tune point of rung r > 0: the trial ranked point.tune.rank among the rung r-1 results of
+// the same experiment and label (highest score first, lower trial first among equals), its
+// configuration merged into the options. `result_of` returns a point's result document, or null when
+// it has not finished. Returns false, with `why`, while the rung below is unfinished. Rung-0 points
+// are left as they are (and true returned).
+bool resolve_tune_point(SuitePoint& point, const std::vector<SuitePoint>& all,
+                        const std::function<nlohmann::json(const std::string& id)>& result_of, std::string& why);
 
 // Finds a suite by name (bench/suites/<name>.json) or takes a path.
 std::string resolve_suite_path(const std::string& name_or_path, const std::string& source_dir);

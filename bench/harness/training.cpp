@@ -16,14 +16,15 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 // Empty while the run is healthy; otherwise why it collapsed. `streak` counts evaluations in a row
-// at chance level.
-std::string collapse_reason(const EpochRecord& record, int64_t classes, int64_t evaluations, int64_t& streak) {
+// at chance level. `accuracy` is the evaluation's per-mode accuracy (validation or test).
+std::string collapse_reason(const EpochRecord& record, const std::vector<double>& accuracy, int64_t classes,
+                            int64_t evaluations, int64_t& streak) {
   for (size_t l = 0; l < record.goodness_pos.size(); ++l)
     if (record.goodness_pos[l] == 0.0f && record.goodness_neg[l] == 0.0f && record.layer_loss[l] > 0.0f)  // trained, yet silent
       return fmt::format("layer {} is dead: every unit gave zero goodness for all of epoch {}", l + 1, record.epoch);
-  if (record.test_accuracy.empty()) return {};
+  if (accuracy.empty()) return {};
   double best = 0.0;
-  for (double a : record.test_accuracy) best = std::max(best, a);
+  for (double a : accuracy) best = std::max(best, a);
   const double chance = 1.0 / static_cast<double>(std::max<int64_t>(classes, 1));
   streak = best < 1.5 * chance ? streak + 1 : 0;
   if (evaluations > 0 && streak >= evaluations)
@@ -50,12 +51,26 @@ TrainResult train(Algorithm& algorithm, const TrainConfig& config, const data::S
   result.spec = model_spec(config, data.train);
   result.train_samples = data.train.n;
   result.test_samples = data.test.n;
+  result.validation_samples = data.validation.n;
+  const bool validate = data.validation.n > 0;
+  result.selection = validate ? "validation" : "none (test every epoch)";
   if (data.train.n < config.batch)
     throw std::invalid_argument(fmt::format("batch {} is larger than the training set ({} samples): use a smaller "
                                             "batch or more data", config.batch, data.train.n));
   algorithm.setup(result.spec, config.batch, config.seed);
   if (!config.load_path.empty()) algorithm.load(config.load_path);
   result.modes = algorithm.prediction_modes();
+  if (validate) {
+    result.best_epoch.assign(result.modes.size(), 0);
+    result.best_validation_accuracy.assign(result.modes.size(), -1.0);
+  }
+  auto evaluate = [&](const data::Dataset& split, std::vector<double>& accuracy, std::vector<double>& loss) {
+    for (size_t mode = 0; mode < result.modes.size(); ++mode) {
+      const auto eval = algorithm.evaluate(split.x.data(), split.y.data(), split.n, static_cast<int>(mode));
+      accuracy.push_back(eval.accuracy);
+      loss.push_back(eval.loss);
+    }
+  };
 
   data::Batcher batcher(data.train, config.batch, config.seed * 7919 + 17, true, true);
   std::vector<float> x(static_cast<size_t>(config.batch * data.train.d));
@@ -116,17 +131,25 @@ TrainResult train(Algorithm& algorithm, const TrainConfig& config, const data::S
     }
     record.census = value_census(algorithm.arena());
     const auto eval_start = Clock::now();
-    for (size_t mode = 0; mode < result.modes.size(); ++mode) {
-      const auto eval = algorithm.evaluate(data.test.x.data(), data.test.y.data(), data.test.n, static_cast<int>(mode));
-      record.test_accuracy.push_back(eval.accuracy);
-      record.test_loss.push_back(eval.loss);
+    if (validate) {
+      evaluate(data.validation, record.validation_accuracy, record.validation_loss);
+      for (size_t mode = 0; mode < result.modes.size(); ++mode)
+        if (record.validation_accuracy[mode] > result.best_validation_accuracy[mode]) {
+          result.best_validation_accuracy[mode] = record.validation_accuracy[mode];
+          result.best_epoch[mode] = record.epoch;
+        }
+    } else {
+      evaluate(data.test, record.test_accuracy, record.test_loss);
     }
-    record.eval_seconds = seconds_since(eval_start);
-    result.epochs.push_back(record);
-    if (const auto why = collapse_reason(record, data.train.k, config.collapse_evaluations, chance_streak); !why.empty()) {
+    const auto& judged = validate ? record.validation_accuracy : record.test_accuracy;
+    if (const auto why = collapse_reason(record, judged, data.train.k, config.collapse_evaluations, chance_streak); !why.empty()) {
       result.status = "collapsed";
       result.detail = why;
     }
+    // With a validation split the test split is seen once: by the final model.
+    if (validate && (last || result.status == "collapsed")) evaluate(data.test, record.test_accuracy, record.test_loss);
+    record.eval_seconds = seconds_since(eval_start);
+    result.epochs.push_back(record);
     if (on_epoch) on_epoch(record, result);
     if (budget_spent || result.status == "collapsed") break;
   }

@@ -1,6 +1,8 @@
 // One training run as the harness sees it: load data, build the algorithm from the registry,
 // train epoch by epoch (training time and evaluation time measured apart), evaluate every
-// prediction mode after each epoch, and stop early on divergence (NaN/Inf loss).
+// prediction mode after each epoch, and stop early on divergence (NaN/Inf loss). With a validation
+// split, the per-epoch evaluations (and every choice made from them) use it, and the test split is
+// evaluated once, for the final model.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -37,8 +39,10 @@ struct EpochRecord {
   double epoch_seconds = 0.0;        // this epoch's training wall time
   double eval_seconds = 0.0;         // this epoch's evaluation wall time
   double samples_per_second = 0.0;   // training throughput of this epoch
-  std::vector<double> test_accuracy; // per prediction mode
+  std::vector<double> test_accuracy; // per prediction mode; with a validation split only at the final epoch
   std::vector<double> test_loss;
+  std::vector<double> validation_accuracy;  // per prediction mode, when there is a validation split
+  std::vector<double> validation_loss;
   std::vector<float> layer_loss, goodness_pos, goodness_neg;  // FF diagnostics (last step's means over the epoch)
   std::vector<BufferCensus> census;  // subnormal and zero values per f32 buffer, sampled after the epoch's training
 };
@@ -49,7 +53,14 @@ struct TrainResult {
   std::vector<std::string> modes;
   std::vector<EpochRecord> epochs;
   ModelSpec spec;
-  int64_t train_samples = 0, test_samples = 0;
+  int64_t train_samples = 0, test_samples = 0, validation_samples = 0;
+  // "validation": evaluations after each epoch on the validation split, the test split once at the
+  // end; "none (test every epoch)": no validation split, the test split after every evaluated epoch.
+  std::string selection;
+  // Per prediction mode: the evaluated epoch with the highest validation accuracy (the first of
+  // equals) and that accuracy; empty without a validation split.
+  std::vector<int64_t> best_epoch;
+  std::vector<double> best_validation_accuracy;
 };
 
 using EpochCallback = std::function<void(const EpochRecord&, const TrainResult&)>;
@@ -58,7 +69,9 @@ using StepCallback = std::function<void(int64_t epoch, int64_t step, int64_t ste
 // Trains `algorithm` (already created, not yet set up) on loaded data. Stops early when the loss
 // is not finite (diverged) or the run has collapsed: the best prediction mode at chance level
 // (below 1.5/K) for `collapse_evaluations` evaluations in a row, or a layer whose every unit gave
-// zero goodness for a whole epoch (dead ReLUs never recover).
+// zero goodness for a whole epoch (dead ReLUs never recover). When data.validation is not empty,
+// each evaluated epoch is evaluated on it (collapse is judged on it too) and the test split only
+// after the final epoch (the last, or the one where the run stopped).
 TrainResult train(Algorithm& algorithm, const TrainConfig& config, const data::Splits& data,
                   const EpochCallback& on_epoch = {}, const StepCallback& on_step = {});
 

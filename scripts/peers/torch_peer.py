@@ -13,21 +13,219 @@ Two uses:
 Thread pools: PyTorch's intra-op pool, its inter-op pool and OpenBLAS's pool are all set to the
 point's thread count and OMP_WAIT_POLICY=PASSIVE before torch is imported (the script re-executes
 itself with that environment); the settings are recorded in the result.
+
+BLAS: Debian's PyTorch runs f32 matmul through whatever libblas.so.3 is (OpenBLAS with
+libopenblas0-pthread). OpenBLAS 0.3.21 does not know the newest CPUs and silently falls back to its
+generic SSE3 'Prescott' kernel there (38-51 GFLOP/s instead of 142-188 on an Intel Xeon family 6
+model 207, where oneDNN ran 176-199). So the peer records which BLAS and kernel it runs ("blas"),
+sets OPENBLAS_CORETYPE to the best matching AVX2/AVX-512 kernel when OpenBLAS would fall back and
+the user has not set it (a user's OPENBLAS_CORETYPE is kept and recorded), and times its own f32
+GEMM on the matmul shapes of ffbench's ceiling for the same point, in the same run ("gemm": shapes
+from `$FFBENCH_BIN shapes --point-file`, or the peer's own layer shapes when run by hand), so the
+report can tell a slow framework from a handicapped BLAS.
+Denormals: the point's "denormals" ("flush", the default, or "keep") is applied with
+torch.set_flush_denormal and checked on the BLAS and OpenMP threads ("denormals" in the result).
 Run with /usr/bin/python3 (Debian's python3-torch: scripts/setup.sh --with-peers).
 """
 import argparse
 import gzip
 import json
 import os
+import re
 import struct
+import subprocess
 import sys
 import time
 
 POOL_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS")
 
 
+# ---- which BLAS PyTorch runs, and which kernel ----------------------------------------------------
+# OpenBLAS core names (0.3.21's DYNAMIC_ARCH list) whose SGEMM kernels use AVX2+FMA or AVX-512. Any
+# other name (Prescott, Core2, Nehalem, Katmai, Sandybridge, Barcelona, ...) on a CPU with AVX2 is
+# OpenBLAS not knowing the CPU: a generic kernel at a fraction of the machine's speed.
+OPENBLAS_FAST_CORES = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"}
+# Carries the first pass's finding to the re-executed process: {"probed", "set", "why"}.
+BLAS_CHECK_VARIABLE = "FFBENCH_PEER_BLAS_CHECK"
+
+
+def cpu_features():
+    """(vendor_id, set of flags) of the first CPU in /proc/cpuinfo; ("", set()) when unreadable."""
+    vendor, flags = "", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "vendor_id" and not vendor:
+                    vendor = value.strip()
+                elif key == "flags" and not flags:
+                    flags = set(value.split())
+                if vendor and flags:
+                    break
+    except OSError:
+        pass
+    return vendor, flags
+
+
+def best_coretype(vendor, flags):
+    """The OpenBLAS 0.3.21 core whose kernels suit this CPU best, or None without AVX2+FMA.
+    AVX-512 (F, BW, DQ, VL) means SkylakeX whoever made the CPU: on an AMD EPYC (Zen 5, 2 threads,
+    best of 3 quiet runs) torch.mm on ffbench's [784,500,500] shapes ran 238-284 GFLOP/s with the
+    SkylakeX kernel, 148-171 with Zen's (AVX2), 88-98 with Haswell's and 48-56 with Prescott's.
+    OpenBLAS itself picks its AVX-512 kernels on the Zen 4/5 it knows."""
+    if not {"avx2", "fma"} <= flags:
+        return None
+    if {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= flags:
+        return "SkylakeX"
+    if vendor in ("AuthenticAMD", "HygonGenuine"):
+        return "Zen"
+    return "Haswell"
+
+
+def cpu_isa(flags):
+    return "AVX-512" if {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= flags else \
+        "AVX2+FMA" if {"avx2", "fma"} <= flags else "no AVX2"
+
+
+def coretype_fix(corename, vendor, flags):
+    """(OPENBLAS_CORETYPE to set or None, why) for the kernel OpenBLAS chose by itself."""
+    if corename is None:
+        return None, "PyTorch does not run OpenBLAS here: nothing to choose"
+    if corename.lower() in OPENBLAS_FAST_CORES:
+        return None, f"OpenBLAS chose its '{corename}' kernel itself (AVX2/AVX-512): kept"
+    best = best_coretype(vendor, flags)
+    if best is None:
+        return None, f"OpenBLAS chose '{corename}'; this CPU has no AVX2+FMA, so no faster kernel exists"
+    return best, (f"OpenBLAS chose its generic '{corename}' kernel on a CPU with {cpu_isa(flags)} ({vendor or 'unknown vendor'}): "
+                  f"it does not know this CPU, so the peer set OPENBLAS_CORETYPE={best}")
+
+
+def torch_blas_libraries():
+    """The BLAS libraries PyTorch's libtorch_cpu.so links, as the dynamic loader resolves them (ldd),
+    found without importing torch (which would load OpenBLAS and fix its kernel choice)."""
+    import importlib.util
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.origin:
+        return []
+    library = os.path.join(os.path.dirname(spec.origin), "lib", "libtorch_cpu.so")
+    try:
+        listing = subprocess.run(["ldd", library], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    paths = []
+    for line in listing.splitlines():
+        name, _, where = line.partition("=>")
+        path = where.split("(")[0].strip()
+        if path and ("blas" in name.lower() or "mkl" in name.lower()):
+            paths.append(os.path.realpath(path))
+    return paths
+
+
+def openblas_identity(paths):
+    """{"path", "corename", "config"} of the first of `paths` that is OpenBLAS, else None."""
+    import ctypes
+    for path in paths:
+        try:
+            library = ctypes.CDLL(path)
+            corename, config = library.openblas_get_corename, library.openblas_get_config
+        except (OSError, AttributeError):
+            continue
+        corename.restype = config.restype = ctypes.c_char_p
+        return {"path": path, "corename": corename().decode(), "config": config().decode()}
+    return None
+
+
+def check_openblas_kernel():
+    """First pass, before torch loads: which kernel would OpenBLAS choose, and must we choose for it?
+    Returns the environment to add (OPENBLAS_CORETYPE when set, and the finding for the second pass).
+    A user's OPENBLAS_CORETYPE is their choice: kept, recorded, never probed."""
+    if os.environ.get("OPENBLAS_CORETYPE") or os.environ.get(BLAS_CHECK_VARIABLE):
+        return {}
+    identity = openblas_identity(torch_blas_libraries())  # loads OpenBLAS here; the exec that follows discards it
+    vendor, flags = cpu_features()
+    coretype, why = coretype_fix(identity and identity["corename"], vendor, flags)
+    added = {BLAS_CHECK_VARIABLE: json.dumps({"probed": identity and identity["corename"], "set": coretype, "why": why})}
+    if coretype:
+        added["OPENBLAS_CORETYPE"] = coretype
+    return added
+
+
+def blas_record(torch):
+    """Which BLAS and kernel this process runs f32 matmul on, read after one matmul (so every library
+    is loaded): PyTorch's build settings, the libraries mapped into the process, OpenBLAS's own
+    core name and build line, and why OPENBLAS_CORETYPE has the value it has."""
+    torch.mm(torch.ones(64, 64), torch.ones(64, 64))
+    shown = torch.__config__.show()
+    build = dict(re.findall(r"\b(BLAS_INFO|LAPACK_INFO|USE_MKLDNN|USE_MKL)=([^,\s]+)", shown))
+    onednn = re.search(r"MKL-DNN v([0-9.]+)", shown)
+    build["mkl_available"] = bool(torch.backends.mkl.is_available())
+    build["mkldnn_available"] = bool(torch.backends.mkldnn.is_available())
+    build["mkldnn_version"] = onednn.group(1) if onednn else None
+    build["parallel_backend"] = next((line.split(":", 1)[1].strip() for line in torch.__config__.parallel_info().splitlines()
+                                      if line.startswith("ATen parallel backend")), None)
+    loaded = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            fields = line.split()
+            name = os.path.basename(fields[-1]).lower() if len(fields) >= 6 else ""
+            if ("blas" in name or "lapack" in name or "mkl" in name) and fields[-1] not in loaded:
+                loaded.append(fields[-1])
+    identity = openblas_identity(sorted(loaded, key=lambda p: "openblas" not in p))
+    vendor, flags = cpu_features()
+    if identity:
+        library = " ".join(identity["config"].split()[:2])  # "OpenBLAS 0.3.21"
+    elif any("mkl" in os.path.basename(p) for p in loaded):
+        library = "MKL"
+    elif any(p.endswith("libblas.so.3") for p in loaded):
+        library = "reference BLAS (netlib; about 6 GFLOP/s: install libopenblas0-pthread)"
+    else:
+        library = f"unknown (BLAS_INFO={build.get('BLAS_INFO')})"
+    corename = identity and identity["corename"]
+    coretype = os.environ.get("OPENBLAS_CORETYPE")
+    check = json.loads(os.environ.get(BLAS_CHECK_VARIABLE) or "null") or {}
+    set_by_peer = bool(coretype) and check.get("set") == coretype
+    if set_by_peer or (check and not coretype):
+        why = check.get("why") or "checked before torch loaded"
+    elif coretype:
+        why = f"OPENBLAS_CORETYPE={coretype} was set before the peer started, the user's choice: kept"
+        if best_coretype(vendor, flags) == "SkylakeX" and (corename or "").lower() in ("haswell", "zen"):
+            why += " (this CPU has AVX-512: OpenBLAS's SkylakeX kernel would likely be faster)"
+    else:
+        why = "not checked"
+    generic = bool(corename) and corename.lower() not in OPENBLAS_FAST_CORES and best_coretype(vendor, flags) is not None
+    wrong = sgemm_mismatches(torch)
+    if wrong:
+        why += f"; WRONG RESULTS from this kernel: {wrong}"
+    if generic:
+        why += f"; '{corename}' is a generic kernel on a CPU with {cpu_isa(flags)}: PyTorch's GEMM is handicapped"
+    return {"library": library, "path": identity["path"] if identity else (loaded[0] if loaded else None), "loaded": loaded,
+            "corename": corename, "config": identity and identity["config"], "generic_kernel": generic, "exact": not wrong,
+            "coretype_env": coretype, "coretype_set_by_peer": set_by_peer, "why": why,
+            "openblas_env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("OPENBLAS_")},
+            "cpu": {"vendor": vendor, "isa": cpu_isa(flags)}, "torch_build": build}
+
+
+def sgemm_mismatches(torch):
+    """Some OpenBLAS builds compute wrong results on CPUs they misdetect (why a workplace may set
+    OPENBLAS_CORETYPE). Small integers make every f32 product exact, so any difference from the
+    integer product is the kernel's fault. Returns the shapes that differ ("" when none)."""
+    generator = torch.Generator().manual_seed(3)
+    wrong = []
+    for m, n, k in ((67, 45, 300), (256, 256, 256)):
+        for trans_a in (False, True):
+            for trans_b in (False, True):
+                a = torch.randint(-2, 3, (k, m) if trans_a else (m, k), generator=generator)
+                b = torch.randint(-2, 3, (n, k) if trans_b else (k, n), generator=generator)
+                a, b = (a.t() if trans_a else a), (b.t() if trans_b else b)
+                if not torch.equal(torch.mm(a.float(), b.float()), (a @ b).float()):
+                    wrong.append(f"{m}x{n}x{k}{' trans_a' if trans_a else ''}{' trans_b' if trans_b else ''}")
+    return ", ".join(wrong)
+
+
 def set_pools_and_reexec(threads):
-    """Thread-pool sizes must be in the environment before torch (and OpenBLAS) load."""
+    """Thread-pool sizes (and OPENBLAS_CORETYPE, when OpenBLAS would fall back to a generic kernel)
+    must be in the environment before torch (and OpenBLAS) load. Returns the thread-pool settings."""
     wanted = {name: str(threads) for name in POOL_VARIABLES}
     wanted["OMP_WAIT_POLICY"] = "PASSIVE"
     # PyTorch allocates a fresh tensor for every intermediate. glibc hands blocks over 32 MB to
@@ -37,9 +235,10 @@ def set_pools_and_reexec(threads):
     wanted["MALLOC_MMAP_MAX_"] = "0"
     wanted["MALLOC_TRIM_THRESHOLD_"] = str(64 << 30)
     wanted["MALLOC_TOP_PAD_"] = str(1 << 30)
-    if all(os.environ.get(k) == v for k, v in wanted.items()):
+    added = check_openblas_kernel()
+    if all(os.environ.get(k) == v for k, v in wanted.items()) and not added:
         return wanted
-    env = dict(os.environ, **wanted)
+    env = dict(os.environ, **wanted, **added)
     os.execve(sys.executable, [sys.executable] + sys.argv, env)
 
 
@@ -273,18 +472,138 @@ class Model:
             return neutral + 2.0 * classifier if mode == "softmax" else self.k * neutral
         return 8.0 * sum(macs) + ((neutral + 4.0 * classifier) if self.classifier_on else 0.0)
 
+    def gemm_shapes(self, batch):
+        """The matmuls one training step runs here (the simultaneous schedule), in ffbench's terms:
+        C[m,n] = op(A)[m,k] op(B)[k,n], row-major; weights are in x out, so the forward is x @ w,
+        dW = x^T @ dY (trans_a) and dX = dY @ w^T (trans_b). Their FLOPs are flops("train") * batch."""
+        counts = {}
+        def add(m, n, k, trans_a=False, trans_b=False):
+            counts[(m, n, k, trans_a, trans_b)] = counts.get((m, n, k, trans_a, trans_b), 0) + 1
+        fans = [(self.sizes[l], self.sizes[l + 1] if l + 1 < len(self.sizes) else self.k) for l in range(len(self.layers))]
+        if self.algorithm == "bp":
+            for l, (fan_in, fan_out) in enumerate(fans):
+                add(batch, fan_out, fan_in)
+                add(fan_in, fan_out, batch, trans_a=True)
+                if l > 0:  # the input needs no gradient
+                    add(batch, fan_in, fan_out, trans_b=True)
+        else:
+            if self.classifier_on:
+                for fan_in, fan_out in fans:  # the neutral-label pass that makes the classifier's features
+                    add(batch, fan_out, fan_in)
+                width = self.cw.shape[0]
+                add(batch, self.k, width)
+                add(width, self.k, batch, trans_a=True)
+            for fan_in, fan_out in fans:  # positives and negatives as one batch; inputs are detached
+                add(2 * batch, fan_out, fan_in)
+                add(fan_in, fan_out, 2 * batch, trans_a=True)
+        return [{"m": m, "n": n, "k": k, "trans_a": ta, "trans_b": tb, "runs_per_step": runs}
+                for (m, n, k, ta, tb), runs in counts.items()]
+
+
+# ---- the peer's own GEMM rate, on the shapes of ffbench's ceiling ---------------------------------
+def ffbench_shapes(point_path):
+    """(shapes, None) from `$FFBENCH_BIN shapes --point-file POINT` (what `ffbench run` passes), or
+    (None, why not)."""
+    binary = os.environ.get("FFBENCH_BIN")
+    if not binary:
+        return None, "FFBENCH_BIN is not set (the peer was run by hand, not by 'ffbench run')"
+    if not point_path:
+        return None, "no point file to give 'ffbench shapes'"
+    try:
+        done = subprocess.run([binary, "shapes", "--point-file", point_path], capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.SubprocessError) as error:
+        return None, f"{binary} shapes could not run: {error}"
+    if done.returncode != 0:
+        return None, f"{binary} shapes failed (exit {done.returncode}): {done.stderr.strip()[-300:]}"
+    try:
+        lines = [line for line in done.stdout.splitlines() if line.strip().startswith("{")]
+        shapes = json.loads(lines[-1])["shapes"]
+        for shape in shapes:
+            for field in ("m", "n", "k"):
+                if not isinstance(shape[field], int) or shape[field] <= 0:
+                    raise ValueError(f"{field}={shape[field]!r}")
+        if not shapes:
+            raise ValueError("no shapes")
+    except (IndexError, KeyError, TypeError, ValueError) as error:
+        return None, f"{binary} shapes printed no usable shapes ({error!r}): {done.stdout.strip()[:200]}"
+    return shapes, None
+
+
+def measure_gemm(torch, shapes, timings):
+    """f32 torch.mm on each shape (transposes as .t() views: ffbench's strides), measured as ffbench
+    measures its ceiling (bench/harness/point.cpp): one warm-up call, enough calls for about 20 ms
+    per timing, the fastest of `timings`. Total: FLOPs over time, weighted by runs_per_step."""
+    measured, total_flops, total_seconds = [], 0.0, 0.0
+    for shape in shapes:
+        m, n, k = shape["m"], shape["n"], shape["k"]
+        trans_a, trans_b = bool(shape.get("trans_a")), bool(shape.get("trans_b"))
+        a = torch.rand(k, m) if trans_a else torch.rand(m, k)
+        b = (torch.rand(n, k) if trans_b else torch.rand(k, n)) - 0.5
+        a, b = (a.t() if trans_a else a), (b.t() if trans_b else b)
+        c = torch.empty(m, n)
+        torch.mm(a, b, out=c)
+        start = time.perf_counter()
+        torch.mm(a, b, out=c)
+        calls = max(1, int(0.02 / max(time.perf_counter() - start, 1e-6)))
+        seconds = float("inf")
+        for _ in range(timings):
+            start = time.perf_counter()
+            for _ in range(calls):
+                torch.mm(a, b, out=c)
+            seconds = min(seconds, (time.perf_counter() - start) / calls)
+        flops = 2.0 * m * n * k
+        runs = int(shape.get("runs_per_step", 1))
+        measured.append(dict(shape, gflops=flops / seconds * 1e-9))
+        total_flops += flops * runs
+        total_seconds += seconds * runs
+    return {"shapes": measured, "gflops": total_flops / total_seconds * 1e-9 if total_seconds > 0 else 0.0,
+            "precision": "f32", "timings": timings}
+
+
+def point_gemm(torch, point_path, model, batch, timings):
+    """The peer's GEMM rate on the shapes of ffbench's ceiling for this point (its own when run by hand)."""
+    shapes, why = ffbench_shapes(point_path)
+    source = "ffbench shapes"
+    if shapes is None:
+        shapes, source = model.gemm_shapes(batch), "peer's own layer shapes"
+    gemm = measure_gemm(torch, shapes, timings)
+    gemm["source"] = source
+    if why:
+        gemm["why_not_ffbench_shapes"] = why
+    return gemm
+
+
+# ---- denormals (issue 17) -------------------------------------------------------------------------
+def set_denormals(torch, setting):
+    """flush: FTZ/DAZ (subnormal floats become 0, as ffbench's default); keep: IEEE subnormals. Then
+    checks that it holds where the work runs: a product of subnormals on OpenBLAS's threads (it passes
+    the caller's MXCSR to them) and an elementwise op on PyTorch's OpenMP threads."""
+    if setting not in ("flush", "keep"):
+        raise ValueError(f"denormals '{setting}': use 'flush' (FTZ/DAZ on, the default) or 'keep' (IEEE subnormals)")
+    supported = torch.set_flush_denormal(setting == "flush")
+    # 1000 * 2^-149, a subnormal, made from its bits: a conversion from a literal would itself flush.
+    tiny = torch.full((512, 512), 1000, dtype=torch.int32).view(torch.float32)
+    product = torch.mm(tiny, torch.ones(512, 512))
+    scaled = torch.full((1 << 18,), 1000, dtype=torch.int32).view(torch.float32) * 0.5
+    if setting == "flush":
+        holds = bool((product == 0).all()) and bool((scaled == 0).all())
+    else:
+        holds = bool((product != 0).all()) and bool((scaled != 0).all())
+    return {"setting": setting, "supported": bool(supported), "all_threads": holds}
+
 
 def peak_rss():
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def run_point(point, pools):
+def run_point(point, pools, point_path=None):
     import torch
     torch.set_num_threads(point["threads"])
     torch.set_num_interop_threads(1)
+    denormals = set_denormals(torch, point.get("denormals", "flush"))  # before any pool runs work
     result = {"schema_version": 1, "id": point["id"], "point": point, "engine": "torch", "threads": point["threads"],
-              "torch_version": torch.__version__, "blas": os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3"),
+              "torch_version": torch.__version__, "blas": blas_record(torch), "denormals": denormals,
               "thread_pools": dict(pools, torch_threads=torch.get_num_threads(),
                                                                        torch_interop_threads=torch.get_num_interop_threads())}
     algorithm = point["algorithm"]
@@ -302,6 +621,10 @@ def run_point(point, pools):
     result["flops_per_sample"] = {"train": model.flops("train", None),
                                   "inference": {m: model.flops("inference", m) for m in model.modes()}}
     batch = point["batch"]
+    # Beside the training figures, the rate of the BLAS itself on the shapes ffbench's ceiling uses:
+    # a framework ratio means little when one side's GEMM runs a fallback kernel. Cheaper (3 timings)
+    # once per convergence point.
+    result["gemm"] = point_gemm(torch, point_path, model, batch, 7 if point["measure"] == "throughput" else 3)
     if point["measure"] == "throughput":
         generator = torch.Generator().manual_seed(point["seed"])
         xs = torch.rand(8, batch, 784, generator=generator)
@@ -411,6 +734,7 @@ def read_weights(path):
 def equal_work(args):
     import torch
     torch.set_num_threads(1)
+    denormals = set_denormals(torch, args.denormals)
     algorithm, spec, buffers = read_weights(args.weights)
     options = json.loads(args.options)
     sizes = [spec["input"]] + spec["hidden"]
@@ -432,7 +756,7 @@ def equal_work(args):
     for l, (w, b) in enumerate(model.layers):
         weights[f"layer{l}.weight"] = w.detach().flatten().tolist()
         weights[f"layer{l}.bias"] = b.detach().flatten().tolist()
-    write_json_atomic(args.out, {"losses": losses, "weights": weights})
+    write_json_atomic(args.out, {"losses": losses, "weights": weights, "blas": blas_record(torch), "denormals": denormals})
 
 
 def main():
@@ -445,6 +769,8 @@ def main():
     parser.add_argument("--weights")
     parser.add_argument("--batch")
     parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--denormals", default="flush", choices=("flush", "keep"),
+                        help="with --equal-work: flush (FTZ/DAZ, ffbench's default) or keep (IEEE subnormals)")
     args = parser.parse_args()
     if args.equal_work:
         set_pools_and_reexec(1)
@@ -463,7 +789,7 @@ def main():
         return 0
     started = time.perf_counter()
     try:
-        result = run_point(point, pools)
+        result = run_point(point, pools, args.point)
     except Exception as error:  # recorded, so the sweep goes on
         result = {"schema_version": 1, "id": point["id"], "point": point, "status": "failed", "detail": repr(error)}
     result["wall_seconds"] = time.perf_counter() - started

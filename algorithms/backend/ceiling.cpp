@@ -162,7 +162,7 @@ PeakFma measure_peak_fma(int threads_wanted) {
   } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     kernel = fma_chains_avx2, lanes = 8, chains = 12, peak.kernel = "avx2";
   }
-  const int64_t iterations = 2'000'000;  // about 10-30 ms per thread at a few GHz
+  const int64_t iterations = 20'000'000;  // about 50-150 ms per thread: shorter timings read low (clock ramp, thread wake-up)
   double best = 0.0;
   std::vector<float> results(static_cast<size_t>(peak.threads));  // kept, so the chains are not optimised away
   for (int timing = 0; timing < 5; ++timing) {

@@ -357,3 +357,24 @@ TEST_CASE("atomic writes replace a file whole and leave no temporary behind", "[
   CHECK_THROWS_WITH(write_atomic((dir / "no" / "such" / "dir.json").string(), "x"), Catch::Contains("cannot write"));
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("point: scope 'train' times the training windows and the plain GEMM rate only", "[suite]") {
+  const auto suite = parse(with_experiment(R"({"name": "x", "measure": "throughput", "hidden": [32],
+      "batch": 16, "steps": 2, "warmup": 1, "repeats": 2, "algorithms": [{"algorithm": "ff"}]})"));
+  SuitePoint point = suite.points.at(0);
+  CHECK(point.scope == "all");
+  CHECK_FALSE(point.to_json().contains("scope"));  // files of revisions without the field stay the same
+  point.scope = "train";
+  const auto again = SuitePoint::from_json(point.to_json());
+  REQUIRE(again.scope == "train");
+  const auto result = run_point(again, nullptr);
+  REQUIRE(result.at("status") == "ok");
+  CHECK(result.at("train").at("samples_per_s").size() == 2);
+  CHECK(result.at("roofline").at("plain_gflops").get<double>() > 0.0);
+  CHECK(result.at("roofline").at("shapes").at(0).at("blocked_gflops").get<double>() == 0.0);
+  CHECK_FALSE(result.contains("inference"));
+  CHECK_FALSE(result.contains("peak_fma"));
+  auto bad = point.to_json();
+  bad["scope"] = "most";
+  CHECK_THROWS_WITH(SuitePoint::from_json(bad), Catch::Contains("scope 'most'"));
+}

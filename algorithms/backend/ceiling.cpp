@@ -134,14 +134,14 @@ float fma_chains_scalar(int64_t iterations) {
 }
 }  // namespace
 
-GemmCeiling measure_gemm_ceiling(const MatmulShape& shape, double seconds_per_timing, int timings) {
+GemmCeiling measure_gemm_ceiling(const MatmulShape& shape, double seconds_per_timing, int timings, bool blocked) {
   MatmulShape s = shape;
   s.accumulate = s.bias = s.relu = false;
   s.threads = s.instance = 0;  // the ceiling is the GEMM on all the process's threads, whatever the schedule
   s = s.normalized();
   GemmCeiling ceiling;
   ceiling.plain_gflops = s.flops() / plain_seconds(s, seconds_per_timing, timings) * 1e-9;
-  try {
+  if (blocked) try {
     ceiling.blocked_gflops = s.flops() / blocked_seconds(s, seconds_per_timing, timings, ceiling.blocked_layout) * 1e-9;
   } catch (const dnnl::error&) {
     ceiling.blocked_gflops = 0.0;  // no implementation for the preferred layout: the plain one stands

@@ -21,8 +21,10 @@ struct GemmCeiling {
 };
 
 // Times `shape` without post-ops (accumulate, bias and ReLU are cleared) on the process's threads.
-// `seconds_per_timing` of calls per timing, `timings` timings per layout.
-GemmCeiling measure_gemm_ceiling(const MatmulShape& shape, double seconds_per_timing = 0.02, int timings = 5);
+// `seconds_per_timing` of calls per timing, `timings` timings per layout; `blocked` false times the
+// plain layout only (blocked_gflops stays 0 and best is "plain").
+GemmCeiling measure_gemm_ceiling(const MatmulShape& shape, double seconds_per_timing = 0.02, int timings = 5,
+                                 bool blocked = true);
 
 struct PeakFma {
   double gflops = 0.0;  // all threads together

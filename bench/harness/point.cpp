@@ -85,12 +85,12 @@ void write_atomic(const std::string& path, const std::string& content) {
   std::filesystem::rename(temp, path);
 }
 
-nlohmann::json measure_gemm_roofline(const std::vector<std::pair<MatmulShape, int64_t>>& executed) {
+nlohmann::json measure_gemm_roofline(const std::vector<std::pair<MatmulShape, int64_t>>& executed, bool blocked) {
   nlohmann::json shapes = nlohmann::json::array();
   double total_flops = 0.0, total_seconds = 0.0, plain_seconds = 0.0;
   for (const auto& [s, count] : executed) {
     if (count <= 0) continue;
-    const auto ceiling = measure_gemm_ceiling(s);
+    const auto ceiling = measure_gemm_ceiling(s, 0.02, 5, blocked);
     shapes.push_back({{"m", s.m}, {"n", s.n}, {"k", s.k}, {"trans_a", s.trans_a}, {"trans_b", s.trans_b}, {"bf16", s.bf16},
                       {"runs_per_step", count}, {"gflops", ceiling.gflops}, {"plain_gflops", ceiling.plain_gflops},
                       {"blocked_gflops", ceiling.blocked_gflops}, {"best", ceiling.best}});
@@ -101,8 +101,10 @@ nlohmann::json measure_gemm_roofline(const std::vector<std::pair<MatmulShape, in
   return {{"shapes", shapes},
           {"gflops", total_seconds > 0 ? total_flops / total_seconds * 1e-9 : 0.0},
           {"plain_gflops", plain_seconds > 0 ? total_flops / plain_seconds * 1e-9 : 0.0},
-          {"method", "per shape the faster of oneDNN's plain and preferred (blocked) layouts, no post-ops, fastest of 5 "
-                     "timings of >= 20 ms; bf16 shapes in bf16"}};
+          {"method", blocked ? "per shape the faster of oneDNN's plain and preferred (blocked) layouts, no post-ops, "
+                               "fastest of 5 timings of >= 20 ms; bf16 shapes in bf16"
+                             : "per shape oneDNN on the plain layout only (scope 'train'), no post-ops, fastest of 5 "
+                               "timings of >= 20 ms; bf16 shapes in bf16"}};
 }
 
 double measure_gemm_rate() {
@@ -202,12 +204,15 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
   step();
   auto after = algorithm.matmuls().run_counts();
   for (size_t i = 0; i < after.size(); ++i) after[i].second -= before[i].second;
-  result["roofline"] = measure_gemm_roofline(after);
-  result["peak_fma"] = peak_fma_json();
+  const bool everything = point.scope == "all";
+  result["scope"] = point.scope;
+  result["roofline"] = measure_gemm_roofline(after, everything);
+  if (everything) result["peak_fma"] = peak_fma_json();
   const double roofline = result["roofline"]["gflops"];
   for (int64_t w = 0; w < point.warmup; ++w) step();
   std::vector<double> rates;
-  const double total_windows = static_cast<double>(point.repeats) * (1 + static_cast<double>(algorithm.prediction_modes().size()));
+  const double total_windows =
+      static_cast<double>(point.repeats) * (1 + (everything ? static_cast<double>(algorithm.prediction_modes().size()) : 0.0));
   int64_t peak_live = 0;
   for (int64_t r = 0; r < point.repeats; ++r) {
     const auto start = Clock::now();
@@ -228,7 +233,7 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
                      {"roofline_fraction", train_rate * train_flops * 1e-9 / roofline},
                      {"step_ms_median", 1e3 * static_cast<double>(b) / train_rate}};
   result["peak_live_activations"] = peak_live;
-  const auto modes = algorithm.prediction_modes();
+  const auto modes = everything ? algorithm.prediction_modes() : std::vector<std::string>{};
   std::vector<float> scores(static_cast<size_t>(b * spec.classes));
   for (size_t m = 0; m < modes.size(); ++m) {
     const int mode = static_cast<int>(m);

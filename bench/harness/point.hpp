@@ -24,8 +24,9 @@ nlohmann::json run_point(const SuitePoint& point, const ProgressFn& progress);
 // times), each timed without post-ops on all the process's threads as the faster of oneDNN's plain
 // and preferred (blocked) layouts, the fastest of 5 timings (algorithms/backend/ceiling.hpp). The
 // ceiling GFLOP/s is the step's matmul FLOPs over the summed best times: what the step would reach
-// if it did nothing but its matmuls at the best speed oneDNN gives those shapes.
-nlohmann::json measure_gemm_roofline(const std::vector<std::pair<MatmulShape, int64_t>>& shapes);
+// if it did nothing but its matmuls at the best speed oneDNN gives those shapes. `blocked` false
+// times the plain layout only (plain_gflops; gflops is then the plain figure too).
+nlohmann::json measure_gemm_roofline(const std::vector<std::pair<MatmulShape, int64_t>>& shapes, bool blocked = true);
 
 // This machine's f32 GEMM GFLOP/s on a mid-sized shape (256x1000x1000) on the process's threads:
 // for estimates, not for results.

@@ -201,6 +201,7 @@ nlohmann::json SuitePoint::to_json() const {
           {"eval_every", eval_every}, {"standardize", standardize}, {"time_budget_s", time_budget_seconds}, {"steps", steps}, {"warmup", warmup}, {"repeats", repeats},
           {"seed", seed}, {"threads", threads}, {"targets", targets}, {"diagnostics", diagnostics},
           {"denormals", denormals}, {"trained_epochs", trained_epochs}, {"validation", validation}};
+  if (scope != "all") j["scope"] = scope;
   if (!published.is_null()) j["published"] = published;
   if (!tune.is_null()) j["tune"] = tune;
   return j;
@@ -234,6 +235,9 @@ SuitePoint SuitePoint::from_json(const nlohmann::json& j) {
   p.denormals = j.value("denormals", std::string("flush"));
   p.trained_epochs = j.value("trained_epochs", static_cast<int64_t>(0));
   p.validation = j.value("validation", static_cast<int64_t>(0));
+  p.scope = j.value("scope", std::string("all"));
+  if (p.scope != "all" && p.scope != "train")
+    throw std::runtime_error(fmt::format("point {}: scope '{}' is not 'all' or 'train'", p.id, p.scope));
   if (j.contains("published")) p.published = j.at("published");
   if (j.contains("tune")) p.tune = j.at("tune");
   return p;

@@ -34,6 +34,11 @@ struct SuitePoint {
   std::string denormals = "flush";  // flush (FTZ/DAZ on every thread) | keep (IEEE subnormals)
   int64_t trained_epochs = 0;   // throughput: also time the windows after this many epochs of real training
   int64_t validation = 0;       // samples carved from the end of the train split; > 0: choices use it, test once at the end
+  // throughput: "all" (training windows, inference per prediction mode, the best-of-layouts GEMM
+  // ceiling and the peak FMA rate) or "train" (training windows and the plain-layout GEMM rate of
+  // the step's shapes only: what the regression check compares, in a third of the time). Not a
+  // suite field: the check writes its own point files.
+  std::string scope = "all";
   // Published figures to compare with (a list of {"test_error", "band", "source", optional "mode" and
   // "note"}), or null.
   nlohmann::json published;

@@ -14,6 +14,48 @@
 
 namespace ffb {
 
+std::string to_string(DistributedMode mode) {
+  switch (mode) {
+    case DistributedMode::data: return "data";
+    case DistributedMode::pipeline: return "pipeline";
+    default: return "none";
+  }
+}
+
+DistributedMode distributed_mode_from(const std::string& text) {
+  if (text == "none") return DistributedMode::none;
+  if (text == "data") return DistributedMode::data;
+  if (text == "pipeline") return DistributedMode::pipeline;
+  throw std::invalid_argument(fmt::format("distributed mode '{}' is not one of: none, data (each rank a slice of the "
+                                          "batch, gradients averaged), pipeline (each rank a block of layers)", text));
+}
+
+void Algorithm::distribute(DistributedMode mode, Communicator* comm) {
+  if (mode != DistributedMode::none && comm == nullptr)
+    throw std::invalid_argument(fmt::format("{}: distributed mode '{}' needs a communicator (run under mpirun)", name(),
+                                            to_string(mode)));
+  if (mode != DistributedMode::none) {
+    if (const auto why = distribution_problem(mode); !why.empty())
+      throw std::invalid_argument(fmt::format("{}: cannot train with --distributed {}: {}", name(), to_string(mode), why));
+  }
+  mode_ = mode;
+  comm_ = mode == DistributedMode::none ? nullptr : comm;
+}
+
+std::string Algorithm::distribution_problem(DistributedMode mode) const {
+  if (mode == DistributedMode::pipeline)
+    return "its layers do not learn locally (a backward pass crosses them); use --distributed data";
+  return {};
+}
+
+void Algorithm::average_gradients(float* gradient, int64_t n) {
+  if (mode_ != DistributedMode::data || comm_ == nullptr || comm_->size() == 1) return;
+  comm_->allreduce_sum(gradient, n);
+  const float inverse = 1.0f / static_cast<float>(comm_->size());
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) gradient[i] *= inverse;
+}
+
 std::string ModelSpec::describe() const {
   std::string text = fmt::format("[{}", input);
   for (auto h : hidden) text += fmt::format(",{}", h);

@@ -10,12 +10,14 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <utility>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "algorithms/backend/arena.hpp"
+#include "algorithms/backend/communicator.hpp"
 #include "algorithms/backend/matmul.hpp"
 
 namespace ffb {
@@ -121,6 +123,25 @@ class Algorithm {
   const Options& options() const { return *options_; }
   const MatmulCache& matmuls() const { return matmuls_; }
 
+  // Distributed training (algorithms/backend/communicator.hpp). Called before setup(); throws,
+  // saying why and what to use instead, when the algorithm cannot train in that mode. In "data"
+  // mode setup() gets the per-rank batch (the global batch / ranks) and every gradient is averaged
+  // over the ranks before its update; "pipeline" is for layer-local algorithms (supports_pipeline).
+  void distribute(DistributedMode mode, Communicator* comm);
+  // Why this algorithm, with its options, cannot train in `mode` (empty: it can). Data mode is open
+  // to every algorithm that averages its gradients with average_gradients; pipeline needs
+  // layer-local learning.
+  virtual std::string distribution_problem(DistributedMode mode) const;
+  DistributedMode distributed_mode() const { return mode_; }
+  Communicator* communicator() const { return comm_; }
+  // Pipeline mode: before an evaluation (or saving), every rank gets every layer's current weights
+  // from the rank that owns it. A no-op otherwise.
+  virtual void gather_weights() {}
+  // Pipeline mode: completes the transfers still in flight (call once, after the last step).
+  virtual void finish_transfers() {}
+  // Pipeline mode: the layers this rank trains, [first, last); all of them otherwise.
+  virtual std::pair<int64_t, int64_t> owned_layers() const { return {0, static_cast<int64_t>(spec_.hidden.size())}; }
+
  protected:
   explicit Algorithm(std::unique_ptr<Options> options) : options_(std::move(options)) {}
   // Called by setup() implementations: validates the spec and stores it.
@@ -135,6 +156,11 @@ class Algorithm {
   virtual StepStats step(const float* x, const int32_t* labels) = 0;
   // Ends setup: makes the arena's one allocation.
   void finish_setup(MemoryPlan& plan);
+  // Data mode: replaces n gradient values by their mean over the ranks (allreduce); a no-op otherwise.
+  void average_gradients(float* gradient, int64_t n);
+
+  DistributedMode mode_ = DistributedMode::none;
+  Communicator* comm_ = nullptr;
 
   ModelSpec spec_;
   int64_t batch_ = 0;

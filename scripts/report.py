@@ -15,6 +15,9 @@ import statistics
 import sys
 from collections import defaultdict
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report_distributed  # noqa: E402  (the "Past one machine" section)
+
 try:
     import matplotlib
 
@@ -101,6 +104,8 @@ class Report:
         self.peers = [p for p in self.points if p.get("status") == "ok" and p["point"].get("engine") == "torch"]
         self.lines = []
         self.findings = []
+        self.lead_findings = []  # time to accuracy, FF against BP: the first findings
+        self.tta = {}            # (dataset, split, algorithm, target) -> fastest (seconds, epochs, where, mode) or None
         self.plots = []
 
     # ---- helpers -------------------------------------------------------------------------------
@@ -252,7 +257,10 @@ class Report:
 
     def convergence(self):
         groups = self.by_experiment("convergence")
+        distributed = report_distributed.experiments_with_ranks(self.ok)  # their own section
         for experiment, points in sorted(groups.items()):
+            if experiment in distributed:
+                continue
             self.lines += [f"## Convergence: `{experiment}`", ""]
             model = points[0].get("model")
             split = self.curve_split(points)
@@ -333,6 +341,7 @@ class Report:
                     row.append("not reached")
             rows.append(row)
         split = self.curve_split(points)
+        self.time_to_accuracy_finding(experiment, points, targets, results, split)
         self.lines.append(f"Time to target {split} accuracy (median over seeds; training wall time and epochs):\n")
         self.table(["algorithm", "prediction"] + [f"{100 * t:g}%" for t in targets], rows)
         fig, ax = plt.subplots(figsize=(7, 4))
@@ -350,6 +359,46 @@ class Report:
         ax.set_title(f"{experiment}: time to target accuracy")
         ax.legend()
         self.save(fig, f"time_to_target_{experiment}.png", "time to target accuracy")
+
+    def time_to_accuracy_finding(self, experiment, points, targets, results, split):
+        """MLPerf-style time to accuracy: per (dataset, split), algorithm and target the fastest label and
+        prediction mode of any experiment (median over seeds; every seed must reach it). The findings,
+        FF against BP, are made in write() (lead_time_to_accuracy) from all experiments together."""
+        algorithm_of = {p["point"]["label"]: p["point"]["algorithm"] for p in points}
+        dataset = points[0]["point"].get("dataset", "?")
+        for (label, mode), per_target in results.items():
+            for t in targets:
+                reached = per_target.get(t, [])
+                key = (dataset, split, algorithm_of.get(label), t)
+                if not reached or not all(reached):
+                    self.tta.setdefault(key, None)
+                    continue
+                candidate = (med([r["seconds"] for r in reached]), med([r["epoch"] for r in reached]),
+                             f"{experiment}/{label}", mode)
+                if self.tta.get(key) is None or candidate[0] < self.tta[key][0]:
+                    self.tta[key] = candidate
+
+    def lead_time_to_accuracy(self):
+        groups = sorted({(d, s) for d, s, _, _ in self.tta})
+        for dataset, split in groups:
+            targets = sorted({t for d, s, _, t in self.tta if (d, s) == (dataset, split)})
+            algorithms = {a for d, s, a, _ in self.tta if (d, s) == (dataset, split)}
+            if not {"bp", "ff"} <= algorithms:
+                continue
+            parts = []
+            for t in targets:
+                bp, ff = self.tta.get((dataset, split, "bp", t)), self.tta.get((dataset, split, "ff", t))
+                if bp is None:
+                    continue
+                bp_text = f"bp {bp[0]:.1f} s ({bp[1]:g} epochs, {bp[2]})"
+                if ff is None:
+                    parts.append(f"{100 * t:g}%: {bp_text}; ff did not reach it in this run")
+                else:
+                    parts.append(f"{100 * t:g}%: ff {ff[0]:.1f} s ({ff[1]:g} epochs, {ff[2]} {ff[3]}) against {bp_text}: "
+                                 f"FF/BP {ff[0] / bp[0]:.1f}x")
+            if parts:
+                self.lead_findings.append(f"Time to {split} accuracy on {dataset} (median over seeds, training time, each "
+                                          "algorithm's fastest configuration in this run): " + "; ".join(parts) + ".")
 
     def diagnostics(self, experiment, points):
         rows = []
@@ -1176,10 +1225,13 @@ class Report:
         self.roofline_plot()
         self.peers_section()
         self.drift_section()
+        report_distributed.section(self)
         self.published()
+        self.lead_time_to_accuracy()
         findings = ["## FF's speed and scalability limits", "",
                     "Each sentence is computed from this run's result files.", ""]
-        findings += [f"- {f}" for f in self.findings] or ["- (this run has no points from which to compute findings)"]
+        findings += [f"- {f}" for f in self.lead_findings + self.findings] or \
+            ["- (this run has no points from which to compute findings)"]
         # Findings go right after the suite section so a reader sees them first.
         index = next((i for i, line in enumerate(self.lines) if line.startswith("## ") and "Suite" not in line
                       and "Machine" not in line), len(self.lines))

@@ -40,7 +40,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # baseline revision beside HEAD and reuses the objects that did not change.
 packages=(cmake g++ make pkg-config ccache libdnnl-dev ocl-icd-opencl-dev libeigen3-dev libbenchmark-dev catch2
           nlohmann-json3-dev libcli11-dev libfmt-dev zlib1g-dev python3 python3-matplotlib dataset-fashion-mnist npm
-          valgrind)
+          valgrind openmpi-bin libopenmpi-dev)
 # OpenBLAS: without it Debian's PyTorch falls back to the reference BLAS (about 6 GFLOP/s here).
 if [[ $with_peers == 1 ]]; then packages+=(python3-torch libopenblas0-pthread); fi
 

@@ -153,7 +153,10 @@ StepStats Backprop::step(const float* x, const int32_t* labels) {
       arena_.mark_dead(dz_id);
       std::swap(dz_id, dx_id);
     }
-    // Update after this layer's dx is computed: dx needs the weights of the forward pass.
+    // Update after this layer's dx is computed: dx needs the weights of the forward pass. Data
+    // mode: the ranks' gradients are averaged first (the layer below's backward waits for it).
+    average_gradients(arena_.floats(p.weight_grad), p.in * p.out);
+    average_gradients(arena_.floats(p.bias_grad), p.out);
     p.update(arena_, optimizer_, step_);
     p.refresh_bf16(arena_);
     if (l > 0) {

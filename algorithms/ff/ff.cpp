@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -89,6 +90,20 @@ void ForwardForward::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) 
   const int64_t depth = static_cast<int64_t>(spec.hidden.size());
   const int64_t widest_hidden = *std::max_element(spec.hidden.begin(), spec.hidden.end());
   const int64_t widest = std::max(spec.input, widest_hidden);
+  owned_first_ = 0, owned_last_ = depth;
+  layer_bounds_.clear();
+  if (mode_ == DistributedMode::pipeline) {
+    const int ranks = comm_->size();
+    if (depth < ranks)
+      throw std::invalid_argument(fmt::format("{}: a pipeline of {} ranks needs at least {} hidden layers (one per rank), "
+                                              "got {}: run with -np {} or fewer, or add layers", name_, ranks, ranks, depth, depth));
+    std::vector<double> costs;
+    for (int64_t l = 0; l < depth; ++l)
+      costs.push_back(static_cast<double>(l == 0 ? spec.input : spec.hidden[l - 1]) * static_cast<double>(spec.hidden[l]));
+    layer_bounds_ = partition_layers(costs, ranks);
+    owned_first_ = layer_bounds_[static_cast<size_t>(comm_->rank())];
+    owned_last_ = layer_bounds_[static_cast<size_t>(comm_->rank()) + 1];
+  }
 
   MemoryPlan plan;
   layers_.assign(depth, {});
@@ -172,7 +187,7 @@ void ForwardForward::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) 
   scratchpad_ = plan.add_bytes("matmul.scratchpad", MemCategory::scratch, matmuls_.max_scratchpad_bytes());
   shared_buffers_.scratch = scratchpad_;
   for (size_t l = 0; l < stage_ops_.size(); ++l)
-    stage_buffers_[l].scratch = plan.add_bytes(fmt::format("layer{}.matmul.scratchpad", l), MemCategory::scratch,
+    if (stage_ops_[l].forward != nullptr) stage_buffers_[l].scratch = plan.add_bytes(fmt::format("layer{}.matmul.scratchpad", l), MemCategory::scratch,
                                                std::max(stage_ops_[l].forward->scratchpad_bytes(),
                                                         stage_ops_[l].weight_grad->scratchpad_bytes()));
   finish_setup(plan);
@@ -196,6 +211,19 @@ void ForwardForward::plan_pipeline(MemoryPlan& plan, int64_t batch) {
   for (int64_t l = 0; l < depth; ++l) {
     const auto& p = layers_[l];
     const std::string name = fmt::format("layer{}.stage", l);
+    // A layer's input slots: where the layer before writes (this process owns both) or where the
+    // rank before's output arrives (l is this block's first layer).
+    std::array<BufferId, 2> inputs{};
+    if (l > 0 && l >= owned_first_ && l <= owned_last_ && l < depth) {
+      inputs[0] = plan.add_floats(name + ".input.0", MemCategory::activations, b2 * p.in);
+      inputs[1] = plan.add_floats(name + ".input.1", MemCategory::activations, b2 * p.in);
+    }
+    if (!owns(l)) {  // another rank's layer (distributed pipeline): no work here
+      stage_buffers_.push_back({});
+      stage_inputs_.push_back(inputs);
+      stage_ops_.push_back({nullptr, nullptr});
+      continue;
+    }
     LayerBuffers buffers{};
     buffers.hidden = plan.add_floats(name + ".hidden", MemCategory::activations, b2 * p.out);
     buffers.scale = plan.add_floats(name + ".scale", MemCategory::activations, b2);
@@ -207,21 +235,17 @@ void ForwardForward::plan_pipeline(MemoryPlan& plan, int64_t batch) {
     }
     if (peer_normalization_ > 0.0f) buffers.peer = plan.add_floats(name + ".peer_coefficients", MemCategory::scratch, p.out);
     stage_buffers_.push_back(buffers);
-    std::array<BufferId, 2> inputs{};
-    if (l > 0) {
-      inputs[0] = plan.add_floats(name + ".input.0", MemCategory::activations, b2 * p.in);
-      inputs[1] = plan.add_floats(name + ".input.1", MemCategory::activations, b2 * p.in);
-    }
     stage_inputs_.push_back(inputs);
     const int instance = static_cast<int>(l) + 1;
     stage_ops_.push_back(
         {&matmul_op({.m = b2, .n = p.out, .k = p.in, .bias = true, .relu = true, .bf16 = bf16_, .threads = 1, .instance = instance}),
          &matmul_op({.m = p.in, .n = p.out, .k = b2, .trans_a = true, .bf16 = bf16_, .threads = 1, .instance = instance})});
   }
-  const int team = std::max(1, std::min(threads(), static_cast<int>(depth)));
+  const int64_t owned = owned_last_ - owned_first_;
+  const int team = std::max(1, std::min(threads(), static_cast<int>(owned)));
   stage_threads_ = team;
-  std::vector<int64_t> order(static_cast<size_t>(depth));
-  std::iota(order.begin(), order.end(), 0);
+  std::vector<int64_t> order(static_cast<size_t>(owned));
+  std::iota(order.begin(), order.end(), owned_first_);
   auto cost = [&](int64_t l) { return static_cast<double>(layers_[l].in) * static_cast<double>(layers_[l].out); };
   std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return cost(x) > cost(y); });
   std::vector<double> load(static_cast<size_t>(team), 0.0);
@@ -351,6 +375,8 @@ void ForwardForward::train_classifier(const float* embedded, const int32_t* labe
   }
   std::memset(arena_.floats(classifier_params_.bias_grad), 0, static_cast<size_t>(k) * sizeof(float));
   kern::bias_grad_accumulate(arena_.floats(classifier_params_.bias_grad), dlogits);
+  average_gradients(arena_.floats(classifier_params_.weight_grad), classifier_params_.in * k);
+  average_gradients(arena_.floats(classifier_params_.bias_grad), k);
   classifier_params_.update(arena_, classifier_optimizer_, step_);
   arena_.mark_dead(logits_grad_);
 }
@@ -359,9 +385,15 @@ void ForwardForward::choose_negatives(const int32_t* labels) {
   const int64_t b = batch_, k = spec_.classes;
   auto* negatives = static_cast<int32_t*>(arena_.raw(negatives_));
   if (!hard_negatives_) {
-    // Uniform over the K-1 wrong labels: shift the true label by 1..K-1, never by 0.
-    for (int64_t i = 0; i < b; ++i)
-      negatives[i] = static_cast<int32_t>((labels[i] + 1 + static_cast<int64_t>(negative_rng_.below(k - 1))) % k);
+    // Uniform over the K-1 wrong labels: shift the true label by 1..K-1, never by 0. Data mode:
+    // every rank draws the shifts of the whole global batch and keeps its slice's, so the ranks
+    // together draw what one process with the whole batch would.
+    const bool sliced = mode_ == DistributedMode::data;
+    const int64_t offset = sliced ? b * comm_->rank() : 0, global = sliced ? b * comm_->size() : b;
+    for (int64_t i = 0; i < global; ++i) {
+      const auto shift = static_cast<int64_t>(negative_rng_.below(k - 1));
+      if (i >= offset && i < offset + b) negatives[i - offset] = static_cast<int32_t>((labels[i - offset] + 1 + shift) % k);
+    }
     return;
   }
   const float* probs = arena_.floats(probs_);
@@ -397,6 +429,12 @@ StepStats ForwardForward::step(const float* x, const int32_t* labels) {
   ++step_;
   if (layerwise_ && layer_steps_ > 0) trained_layer_ = std::min<int64_t>(depth() - 1, (step_ - 1) / layer_steps_);
 
+  if (owned_first_ > 0) {  // distributed pipeline, a later block: its input comes from the rank before
+    boundary_before_step();
+    stats.loss = pipeline_pass(nullptr, stats);
+    boundary_after_step();
+    return stats;
+  }
   float* embedded = arena_.floats(embedded_);
   arena_.mark_live(embedded_);
   if (classifier_) {
@@ -415,7 +453,9 @@ StepStats ForwardForward::step(const float* x, const int32_t* labels) {
   arena_.mark_dead(embedded_);
   double total_loss = 0.0;
   if (pipelined_) {
+    boundary_before_step();
     total_loss = pipeline_pass(arena_.floats(current), stats);
+    boundary_after_step();
     arena_.mark_dead(current);
     stats.loss = total_loss;
     return stats;
@@ -498,6 +538,8 @@ double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const 
   weight_grad.run(input_matmul, grad_matmul, arena_.floats(p.weight_grad), nullptr, scratch);
   std::memset(arena_.floats(p.bias_grad), 0, static_cast<size_t>(p.out) * sizeof(float));
   kern::bias_grad_accumulate(arena_.floats(p.bias_grad), h);
+  average_gradients(arena_.floats(p.weight_grad), p.in * p.out);  // data mode: the ranks' mean
+  average_gradients(arena_.floats(p.bias_grad), p.out);
   p.update(arena_, optimizer_, step_);
   p.refresh_bf16(arena_);
   return loss;
@@ -509,14 +551,15 @@ double ForwardForward::pipeline_pass(const float* first_input, StepStats& stats)
   // the pipeline has reached it (step > l). Every buffer of the stage is live at once.
   const int64_t write_slot = step_ & 1, read_slot = (step_ - 1) & 1;
   for (size_t l = 0; l < stage_buffers_.size(); ++l) {
+    if (stage_inputs_[l][0].valid()) {
+      arena_.mark_live(stage_inputs_[l][0]);
+      arena_.mark_live(stage_inputs_[l][1]);
+    }
+    if (!owns(static_cast<int64_t>(l))) continue;
     arena_.mark_live(stage_buffers_[l].hidden);
     if (bf16_) {
       arena_.mark_live(stage_buffers_[l].input_bf16);
       arena_.mark_live(stage_buffers_[l].grad_bf16);
-    }
-    if (l > 0) {
-      arena_.mark_live(stage_inputs_[l][0]);
-      arena_.mark_live(stage_inputs_[l][1]);
     }
   }
   double losses[kMaxLayers] = {};
@@ -543,6 +586,7 @@ double ForwardForward::pipeline_pass(const float* first_input, StepStats& stats)
   }
   if (failure) std::rethrow_exception(failure);
   for (size_t l = 0; l < stage_buffers_.size(); ++l) {
+    if (!owns(static_cast<int64_t>(l))) continue;
     arena_.mark_dead(stage_buffers_[l].hidden);
     if (bf16_) {
       arena_.mark_dead(stage_buffers_[l].input_bf16);
@@ -563,9 +607,16 @@ double ForwardForward::peer_normalization_step(int64_t l, const Mat& h, float* c
   float* running = arena_.floats(peer_means_[l]);
   std::fill(coefficients, coefficients + width, 0.0f);
   kern::bias_grad_accumulate(coefficients, h.first_rows(b));  // column sums of the positive rows
+  // Data mode: the running mean follows the whole global batch's mean activity (as one process's
+  // would); the gradient below stays this rank's share, averaged with the others' afterwards.
+  float rows = static_cast<float>(b);
+  if (mode_ == DistributedMode::data && comm_->size() > 1) {
+    comm_->allreduce_sum(coefficients, width);
+    rows *= static_cast<float>(comm_->size());
+  }
   double mean = 0.0;
   for (int64_t j = 0; j < width; ++j) {
-    running[j] = momentum * running[j] + (1.0f - momentum) * coefficients[j] / static_cast<float>(b);
+    running[j] = momentum * running[j] + (1.0f - momentum) * coefficients[j] / rows;
     mean += running[j];
   }
   mean /= static_cast<double>(width);
@@ -723,6 +774,87 @@ double ForwardForward::evaluate_layer(const float* x, const int32_t* labels, int
   const auto result = evaluate(x, labels, n, 0);
   only_layer_ = -1;
   return result.accuracy;
+}
+
+std::string ForwardForward::distribution_problem(DistributedMode mode) const {
+  if (mode == DistributedMode::pipeline) {
+    if (!pipelined_)
+      return "set the option schedule=pipelined: each layer then trains on what the layer before produced one step "
+             "earlier, the math a pipeline across processes runs";
+    if (classifier_)
+      return "the softmax classifier reads every layer's activity in every step, and hard negatives need its verdict "
+             "before layer 1 can start: set classifier=false (goodness prediction, uniform negatives)";
+    return {};
+  }
+  if (mode == DistributedMode::data && pipelined_)
+    return "the pipelined schedule trains its layers on separate threads, which cannot all join the gradient "
+           "allreduce; use schedule simultaneous or layerwise, or --distributed pipeline";
+  return {};
+}
+
+void ForwardForward::boundary_before_step() {
+  if (mode_ != DistributedMode::pipeline) return;
+  const auto slot = [](int64_t step) { return static_cast<int>(step & 1); };
+  // The send posted two steps ago used the slot this step's last layer writes: it must be done.
+  if (owned_last_ < depth()) comm_->wait_send(slot(step_));
+  if (owned_first_ == 0) return;
+  // This block's first layer reads what the rank before sent in the previous step (posted then),
+  // and the next step's input is received into the other slot meanwhile. The rank before sends
+  // from the step its last layer first runs: step >= owned_first_.
+  const int64_t l = owned_first_;
+  if (step_ - 1 >= l) comm_->wait_receive(slot(step_ - 1));
+  if (step_ >= l)
+    comm_->begin_receive(arena_.floats(stage_inputs_[l][slot(step_)]), 2 * batch_ * layers_[l].in, comm_->rank() - 1,
+                         slot(step_));
+}
+
+void ForwardForward::boundary_after_step() {
+  if (mode_ != DistributedMode::pipeline || owned_last_ >= depth()) return;
+  const int64_t l = owned_last_;  // the next rank's first layer; ours, l - 1, ran once step_ > l - 1
+  if (step_ >= l)
+    comm_->begin_send(arena_.floats(stage_inputs_[l][step_ & 1]), 2 * batch_ * layers_[l].in, comm_->rank() + 1,
+                      static_cast<int>(step_ & 1));
+}
+
+void ForwardForward::finish_transfers() {
+  if (mode_ != DistributedMode::pipeline) return;
+  for (int slot = 0; slot < 2; ++slot) {
+    comm_->wait_send(slot);
+    comm_->wait_receive(slot);
+  }
+}
+
+void ForwardForward::gather_weights() {
+  if (mode_ != DistributedMode::pipeline) return;
+  for (int r = 0; r + 1 < static_cast<int>(layer_bounds_.size()); ++r)
+    for (int64_t l = layer_bounds_[static_cast<size_t>(r)]; l < layer_bounds_[static_cast<size_t>(r) + 1]; ++l) {
+      const auto& p = layers_[l];
+      comm_->broadcast(arena_.floats(p.weight), p.in * p.out, r);
+      comm_->broadcast(arena_.floats(p.bias), p.out, r);
+    }
+  weights_changed();
+}
+
+std::vector<int64_t> ForwardForward::partition_layers(const std::vector<double>& costs, int ranks) {
+  const auto n = static_cast<int64_t>(costs.size());
+  if (ranks < 1 || n < ranks)
+    throw std::invalid_argument(fmt::format("cannot split {} layers into {} non-empty blocks", n, ranks));
+  std::vector<double> prefix(static_cast<size_t>(n) + 1, 0.0);
+  for (int64_t i = 0; i < n; ++i) prefix[i + 1] = prefix[i] + costs[i];
+  // best[r][i]: the smallest possible largest block when the first i layers go to r ranks.
+  const double none = std::numeric_limits<double>::infinity();
+  std::vector<std::vector<double>> best(static_cast<size_t>(ranks) + 1, std::vector<double>(static_cast<size_t>(n) + 1, none));
+  std::vector<std::vector<int64_t>> cut(best.size(), std::vector<int64_t>(static_cast<size_t>(n) + 1, 0));
+  best[0][0] = 0.0;
+  for (int r = 1; r <= ranks; ++r)
+    for (int64_t i = r; i <= n; ++i)
+      for (int64_t j = r - 1; j < i; ++j) {
+        const double largest = std::max(best[r - 1][j], prefix[i] - prefix[j]);
+        if (largest < best[r][i]) best[r][i] = largest, cut[r][i] = j;
+      }
+  std::vector<int64_t> bounds(static_cast<size_t>(ranks) + 1, n);
+  for (int r = ranks; r > 0; --r) bounds[static_cast<size_t>(r) - 1] = cut[r][bounds[static_cast<size_t>(r)]];
+  return bounds;
 }
 
 std::unique_ptr<Algorithm> create_ff(const nlohmann::json& options) { return std::make_unique<ForwardForward>(options); }

@@ -26,6 +26,14 @@ class ForwardForward : public Algorithm {
   int diagnostic_layers() const override { return static_cast<int>(layers_.size()); }
   // Goodness-prediction accuracy of one layer alone.
   double evaluate_layer(const float* x, const int32_t* labels, int64_t n, int layer) override;
+  // Distributed pipeline (schedule "pipelined", no classifier): this rank's block of layers.
+  std::string distribution_problem(DistributedMode mode) const override;
+  void gather_weights() override;
+  void finish_transfers() override;
+  std::pair<int64_t, int64_t> owned_layers() const override { return {owned_first_, owned_last_}; }
+  // The contiguous blocks of layers `ranks` ranks own, balancing in*out per block (the largest
+  // block as small as possible): ranks+1 boundaries, block r is [bounds[r], bounds[r+1]).
+  static std::vector<int64_t> partition_layers(const std::vector<double>& costs, int ranks);
 
   // The negatives of the last train_step (B labels), for tests.
   const int32_t* last_negative_labels() const;
@@ -78,6 +86,10 @@ class ForwardForward : public Algorithm {
   // Setup of the pipelined schedule: per-layer buffers and 1-thread primitives, and the layers'
   // assignment to threads (longest first onto the least loaded thread).
   void plan_pipeline(MemoryPlan& plan, int64_t batch);
+  bool owns(int64_t l) const { return l >= owned_first_ && l < owned_last_; }
+  // Distributed pipeline: the block boundary's transfers around this step's layer work.
+  void boundary_before_step();
+  void boundary_after_step();
 
   void weights_changed() override;
   std::string name_;
@@ -139,6 +151,8 @@ class ForwardForward : public Algorithm {
   int64_t step_ = 0;
   int64_t epoch_ = 0;
   int64_t trained_layer_ = -1;
+  int64_t owned_first_ = 0, owned_last_ = 0;  // the layers this process trains: all, or its pipeline block
+  std::vector<int64_t> layer_bounds_;          // distributed pipeline: block boundaries per rank
   int64_t only_layer_ = -1;      // goodness prediction from this layer alone (diagnostics); -1: normal  // layer-wise schedule: the one layer being trained; -1: all
 };
 

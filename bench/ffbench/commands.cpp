@@ -1,7 +1,10 @@
 // ffbench list and ffbench train.
 #include "bench/ffbench/commands.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <memory>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 
@@ -10,6 +13,7 @@
 #include "algorithms/algorithm.hpp"
 #include "algorithms/backend/engine.hpp"
 #include "algorithms/backend/matmul.hpp"
+#include "bench/distributed/mpi_communicator.hpp"
 #include "bench/harness/suite.hpp"
 #include "bench/harness/training.hpp"
 #include "datasets/dataset.hpp"
@@ -102,7 +106,68 @@ int command_shapes(const ShapesArgs& args) {
   return 0;
 }
 
+namespace {
+
+// Every rank's training time, compute and communication (collective; rank 0's stdout is the one shown).
+nlohmann::json distributed_summary(const Algorithm& algorithm, Communicator& comm, const TrainResult& result) {
+  auto out = distributed_stats(algorithm, comm, result);
+  fmt::print("{:>4} {:>8} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11}\n", "rank", "layers", "train_s", "compute_s", "reduce_s",
+             "wait_s", "sent_MB", "received_MB");
+  for (const auto& row : out["per_rank"])
+    fmt::print("{:>4} {:>8} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} {:>11.1f} {:>11.1f}\n", row["rank"].get<int>(),
+               fmt::format("{}-{}", row["layers"][0].get<int64_t>() + 1, row["layers"][1].get<int64_t>()),
+               row["train_seconds"].get<double>(), row["compute_seconds"].get<double>(), row["reduce_seconds"].get<double>(),
+               row["wait_seconds"].get<double>() + row["post_seconds"].get<double>(), row["bytes_sent"].get<double>() * 1e-6,
+               row["bytes_received"].get<double>() * 1e-6);
+  fmt::print("compute_s = the rank's training time less its time in MPI calls; reduce_s: the gradient allreduces "
+             "(data); wait_s: waiting for and posting transfers (pipeline: fill, drain and bubbles)\n");
+  return out;
+}
+
+}  // namespace
+
+int command_pingpong(const PingPongArgs& args) {
+  if (!launched_by_mpi())
+    throw std::invalid_argument("the ping-pong runs under MPI: mpirun -np 2 ffbench pingpong");
+  MpiSession mpi;
+  Communicator& comm = mpi.world();
+  if (comm.rank() != 0 && std::freopen("/dev/null", "w", stdout) == nullptr)
+    throw std::runtime_error("cannot silence a non-leading rank's output (/dev/null)");
+  const auto hosts = mpi.host_names();
+  const auto result = measure_pingpong(comm, args.max_bytes, args.repeats);
+  fmt::print("ping-pong between rank 0 ({}) and rank 1 ({}), {} round trips per size:\n", hosts[0], hosts[1], args.repeats);
+  fmt::print("{:>12} {:>12} {:>10}\n", "bytes", "one-way_us", "GB/s");
+  for (const auto& [bytes, seconds] : result.points)
+    fmt::print("{:>12.0f} {:>12.2f} {:>10.2f}\n", bytes, seconds * 1e6, bytes / seconds * 1e-9);
+  fmt::print("alpha (latency) {:.2f} us, beta (bandwidth) {:.2f} GB/s\n", result.alpha_seconds * 1e6,
+             result.beta_bytes_per_second * 1e-9);
+  if (!args.json_path.empty() && comm.rank() == 0) {
+    auto out = result.to_json();
+    out["hosts"] = hosts;
+    out["same_host"] = hosts[0] == hosts[1];
+    const std::string temp = args.json_path + ".tmp";
+    std::ofstream(temp) << out.dump(2) << "\n";
+    std::filesystem::rename(temp, args.json_path);
+  }
+  return 0;
+}
+
 int command_train(const TrainArgs& args) {
+  // Distributed: MPI first (every rank runs this same command); only rank 0 prints and writes.
+  const DistributedMode mode = distributed_mode_from(args.distributed);
+  std::unique_ptr<MpiSession> mpi;
+  Communicator* comm = nullptr;
+  if (mode != DistributedMode::none) {
+    if (!launched_by_mpi())
+      throw std::invalid_argument(fmt::format("--distributed {} runs under MPI: start it as 'mpirun -np N ffbench train "
+                                              "--distributed {} ...' (one rank per process)", args.distributed, args.distributed));
+    mpi = std::make_unique<MpiSession>();
+    comm = &mpi->world();
+    if (args.time_budget > 0.0 && mode == DistributedMode::pipeline)
+      fmt::print(stderr, "note: the time budget is judged on the slowest rank's epochs\n");
+    if (comm->rank() != 0 && std::freopen("/dev/null", "w", stdout) == nullptr)
+      throw std::runtime_error("cannot silence a non-leading rank's output (/dev/null)");
+  }
   set_denormals(parse_denormals(args.denormals));
   set_threads(args.threads);
   const auto layers = parse_layers(args.layers);
@@ -125,6 +190,7 @@ int command_train(const TrainArgs& args) {
   config.threads = threads();
 
   auto algorithm = create_algorithm(config.algorithm, config.options);  // validates options first
+  algorithm->distribute(mode, comm);  // says why when the algorithm cannot train this way
   const auto splits = data::load(config.dataset);
   if (splits.train.d != layers[0])
     throw std::invalid_argument(fmt::format("--layers starts with {} but {} images have {} inputs: start --layers with {}",
@@ -136,6 +202,20 @@ int command_train(const TrainArgs& args) {
              splits.train.n, validated ? fmt::format("{} validation / ", splits.validation.n) : "", splits.test.n,
              config.batch, config.epochs, config.seed, threads(), to_string(denormals()), onednn_version(), onednn_isa());
   if (validated) fmt::print("accuracies per epoch are on the validation split; the test split is evaluated once, at the end\n");
+  if (comm != nullptr) {
+    const auto hosts = mpi->host_names();
+    fmt::print("distributed {} over {} ranks ({} thread(s) each) on {}{}\n", args.distributed, comm->size(), threads(),
+               hosts.front(), std::count(hosts.begin(), hosts.end(), hosts.front()) == static_cast<long>(hosts.size())
+                                  ? " (all ranks on one host)" : " and other hosts");
+    const auto here = std::count(hosts.begin(), hosts.end(), hosts.front());
+    const auto cores = static_cast<long>(std::thread::hardware_concurrency());
+    if (here * threads() > cores)
+      fmt::print("note: {} ranks x {} threads on {} with {} hardware threads: oversubscribed, so no scaling figure can be "
+                 "read from this run (use -t {})\n", here, threads(), hosts.front(), cores, std::max<long>(1, cores / here));
+    if (mode == DistributedMode::data)
+      fmt::print("each rank trains on {} of every batch's {} samples; gradients averaged over the ranks before each update\n",
+                 args.batch / comm->size(), args.batch);
+  }
   fmt::print("options: {}\n", algorithm->options().values().dump());
   config.load_path = args.load_path;
   if (!args.load_path.empty()) fmt::print("starting from the weights in {}\n", args.load_path);
@@ -172,6 +252,8 @@ int command_train(const TrainArgs& args) {
   };
   const auto result = train(*algorithm, config, splits, on_epoch);
   if (result.status != "ok") fmt::print("run {}: {}\n", result.status, result.detail);
+  nlohmann::json distributed;
+  if (comm != nullptr) distributed = distributed_summary(*algorithm, *comm, result);
   if (validated && !result.epochs.empty()) {
     const auto& last = result.epochs.back();
     std::string test, best;
@@ -182,12 +264,13 @@ int command_train(const TrainArgs& args) {
     if (!test.empty()) fmt::print("test accuracy of the final model (epoch {}):{}\n", last.epoch, test);
     fmt::print("best epoch on validation:{}\n", best);
   }
-  if (!args.save_path.empty()) {
+  if (!args.save_path.empty() && (comm == nullptr || comm->rank() == 0)) {
     algorithm->save(args.save_path);
     fmt::print("weights saved to {}\n", args.save_path);
   }
-  if (!args.json_path.empty()) {
+  if (!args.json_path.empty() && (comm == nullptr || comm->rank() == 0)) {
     nlohmann::json out;
+    if (!distributed.is_null()) out["distributed"] = distributed;
     out["algorithm"] = config.algorithm;
     out["options"] = algorithm->options().values();
     out["model"] = result.spec.describe();

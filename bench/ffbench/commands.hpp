@@ -26,6 +26,13 @@ struct TrainArgs {
   bool standardize = false;
   std::string denormals = "flush";
   int64_t validation = 0;  // samples carved from the end of the train split; > 0: per-epoch evaluation on it, test once at the end
+  std::string distributed = "none";  // none | data | pipeline (under mpirun)
+};
+
+struct PingPongArgs {
+  int64_t max_bytes = 64 << 20;
+  int repeats = 20;
+  std::string json_path;
 };
 
 struct RunArgs {
@@ -64,6 +71,7 @@ int command_step(const StepArgs& args);
 int command_run(const RunArgs& args);
 int command_point(const PointArgs& args);
 int command_train(const TrainArgs& args);
+int command_pingpong(const PingPongArgs& args);
 
 std::vector<int64_t> parse_layers(const std::string& text);
 nlohmann::json parse_option_values(const std::vector<std::string>& items, const std::string& json_text);

@@ -13,6 +13,7 @@
 #include "algorithms/algorithm.hpp"
 #include "algorithms/backend/engine.hpp"
 #include "algorithms/backend/matmul.hpp"
+#include "bench/distributed/mpi_communicator.hpp"
 #include "bench/ffbench/commands.hpp"
 #include "datasets/dataset.hpp"
 
@@ -103,6 +104,10 @@ int main(int argc, char** argv) {
                     "flush: FTZ/DAZ on every thread (subnormal floats become 0, as DL frameworks do); keep: IEEE subnormals (slow on many x86 cores)")
       ->capture_default_str()->check(CLI::IsMember({"flush", "keep"}));
   train->add_flag("-v,--verbose", train_args.verbose, "Per-layer losses and mean goodness after each epoch");
+  train->add_option("--distributed", train_args.distributed,
+                    "Under mpirun: 'data' (each rank a slice of every batch, gradients averaged) or 'pipeline' (each rank "
+                    "a block of layers; ff with schedule=pipelined and classifier=false)")
+      ->capture_default_str()->check(CLI::IsMember({"none", "data", "pipeline"}));
 
   RunArgs run_args;
   auto* run = app.add_subcommand("run", "Run a suite (a sweep of experiments, each point in a fresh process) into reports/runs/");
@@ -137,6 +142,13 @@ int main(int argc, char** argv) {
   auto* shapes = app.add_subcommand("shapes", "Print, as JSON, the matmul shapes one training step of a suite point runs (the PyTorch peer times its GEMM on them)");
   shapes->add_option("--point-file", shapes_args.point_file, "Point description (JSON), as 'ffbench run' writes")->required();
 
+  auto* pingpong = app.add_subcommand("pingpong", "Under mpirun -np 2: the network's latency (alpha) and bandwidth (beta) "
+                                                   "between ranks 0 and 1, for the scaling model");
+  PingPongArgs pingpong_args;
+  pingpong->add_option("--max-bytes", pingpong_args.max_bytes, "Largest message")->capture_default_str()->check(CLI::Range(int64_t{8}, int64_t{1} << 30));
+  pingpong->add_option("--repeats", pingpong_args.repeats, "Round trips per size")->capture_default_str()->check(CLI::Range(3, 100000));
+  pingpong->add_option("--json", pingpong_args.json_path, "Write the measurement as JSON to this file");
+
   auto* report = app.add_subcommand("report", "Make REPORT.md and the plots for a run folder (runs scripts/report.py)");
   std::string report_run;
   report->add_option("run", report_run, "Run folder under reports/runs/")->required();
@@ -153,6 +165,7 @@ int main(int argc, char** argv) {
     if (point->parsed()) return command_point(point_args);
     if (step->parsed()) return command_step(step_args);
     if (shapes->parsed()) return command_shapes(shapes_args);
+    if (pingpong->parsed()) return command_pingpong(pingpong_args);
     if (report->parsed()) {
       const std::string command = std::string("/usr/bin/python3 '") + FFB_SOURCE_DIR + "/scripts/report.py' '" + report_run + "'";
       const int rc = std::system(command.c_str());
@@ -160,6 +173,8 @@ int main(int argc, char** argv) {
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ffbench: error: %s\n", e.what());
+    std::fflush(stderr);
+    end_mpi_after_error(2);
     return 2;
   }
   return 0;

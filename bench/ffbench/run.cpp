@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -21,6 +23,7 @@
 
 #include "algorithms/backend/engine.hpp"
 #include "algorithms/backend/matmul.hpp"
+#include "bench/distributed/mpi_communicator.hpp"
 #include "bench/ffbench/commands.hpp"
 #include "bench/harness/point.hpp"
 #include "bench/harness/suite.hpp"
@@ -112,6 +115,41 @@ bool finished(const fs::path& result) {
   } catch (const std::exception&) {
     return false;  // unreadable: run it again
   }
+}
+
+// How to start a point of `ranks` > 1 under MPI: mpirun's arguments before ffbench's, or why it
+// cannot run here (a build without MPI, no mpirun on PATH).
+struct MpiLauncher {
+  std::vector<std::string> prefix;
+  std::string why_not;
+};
+
+MpiLauncher mpi_launcher(const SuitePoint& point) {
+  MpiLauncher launcher;
+  if (!mpi_available()) {
+    launcher.why_not = "this ffbench was built without MPI (scripts/setup.sh installs Open MPI; configure and build again)";
+    return launcher;
+  }
+  std::string mpirun;
+  if (const char* path = std::getenv("PATH")) {
+    std::stringstream dirs(path);
+    for (std::string dir; std::getline(dirs, dir, ':');)
+      if (!dir.empty() && access((dir + "/mpirun").c_str(), X_OK) == 0) {
+        mpirun = dir + "/mpirun";
+        break;
+      }
+  }
+  if (mpirun.empty()) {
+    launcher.why_not = "mpirun is not on PATH (apt-get install openmpi-bin, or scripts/setup.sh)";
+    return launcher;
+  }
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  const bool fits = point.ranks * point.threads <= cores;
+  launcher.prefix = {mpirun, "-np", std::to_string(point.ranks)};
+  if (geteuid() == 0) launcher.prefix.push_back("--allow-run-as-root");  // containers and CI run as root
+  if (!fits) launcher.prefix.push_back("--oversubscribe");               // more ranks x threads than cores: measured anyway, marked by the report
+  launcher.prefix.insert(launcher.prefix.end(), {"--bind-to", fits && point.threads == 1 ? "core" : "none"});
+  return launcher;
 }
 
 // Runs `argv` with stderr sent to `stderr_path`; returns the wait status.
@@ -309,6 +347,17 @@ int command_run(const RunArgs& args) {
     } else {
       child = {self_path(), "point", "--point-file", point_file.string(), "--out", result.string(), "--index",
                std::to_string(index), "--total", std::to_string(total), "--elapsed", fmt::format("{:.1f}", elapsed)};
+      if (point.ranks > 1) {
+        const auto launcher = mpi_launcher(point);
+        if (!launcher.why_not.empty()) {
+          nlohmann::json skipped = {{"schema_version", kResultSchemaVersion}, {"id", point.id}, {"point", point.to_json()},
+                                    {"status", "skipped"}, {"detail", launcher.why_not}};
+          write_atomic(result.string(), skipped.dump(2) + "\n");
+          fmt::print("[{}/{}] {} skipped: {}\n", index, total, point.id, launcher.why_not);
+          continue;
+        }
+        child.insert(child.begin(), launcher.prefix.begin(), launcher.prefix.end());
+      }
     }
     std::fflush(stdout);
     const int status = spawn_and_wait(child, stderr_file.string());
@@ -357,6 +406,16 @@ int command_run(const RunArgs& args) {
 int command_point(const PointArgs& args) {
   const auto text = read_file(args.point_file);
   const auto point = SuitePoint::from_json(nlohmann::json::parse(text));
+  // A distributed point: every rank of the mpirun job runs it; rank 0 reports and writes.
+  std::unique_ptr<MpiSession> mpi;
+  Communicator* comm = nullptr;
+  if (point.distributed != "none" && launched_by_mpi()) {
+    mpi = std::make_unique<MpiSession>();
+    comm = &mpi->world();
+    if (comm->rank() != 0 && std::freopen("/dev/null", "w", stdout) == nullptr)
+      throw std::runtime_error("cannot silence a non-leading rank's output (/dev/null)");
+  }
+  const bool writes = comm == nullptr || comm->rank() == 0;
   const bool tty = isatty(STDOUT_FILENO);
   const auto started = std::chrono::steady_clock::now();
   auto last = started - std::chrono::seconds(10);
@@ -382,11 +441,12 @@ int command_point(const PointArgs& args) {
   };
   nlohmann::json result;
   try {
-    result = run_point(point, progress);
+    result = run_point(point, progress, comm);
   } catch (const std::exception& e) {
     result = {{"schema_version", kResultSchemaVersion}, {"id", point.id}, {"point", point.to_json()},
               {"status", "failed"}, {"detail", e.what()}};
   }
+  if (!writes) return 0;
   if (result.contains("csv")) {
     const auto csv_path = fs::path(args.out).replace_extension(".csv");
     write_atomic(csv_path.string(), result["csv"].get<std::string>());

@@ -298,6 +298,7 @@ nlohmann::json run_convergence(const SuitePoint& point, Algorithm& algorithm, co
                                    point.epochs, step, steps, loss, rate));
   };
   const auto outcome = train(algorithm, config, data, {}, on_step);
+  if (Communicator* comm = algorithm.communicator(); comm != nullptr) result["distributed"] = distributed_stats(algorithm, *comm, outcome);
   status = outcome.status;
   detail = outcome.detail;
   result["modes"] = outcome.modes;
@@ -366,7 +367,7 @@ nlohmann::json run_convergence(const SuitePoint& point, Algorithm& algorithm, co
 
 }  // namespace
 
-nlohmann::json run_point(const SuitePoint& point, const ProgressFn& progress) {
+nlohmann::json run_point(const SuitePoint& point, const ProgressFn& progress, Communicator* comm) {
   set_denormals(parse_denormals(point.denormals));
   set_threads(point.threads);
   nlohmann::json result;
@@ -377,6 +378,15 @@ nlohmann::json run_point(const SuitePoint& point, const ProgressFn& progress) {
   result["denormals"] = {{"setting", to_string(denormals())}, {"all_threads", denormal_mode_on_all_threads()}};
   const auto started = Clock::now();
   auto algorithm = create_algorithm(point.algorithm, point.options);
+  if (point.distributed != "none") {
+    if (comm == nullptr || comm->size() != point.ranks)
+      throw std::invalid_argument(fmt::format("point {} trains over {} ranks: run it with 'ffbench run' (which starts "
+                                              "mpirun -np {}), not on its own", point.id, point.ranks, point.ranks));
+    if (point.measure != "convergence")
+      throw std::invalid_argument(fmt::format("point {}: distributed points measure 'convergence' only", point.id));
+    algorithm->distribute(distributed_mode_from(point.distributed), comm);
+    result["distributed"] = {{"mode", point.distributed}, {"ranks", point.ranks}};
+  }
   ModelSpec spec;
   spec.input = 784;  // every dataset here has 28 x 28 inputs (the synthetic one is made to match)
   spec.hidden = point.hidden;

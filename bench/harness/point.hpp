@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "algorithms/backend/communicator.hpp"
 #include "algorithms/backend/matmul.hpp"
 #include "bench/harness/suite.hpp"
 
@@ -18,7 +19,9 @@ constexpr int kResultSchemaVersion = 1;
 // Progress lines for the current point: what, how far (0..1), and a short status text.
 using ProgressFn = std::function<void(double fraction, const std::string& status)>;
 
-nlohmann::json run_point(const SuitePoint& point, const ProgressFn& progress);
+// A distributed point (point.distributed != "none") runs on every rank of an MPI job with `comm`
+// (ffbench point under mpirun); every rank returns the same result, rank 0 writes it.
+nlohmann::json run_point(const SuitePoint& point, const ProgressFn& progress, Communicator* comm = nullptr);
 
 // The GEMM ceiling of a step: every matmul shape the step executed (with its transposes, how many
 // times), each timed without post-ops on all the process's threads as the faster of oneDNN's plain

@@ -202,6 +202,7 @@ nlohmann::json SuitePoint::to_json() const {
           {"seed", seed}, {"threads", threads}, {"targets", targets}, {"diagnostics", diagnostics},
           {"denormals", denormals}, {"trained_epochs", trained_epochs}, {"validation", validation}};
   if (scope != "all") j["scope"] = scope;
+  if (distributed != "none") j["distributed"] = distributed, j["ranks"] = ranks;
   if (!published.is_null()) j["published"] = published;
   if (!tune.is_null()) j["tune"] = tune;
   return j;
@@ -236,6 +237,8 @@ SuitePoint SuitePoint::from_json(const nlohmann::json& j) {
   p.trained_epochs = j.value("trained_epochs", static_cast<int64_t>(0));
   p.validation = j.value("validation", static_cast<int64_t>(0));
   p.scope = j.value("scope", std::string("all"));
+  p.distributed = j.value("distributed", std::string("none"));
+  p.ranks = j.value("ranks", 1);
   if (p.scope != "all" && p.scope != "train")
     throw std::runtime_error(fmt::format("point {}: scope '{}' is not 'all' or 'train'", p.id, p.scope));
   if (j.contains("published")) p.published = j.at("published");
@@ -272,7 +275,7 @@ Suite parse_suite(const std::string& text, const std::string& origin, bool (*dat
   const std::set<std::string> experiment_fields = {
       "name", "measure", "algorithms", "hidden", "batch", "epochs", "time_budget_s", "seeds", "threads", "targets",
       "steps", "warmup", "repeats", "sweep", "diagnostics", "limit_train", "limit_test", "eval_every", "standardize",
-      "denormals", "trained_epochs", "validation", "dataset", "published", "tune"};
+      "denormals", "trained_epochs", "validation", "dataset", "published", "tune", "ranks"};
   Fields defaults_fields(defaults, "suite.defaults", origin, experiment_fields);
   std::set<std::string> ids;
   const auto& experiments = top.raw("experiments");
@@ -349,9 +352,10 @@ Suite parse_suite(const std::string& text, const std::string& origin, bool (*dat
       f.fail(where + ".algorithms", "must be a non-empty list like [{\"algorithm\": \"ff\", \"options\": {}}]");
     const auto& algorithms = f.raw("algorithms");
     std::set<std::string> modes;  // of the experiment's ffbench algorithms, for the published figures
+    bool any_distributed = false;
     for (size_t a = 0; a < algorithms.size(); ++a) {
       const std::string awhere = fmt::format("{}.algorithms[{}]", where, a);
-      Fields af(algorithms[a], awhere, origin, {"algorithm", "options", "label", "engine", "seeds", "search"});
+      Fields af(algorithms[a], awhere, origin, {"algorithm", "options", "label", "engine", "seeds", "search", "distributed"});
       if (!af.has("algorithm")) af.fail(awhere + ".algorithm", "is required");
       const auto algorithm = af.text("algorithm", "");
       const auto engine = af.text("engine", "ffbench", {"ffbench", "torch"});
@@ -365,6 +369,18 @@ Suite parse_suite(const std::string& text, const std::string& origin, bool (*dat
         }
       }
       const auto label = af.text("label", engine == "torch" ? "torch-" + algorithm : algorithm);
+      // Distributed points: `distributed` (data | pipeline) on the entry, `ranks` (a number or a
+      // list: a sweep axis) on the experiment; `ffbench run` starts such a point under mpirun.
+      const auto distributed = af.text("distributed", "none", {"none", "data", "pipeline"});
+      const auto rank_values = distributed == "none" ? std::vector<int64_t>{1} : f.integers("ranks", {2}, 1);
+      if (distributed != "none") {
+        if (engine != "ffbench") af.fail(awhere + ".distributed", "is for engine ffbench only");
+        if (measure != "convergence")
+          af.fail(awhere + ".distributed", "needs measure 'convergence' (its epochs' samples/s are the distributed throughput)");
+        const auto why = create_algorithm(algorithm, options)->distribution_problem(distributed_mode_from(distributed));
+        if (!why.empty()) af.fail(awhere + ".distributed", fmt::format("{} cannot train with '{}': {}", algorithm, distributed, why));
+        any_distributed = true;
+      }
       // Every point of the entry, before the tune fields.
       auto make_point = [&](const std::vector<int64_t>& layers, int64_t batch, int64_t thread_count, int64_t seed) {
         SuitePoint p;
@@ -406,12 +422,18 @@ Suite parse_suite(const std::string& text, const std::string& origin, bool (*dat
         for (const auto& layers : layer_sets)
           for (auto batch : batch_values)
             for (auto thread_count : thread_values)
-              for (auto seed : af.has("seeds") ? af.integers("seeds", {}, 0) : seeds) {
-                auto p = make_point(layers, batch, thread_count, seed);
-                p.id = safe(fmt::format("{}.{}.d{}-w{}-b{}-t{}-s{}", experiment, label, layers.size(), layers.front(),
-                                        batch, thread_count, seed));
-                add_point(std::move(p));
-              }
+              for (auto seed : af.has("seeds") ? af.integers("seeds", {}, 0) : seeds)
+                for (auto ranks : rank_values) {
+                  auto p = make_point(layers, batch, thread_count, seed);
+                  p.id = safe(fmt::format("{}.{}.d{}-w{}-b{}-t{}-s{}", experiment, label, layers.size(), layers.front(),
+                                          batch, thread_count, seed));
+                  if (distributed != "none") {
+                    p.distributed = distributed;
+                    p.ranks = static_cast<int>(ranks);
+                    p.id += fmt::format("-n{}", ranks);
+                  }
+                  add_point(std::move(p));
+                }
         continue;
       }
       // measure "tune": the trials' configurations drawn now (seeded by the tune seed and the label),
@@ -457,6 +479,8 @@ Suite parse_suite(const std::string& text, const std::string& origin, bool (*dat
           add_point(std::move(p));
         }
     }
+    if (f.has("ranks") && !any_distributed)
+      f.fail(where + ".ranks", "needs an algorithm entry with \"distributed\": \"data\" or \"pipeline\"");
     if (!published.is_null())
       for (size_t i = 0; i < published.size(); ++i) {
         const auto mode = published[i].value("mode", std::string());

@@ -39,6 +39,10 @@ struct SuitePoint {
   // the step's shapes only: what the regression check compares, in a third of the time). Not a
   // suite field: the check writes its own point files.
   std::string scope = "all";
+  // Distributed points (measure convergence): "data" or "pipeline" over `ranks` MPI ranks, each
+  // with `threads` threads; `ffbench run` starts them under mpirun. "none": one process.
+  std::string distributed = "none";
+  int ranks = 1;
   // Published figures to compare with (a list of {"test_error", "band", "source", optional "mode" and
   // "note"}), or null.
   nlohmann::json published;

@@ -61,6 +61,10 @@ struct TrainResult {
   // equals) and that accuracy; empty without a validation split.
   std::vector<int64_t> best_epoch;
   std::vector<double> best_validation_accuracy;
+  // Distributed runs: this rank's own training time (the epochs' seconds are the slowest rank's)
+  // and its communication during the training steps (evaluation's weight gathering excluded).
+  double rank_train_seconds = 0.0;
+  CommStats comm;
 };
 
 using EpochCallback = std::function<void(const EpochRecord&, const TrainResult&)>;
@@ -76,5 +80,10 @@ TrainResult train(Algorithm& algorithm, const TrainConfig& config, const data::S
                   const EpochCallback& on_epoch = {}, const StepCallback& on_step = {});
 
 ModelSpec model_spec(const TrainConfig& config, const data::Dataset& train);
+
+// Distributed runs (collective: every rank calls it): every rank's training time, compute (its
+// training time less its time in MPI calls), communication time and bytes, and owned layers:
+// {"mode", "ranks", "threads_per_rank", "per_rank": [{"rank", "layers", "train_seconds", ...}]}.
+nlohmann::json distributed_stats(const Algorithm& algorithm, Communicator& comm, const TrainResult& result);
 
 }  // namespace ffb

@@ -52,7 +52,7 @@ configs=(
 )
 {
   echo "{\"layers\": \"$layers\", \"batch\": $batch, \"dataset\": \"$dataset\", \"limit_train\": $limit, \"epochs\": $epochs,"
-  echo " \"repeats\": $repeats, \"cpu\": \"$(lscpu | sed -n 's/^Model name: *//p' | head -1)\", \"cores\": $(nproc),"
+  echo " \"repeats\": $repeats, \"cpu\": \"$(lscpu | sed -n 's/^Model name: *//p' | head -1)\", \"cores\": $(getconf _NPROCESSORS_ONLN),"
   echo " \"revision\": \"$(git rev-parse --short=12 HEAD)\", \"started\": \"$(date -u +%FT%TZ)\"}"
 } >"$out/setup.json"
 echo "measure_distributed: $dataset, layers $layers, batch $batch, $repeats repeats -> $out"

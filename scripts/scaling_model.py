@@ -16,7 +16,10 @@ The model, per training step of a global batch B (one thread per rank):
              message (2B x H floats), not overlapped (the code posts it non-blocking; the model
              charges it in full: an upper bound). N is at most the number of layers.
   data       T(N) = C(B/N) + per layer and per parameter buffer (weights, bias) one ring
-             allreduce: 2 (N-1) alpha + 2 (N-1)/N x bytes / beta (blocking, as the code does).
+             allreduce (blocking, as the code does): 2 (N-1) alpha + 2 (N-1)/N x bytes / beta
+             + (N-1)/N x bytes x gamma, gamma the local cost per byte of the reduction (additions and
+             copies), calibrated once from `ffbench pingpong`'s own MPI_Allreduce timing on this
+             machine (what its allreduce costs beyond the ring's transfers) and kept for every network.
 Usage: /usr/bin/python3 scripts/scaling_model.py RUN_FOLDER   (writes MODEL.md, model.json, scaling.png there)
 """
 import glob
@@ -95,10 +98,13 @@ def pipeline_step(widths, batch, compute, ranks, alpha, beta):
     return worst
 
 
+GAMMA = [0.0]  # seconds per byte of local reduction work (set in main from the measured allreduce)
+
+
 def allreduce(alpha, beta, nbytes, ranks):
     if ranks == 1:
         return 0.0
-    return 2 * (ranks - 1) * alpha + 2 * (ranks - 1) / ranks * nbytes / beta
+    return 2 * (ranks - 1) * alpha + 2 * (ranks - 1) / ranks * nbytes / beta + (ranks - 1) / ranks * nbytes * GAMMA[0]
 
 
 def data_step(widths, batch, line, ranks, alpha, beta, output_layer):
@@ -136,6 +142,11 @@ def main():
     batch = int(setup["batch"])
     half = batch // 2
     alpha, beta = pingpong["alpha_us"] * 1e-6, pingpong["beta_gbytes_per_s"] * 1e9
+    measured_allreduce = pingpong.get("allreduce")
+    if measured_allreduce and measured_allreduce.get("gbytes_per_s", 0) > 0 and measured_allreduce.get("ranks", 0) > 1:
+        n = measured_allreduce["ranks"]
+        per_byte = 1.0 / (measured_allreduce["gbytes_per_s"] * 1e9)
+        GAMMA[0] = max(0.0, per_byte - 2 * (n - 1) / n / beta) * n / (n - 1)
     steps = {}
     for name, b in [("ff-pipeline-np1", batch), ("ff-pipeline-np2", batch), ("ff-np1", batch), ("ff-np1-half", half),
                     ("ff-data-np2", batch), ("bp-np1", batch), ("bp-np1-half", half), ("bp-data-np2", batch)]:
@@ -188,7 +199,8 @@ def main():
                     continue
                 grid.append({"depth": depth, "width": width, "ranks": n, "ff_pipeline_samples_per_s": batch / ff,
                              "bp_data_samples_per_s": batch / bp, "ff_over_bp": bp / ff})
-    out = {"setup": setup, "alpha_us": alpha * 1e6, "beta_gbytes_per_s": beta * 1e-9, "steps_s": steps,
+    out = {"setup": setup, "alpha_us": alpha * 1e6, "beta_gbytes_per_s": beta * 1e-9, "gamma_ns_per_byte": GAMMA[0] * 1e9,
+           "allreduce_measured": measured_allreduce, "steps_s": steps,
            "ff_line": ff_line, "bp_line": bp_line, "validation": validation, "tolerance": TOLERANCE,
            "predictions": predictions, "grid_100gbe": grid, "presets": {k: {"alpha_us": v[0] * 1e6, "beta_gbytes_per_s": v[1] * 1e-9}
                                                                       for k, v in PRESETS.items()}}
@@ -209,7 +221,10 @@ def write_markdown(folder, out):
              f"{setup['revision']}: layers {setup['layers']}, batch {setup['batch']}, {setup['dataset']} "
              f"({setup['limit_train']} training images, {setup['epochs']} epochs, the last one timed), "
              f"{setup['repeats']} repeats (medians), 1 thread per rank. Network between two ranks of this machine "
-             f"(`ffbench pingpong`): alpha {out['alpha_us']:.2f} us, beta {out['beta_gbytes_per_s']:.2f} GB/s.\n",
+             f"(`ffbench pingpong`): alpha {out['alpha_us']:.2f} us, beta {out['beta_gbytes_per_s']:.2f} GB/s; "
+             f"the reduction's local cost gamma {out['gamma_ns_per_byte']:.3f} ns per byte (from its measured "
+             f"MPI_Allreduce: {(out['allreduce_measured'] or {}).get('gbytes_per_s', 0):.2f} GB/s over "
+             f"{(out['allreduce_measured'] or {}).get('ranks', 0)} ranks).\n",
              "## Validation at np = 2 (this machine)\n",
              "| mode | np = 1 step (s) | np = 2 measured (s) | np = 2 predicted (s) | error | measured speed-up | predicted speed-up |",
              "| --- | --- | --- | --- | --- | --- | --- |"]

@@ -44,10 +44,17 @@ class MpiSession {
 // round-trip times for message sizes from 8 B to `max_bytes` (x4 each), `repeats` round trips per
 // size, the median per size halved; alpha is the 8-byte one-way time and 1/beta the least-squares
 // slope of the one-way time over the sizes from 64 KiB: t(n) = alpha + n / beta.
+// Then the Communicator's allreduce (sum of floats, in 8 MiB pieces, as training calls it) over all
+// ranks for the same sizes, median per size, fitted the same way: what a gradient allreduce costs
+// here, copies and the additions included.
 struct PingPong {
   double alpha_seconds = 0.0;          // latency per message
   double beta_bytes_per_second = 0.0;  // bandwidth
   std::vector<std::array<double, 2>> points;  // (bytes, one-way seconds, median)
+  int ranks = 0;                                  // of the allreduce
+  double allreduce_alpha_seconds = 0.0;           // the smallest allreduce's time
+  double allreduce_bytes_per_second = 0.0;        // 1 / least-squares slope over sizes >= 64 KiB
+  std::vector<std::array<double, 2>> allreduce_points;  // (bytes, seconds, median)
   nlohmann::json to_json() const;
 };
 PingPong measure_pingpong(Communicator& comm, int64_t max_bytes = 64 << 20, int repeats = 20);

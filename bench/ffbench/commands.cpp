@@ -141,6 +141,8 @@ int command_pingpong(const PingPongArgs& args) {
     fmt::print("{:>12.0f} {:>12.2f} {:>10.2f}\n", bytes, seconds * 1e6, bytes / seconds * 1e-9);
   fmt::print("alpha (latency) {:.2f} us, beta (bandwidth) {:.2f} GB/s\n", result.alpha_seconds * 1e6,
              result.beta_bytes_per_second * 1e-9);
+  fmt::print("allreduce (float sum) over {} ranks: {:.2f} us + bytes / ({:.2f} GB/s)\n", result.ranks,
+             result.allreduce_alpha_seconds * 1e6, result.allreduce_bytes_per_second * 1e-9);
   if (!args.json_path.empty() && comm.rank() == 0) {
     auto out = result.to_json();
     out["hosts"] = hosts;

@@ -171,6 +171,7 @@ int spawn_and_wait(const std::vector<std::string>& args, const std::string& stde
 }
 
 std::string tail(const std::string& text, size_t lines) {
+  if (text.empty()) return text;  // a child killed before it wrote anything
   size_t pos = text.size();
   for (size_t n = 0; n <= lines && pos > 0; ++n) {
     pos = text.rfind('\n', pos - 1);

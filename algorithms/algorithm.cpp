@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "algorithms/backend/rng.hpp"
+
 namespace ffb {
 
 std::string to_string(DistributedMode mode) {
@@ -143,6 +145,47 @@ void Algorithm::begin_setup(const ModelSpec& spec, int64_t batch) {
 
 void Algorithm::finish_setup(MemoryPlan& plan) { arena_.allocate(plan); }
 
+void Algorithm::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) {
+  begin_setup(spec, batch);
+  seed_ = seed;
+  MemoryPlan plan;
+  input_buffer_ = plan.add_floats("input", MemCategory::activations, batch * spec.input);
+  score_buffer_ = plan.add_floats("scores", MemCategory::scratch, batch * spec.classes);
+  plan_buffers(plan);
+  scratchpad_ = plan.add_bytes("matmul.scratchpad", MemCategory::scratch, matmuls_.max_scratchpad_bytes());
+  finish_setup(plan);
+  Rng rng(seed);
+  init_weights(rng);
+  weights_changed();
+}
+
+void Algorithm::plan_buffers(MemoryPlan& plan) {
+  (void)plan;
+  throw std::logic_error(fmt::format("{}: implements neither setup nor plan_buffers", name()));
+}
+
+void Algorithm::init_weights(Rng& rng) {
+  (void)rng;
+  throw std::logic_error(fmt::format("{}: implements neither setup nor init_weights", name()));
+}
+
+const float* Algorithm::padded_input(const float* x, int64_t rows) {
+  if (rows == batch_) return x;
+  if (rows > batch_ || rows < 0)
+    throw std::invalid_argument(fmt::format("{}: scores for {} rows; the model was set up for batches of {}", name(), rows, batch_));
+  float* padded = arena_.floats(input_buffer_);
+  std::memcpy(padded, x, static_cast<size_t>(rows * spec_.input) * sizeof(float));
+  std::memset(padded + rows * spec_.input, 0, static_cast<size_t>((batch_ - rows) * spec_.input) * sizeof(float));
+  return padded;
+}
+
+int64_t Algorithm::best_class(const float* row, int64_t classes) {
+  int64_t best = 0;
+  for (int64_t c = 1; c < classes; ++c)
+    if (row[c] > row[best]) best = c;
+  return best;
+}
+
 StepStats Algorithm::train_step(const float* x, const int32_t* labels) { return step(x, labels); }
 
 int Algorithm::mode_index(const std::string& mode) const {
@@ -156,10 +199,7 @@ int Algorithm::mode_index(const std::string& mode) const {
 
 void Algorithm::predict(const float* x, int64_t rows, int mode, int32_t* out_labels) {
   for_each_scored_row(x, rows, mode, [&](int64_t index, const float* row) {
-    int64_t best = 0;
-    for (int64_t c = 1; c < spec_.classes; ++c)
-      if (row[c] > row[best]) best = c;
-    out_labels[index] = static_cast<int32_t>(best);
+    out_labels[index] = static_cast<int32_t>(best_class(row, spec_.classes));
   });
 }
 
@@ -178,9 +218,7 @@ Evaluation Algorithm::evaluate(const float* x, const int32_t* labels, int64_t n,
   int64_t correct = 0;
   double loss = 0.0;
   for_each_scored_row(x, n, mode, [&](int64_t index, const float* row) {
-    int64_t best = 0;
-    for (int64_t c = 1; c < k; ++c)
-      if (row[c] > row[best]) best = c;
+    const int64_t best = best_class(row, k);
     const double max_score = row[best];
     double sum = 0.0;
     for (int64_t c = 0; c < k; ++c) sum += std::exp(row[c] - max_score);

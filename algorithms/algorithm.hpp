@@ -22,6 +22,7 @@
 
 namespace ffb {
 
+class Rng;
 constexpr int kMaxLayers = 64;
 
 struct ModelSpec {
@@ -37,7 +38,10 @@ struct StepStats {
   double classifier_loss = 0.0;      // FF: loss of the softmax classifier trained alongside
   int layers = 0;                    // entries used in the per-layer arrays (0 for end-to-end losses)
   float layer_loss[kMaxLayers] = {};
-  float goodness_pos[kMaxLayers] = {};  // FF diagnostics: mean positive / negative goodness per layer
+  // Per-layer diagnostics: FF's mean positive / negative goodness; other local algorithms put the
+  // activity measure their README names here (mono_forward: sum of squares, in goodness_pos only).
+  // The harness calls a layer dead when both stay 0 for an epoch.
+  float goodness_pos[kMaxLayers] = {};
   float goodness_neg[kMaxLayers] = {};
   int64_t samples = 0;
 };
@@ -85,8 +89,10 @@ class Algorithm {
   virtual ~Algorithm() = default;
 
   virtual std::string name() const = 0;
-  // Plans every buffer, creates the primitives for batch B, allocates, initialises weights.
-  virtual void setup(const ModelSpec& spec, int64_t batch, uint64_t seed) = 0;
+  // Plans every buffer, creates the primitives for batch B, allocates, initialises weights. The
+  // default runs the setup contract (plan_buffers, then init_weights; see below); algorithms written
+  // before the contract (ff, ff_symba) override it.
+  virtual void setup(const ModelSpec& spec, int64_t batch, uint64_t seed);
   // One update on rows == B samples (x: B x D, labels: B). Allocation-free. Runs the algorithm's step().
   StepStats train_step(const float* x, const int32_t* labels);
   // The harness calls this before each epoch (layer-wise schedules and learning-rate decay use it).
@@ -150,8 +156,23 @@ class Algorithm {
   const Matmul& matmul_op(const MatmulShape& shape) { return matmuls_.get(shape); }
   // Scores rows in chunks of B and hands each row's K scores to `visit` (predict and evaluate).
   void for_each_scored_row(const float* x, int64_t rows, int mode, const std::function<void(int64_t, const float*)>& visit);
-  // Called after load() replaced the weights (bf16 working copies are refreshed here).
+  // Called after load() replaced the weights, and after init_weights (bf16 working copies are
+  // refreshed here).
   virtual void weights_changed() {}
+
+  // The setup contract. setup() checks the spec, plans the input and score buffers (input_buffer_,
+  // score_buffer_), calls plan_buffers, plans the matmul scratchpad for every primitive created so
+  // far, makes the arena's one allocation, calls init_weights with an Rng seeded by the seed, then
+  // weights_changed. plan_buffers must plan every buffer and create every primitive (matmul_op) a
+  // step or a prediction uses; spec_ and batch_ are already set.
+  virtual void plan_buffers(MemoryPlan& plan);
+  virtual void init_weights(Rng& rng);
+  void* scratchpad() const { return arena_.raw(scratchpad_); }
+  // For scores(): x itself when rows == B; else the rows copied into input_buffer_ and zero-padded
+  // to B (the primitives exist for B rows only).
+  const float* padded_input(const float* x, int64_t rows);
+  // The row-wise argmax of scores (B x K), as predict() and evaluate() use.
+  static int64_t best_class(const float* row, int64_t classes);
   // The algorithm's training step (see train_step).
   virtual StepStats step(const float* x, const int32_t* labels) = 0;
   // Ends setup: makes the arena's one allocation.
@@ -169,6 +190,8 @@ class Algorithm {
   Arena arena_;
   BufferId score_buffer_;   // B x K, planned by every algorithm for evaluate()
   BufferId input_buffer_;   // B x D, planned by every algorithm for padded prediction
+  BufferId scratchpad_;     // the matmul primitives' scratchpad (the setup contract plans it)
+  uint64_t seed_ = 0;       // setup's seed (the setup contract stores it before plan_buffers)
 };
 
 // Registry: the one explicit list of algorithms (registry.cpp).

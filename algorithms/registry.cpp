@@ -1,8 +1,13 @@
-// The one explicit list of algorithms. Adding a variant: its folder, its sources in
-// algorithms/CMakeLists.txt, and one line here.
+// The one explicit list of algorithms. Adding a variant: its folder (CMake picks up its .cpp files)
+// and one line here; `ffbench list --json` then hands it to every test, script and report.
 #include "algorithms/bp/bp.hpp"
+#include "algorithms/dfa/dfa.hpp"
+#include "algorithms/fa/fa.hpp"
 #include "algorithms/ff/ff.hpp"
+#include "algorithms/ff_grouped/ff_grouped.hpp"
 #include "algorithms/ff_symba/ff_symba.hpp"
+#include "algorithms/mono_forward/mono_forward.hpp"
+#include "algorithms/scff/scff.hpp"
 
 namespace ffb {
 
@@ -15,6 +20,11 @@ const std::vector<AlgorithmInfo>& registered_algorithms() {
       {"bp", "backpropagation: ReLU MLP, softmax cross-entropy", Backprop::declared_options(), create_bp},
       {"ff", "Forward-Forward (Hinton 2022), supervised, layer-local goodness", ForwardForward::declared_options(), create_ff},
       {"ff_symba", "SymBa (Lee & Song 2023): FF with softplus(-alpha (g_pos - g_neg))", ff_symba_options(), create_ff_symba},
+      {"fa", "feedback alignment (Lillicrap et al. 2016): bp with fixed random feedback matrices", Backprop::declared_options(), create_fa},
+      {"dfa", "direct feedback alignment (Nokland 2016): the output error sent to every layer through fixed random matrices", Backprop::declared_options(), create_dfa},
+      {"mono_forward", "Mono-Forward (Gong et al. 2025): per-layer projection to class scores, local cross-entropy", MonoForward::declared_options(), create_mono_forward},
+      {"ff_grouped", "class-grouped goodness (CwComp / DeeperForward, dense): one unit group per class, local cross-entropy", FFGrouped::declared_options(), create_ff_grouped},
+      {"scff", "self-contrastive FF (Chen et al. 2025): unsupervised, a sample paired with itself or another; a linear probe", SelfContrastiveFF::declared_options(), create_scff},
   };
   return algorithms;
 }

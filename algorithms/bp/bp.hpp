@@ -7,13 +7,14 @@
 
 namespace ffb {
 
-class Backprop final : public Algorithm {
+// Feedback alignment (fa) and direct feedback alignment (dfa) derive from it: they change only how the
+// error reaches the layer below (propagate_error) and plan their fixed feedback matrices.
+class Backprop : public Algorithm {
  public:
-  explicit Backprop(const nlohmann::json& options);
+  explicit Backprop(const nlohmann::json& options, const std::string& name = "bp");
   static std::vector<OptionInfo> declared_options();
 
-  std::string name() const override { return "bp"; }
-  void setup(const ModelSpec& spec, int64_t batch, uint64_t seed) override;
+  std::string name() const override { return name_; }
   void begin_epoch(int64_t epoch, int64_t total_epochs) override;  // lr_decay_start
   std::vector<std::string> prediction_modes() const override { return {"softmax"}; }
   void scores(const float* x, int64_t rows, int mode, float* out_scores) override;
@@ -21,13 +22,29 @@ class Backprop final : public Algorithm {
 
  protected:
   StepStats step(const float* x, const int32_t* labels) override;
+  void plan_buffers(MemoryPlan& plan) override;
+  void init_weights(Rng& rng) override;
+
+  // The feedback hook. The error sent to the layer below layer l (dx: B x in_l, before its ReLU
+  // mask) from layer l's error (dz: B x out_l, as the product takes it: bfloat16 with bf16 precision).
+  // bp: dx = dz W_l^T, with W_l as it was in the forward pass. Called for l = L (the output layer) down to 1.
+  virtual void propagate_error(int64_t l, const void* dz, float* dx);
+  // FLOPs per sample of every propagate_error of one step (bp: 2 in_l out_l for l = 1..L).
+  virtual double propagation_flops() const;
+  // Extra buffers and primitives (called at the end of plan_buffers) and their initial values
+  // (called after the layers' weights are drawn).
+  virtual void plan_feedback(MemoryPlan& plan) { (void)plan; }
+  virtual void init_feedback(Rng& rng) { (void)rng; }
+
+  void weights_changed() override;
+  const std::vector<LinearParams>& layers() const { return layers_; }
+  bool bf16() const { return bf16_; }
 
  private:
   // Forward through every layer; logits land in logits_. Marks activations live as it goes.
   // `training` selects the training matmuls (bf16 when asked) over the f32 inference ones.
   void forward(const float* x, bool training = false);
 
-  void weights_changed() override;
   OptimizerConfig optimizer_;
   float base_lr_ = 0.0f;  // before the epoch's lr_decay_start factor
   int64_t lr_decay_start_ = 0;
@@ -37,7 +54,7 @@ class Backprop final : public Algorithm {
   std::vector<BufferId> activations_bf16_;
   std::vector<LinearParams> layers_;     // L hidden + 1 output
   std::vector<BufferId> activations_;    // a_1 .. a_L (B x H_l), ReLU outputs
-  BufferId logits_, probs_, grad_a_, grad_b_, scratchpad_;
+  BufferId logits_, probs_, grad_a_, grad_b_;
   struct Ops {
     const Matmul* forward;
     const Matmul* weight_grad;
@@ -47,6 +64,7 @@ class Backprop final : public Algorithm {
   std::vector<Ops> ops_;
   const float* input_ = nullptr;
   int64_t step_ = 0;
+  std::string name_;
 };
 
 }  // namespace ffb

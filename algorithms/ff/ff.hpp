@@ -18,7 +18,6 @@ class ForwardForward : public Algorithm {
   static std::vector<OptionInfo> declared_options();
 
   std::string name() const override { return name_; }
-  void setup(const ModelSpec& spec, int64_t batch, uint64_t seed) override;
   void begin_epoch(int64_t epoch, int64_t total_epochs) override;
   std::vector<std::string> prediction_modes() const override;
   void scores(const float* x, int64_t rows, int mode, float* out_scores) override;
@@ -45,6 +44,8 @@ class ForwardForward : public Algorithm {
   int64_t first_classifier_layer() const { return classifier_skip_first_ && depth() > 1 ? 1 : 0; }
 
  protected:
+  void plan_buffers(MemoryPlan& plan) override;  // the setup contract (algorithm.hpp)
+  void init_weights(Rng& rng) override;
   StepStats step(const float* x, const int32_t* labels) override;
   // The learning rule: given goodness g (2B: B positives then B negatives) of a layer of `width`
   // units, writes dLoss/dg into dg and returns the mean loss. FF: softplus(theta - g_pos) and
@@ -124,7 +125,6 @@ class ForwardForward : public Algorithm {
   // Goodness prediction: K*B rows at once.
   BufferId predict_a_, predict_b_, predict_norm_, predict_scale_, predict_goodness_, first_product_;
   BufferId peer_coefficients_;          // Hmax: peer-normalisation gradient per unit
-  BufferId scratchpad_;
 
   struct LayerOps {
     const Matmul* forward_pair;   // 2B rows: normalised input * W + b, ReLU

@@ -2,6 +2,7 @@
 #include "bench/ffbench/commands.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <thread>
@@ -20,21 +21,78 @@
 
 namespace ffb {
 
-int command_list() {
+namespace {
+nlohmann::json number_or_null(double value) {
+  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
+}
+
+// The suites in bench/suites/ with their descriptions (an unreadable file is listed with its error).
+std::vector<std::pair<std::string, std::string>> suite_files() {
+  const std::filesystem::path folder = std::filesystem::path(FFB_SOURCE_DIR) / "bench" / "suites";
+  std::vector<std::pair<std::string, std::string>> suites;
+  if (!std::filesystem::is_directory(folder)) return suites;
+  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+    if (entry.path().extension() != ".json") continue;
+    std::string description;
+    try {
+      std::ifstream in(entry.path());
+      description = nlohmann::json::parse(in).value("description", "");
+    } catch (const std::exception& e) {
+      description = fmt::format("(unreadable: {})", e.what());
+    }
+    suites.emplace_back(entry.path().stem().string(), description);
+  }
+  std::sort(suites.begin(), suites.end());
+  return suites;
+}
+}  // namespace
+
+// The one list (algorithms, datasets, suites) that scripts, tests and the report read.
+nlohmann::json list_json() {
+  nlohmann::json out;
+  out["algorithms"] = nlohmann::json::array();
+  for (const auto& info : registered_algorithms()) {
+    nlohmann::json algorithm{{"name", info.name}, {"summary", info.summary}, {"options", nlohmann::json::array()}};
+    for (const auto& option : info.options)
+      algorithm["options"].push_back({{"name", option.name}, {"default", option.default_value}, {"help", option.help},
+                                      {"min", number_or_null(option.min_value)}, {"max", number_or_null(option.max_value)},
+                                      {"min_exclusive", option.min_exclusive}});
+    const auto instance = info.create(nlohmann::json::object());
+    algorithm["prediction_modes"] = instance->prediction_modes();
+    algorithm["data_parallel"] = instance->distribution_problem(DistributedMode::data).empty();
+    const auto pipeline = instance->distribution_problem(DistributedMode::pipeline);
+    algorithm["pipeline"] = pipeline.empty() ? "with its defaults" : pipeline;
+    out["algorithms"].push_back(algorithm);
+  }
+  out["datasets"] = nlohmann::json::array();
+  for (const auto& info : data::registered_datasets())
+    out["datasets"].push_back({{"name", info.name}, {"summary", info.summary}, {"available", data::is_available(info.name)}});
+  out["suites"] = nlohmann::json::array();
+  for (const auto& [name, description] : suite_files()) out["suites"].push_back({{"name", name}, {"description", description}});
+  out["data_dir"] = data::data_dir();
+  return out;
+}
+
+int command_list(bool json) {
+  if (json) {
+    fmt::print("{}\n", list_json().dump(2));
+    return 0;
+  }
   fmt::print("Algorithms (option = default: description):\n");
   for (const auto& info : registered_algorithms()) {
-    fmt::print("  {:<10} {}\n", info.name, info.summary);
+    fmt::print("  {:<12} {}\n", info.name, info.summary);
     for (const auto& option : info.options)
       fmt::print("      {:<22} = {:<14} {}\n", option.name, option.default_value.dump(), option.help);
   }
   fmt::print("\nDatasets (data folder: {}):\n", data::data_dir());
-  for (const char* name : {"synthetic", "mnist", "fashion"})
-    fmt::print("  {:<10} {}\n", name, data::is_available(name) ? "available" : "not fetched: run scripts/fetch_data.sh");
-  const std::filesystem::path suites = std::filesystem::path(FFB_SOURCE_DIR) / "bench" / "suites";
-  fmt::print("\nSuites ({}):\n", suites.string());
-  if (std::filesystem::is_directory(suites))
-    for (const auto& entry : std::filesystem::directory_iterator(suites))
-      if (entry.path().extension() == ".json") fmt::print("  {}\n", entry.path().stem().string());
+  for (const auto& info : data::registered_datasets())
+    fmt::print("  {:<10} {}{}\n", info.name, info.summary,
+               data::is_available(info.name) ? "" : "; not fetched: run scripts/fetch_data.sh");
+  fmt::print("\nSuites (bench/suites/; 'ffbench run NAME --dry-run' shows the points and the time estimate):\n");
+  for (const auto& [name, description] : suite_files()) {
+    const auto first_sentence = description.substr(0, description.find(". ") == std::string::npos ? description.size() : description.find(". ") + 1);
+    fmt::print("  {:<10} {}\n", name, first_sentence.size() > 150 ? first_sentence.substr(0, 147) + "..." : first_sentence);
+  }
   return 0;
 }
 

@@ -65,7 +65,9 @@ struct ShapesArgs {
   std::string point_file;
 };
 
-int command_list();
+int command_list(bool json);
+// The one list as JSON: algorithms (options, prediction and distributed modes), datasets, suites.
+nlohmann::json list_json();
 int command_shapes(const ShapesArgs& args);
 int command_step(const StepArgs& args);
 int command_run(const RunArgs& args);

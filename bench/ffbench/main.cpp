@@ -75,11 +75,13 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("ffbench ") + FFB_GIT_REV);
 
   auto* list = app.add_subcommand("list", "List algorithms (with options and defaults), datasets and suites");
+  bool list_json = false;
+  list->add_flag("--json", list_json, "Print the lists as one JSON object (what scripts and tests read)");
 
   TrainArgs train_args;
   auto* train = app.add_subcommand("train", "Train one algorithm on one dataset; print per-epoch test accuracy and seconds");
   train->add_option("-a,--algorithm", train_args.algorithm, "Registered algorithm (see 'ffbench list')")->capture_default_str();
-  train->add_option("-d,--dataset", train_args.dataset, "synthetic, mnist or fashion")->capture_default_str();
+  train->add_option("-d,--dataset", train_args.dataset, "Dataset (see 'ffbench list')")->capture_default_str();
   train->add_option("-l,--layers", train_args.layers, "Input size then hidden sizes, e.g. 784,500,500")->capture_default_str();
   train->add_option("-b,--batch", train_args.batch, "Batch size B")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("-e,--epochs", train_args.epochs, "Epochs")->capture_default_str()->check(CLI::PositiveNumber);
@@ -114,7 +116,7 @@ int main(int argc, char** argv) {
   run->add_option("suite", run_args.suite, "Suite name from bench/suites/ (quick, full, ci) or a path to a suite file");
   run->add_option("--resume", run_args.resume, "Finish an interrupted run: its folder under reports/runs/");
   run->add_option("--out-dir", run_args.out_dir, "Folder for run folders (default: reports/runs in the source tree)");
-  run->add_option("--only", run_args.only, "Run only the points whose id contains this text");
+  run->add_option("--only", run_args.only, "Run only the points whose id contains this text (several: comma-separated; '^text': ids starting with it)");
   run->add_flag("-y,--yes", run_args.yes, "Start a sweep estimated at over 3 hours or 500 points without asking");
   run->add_flag("--dry-run", run_args.dry_run, "Check the suite, print its points per experiment and the time estimate; run and write nothing");
 
@@ -159,7 +161,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
-    if (list->parsed()) return command_list();
+    if (list->parsed()) return command_list(list_json);
     if (train->parsed()) return command_train(train_args);
     if (run->parsed()) return command_run(run_args);
     if (point->parsed()) return command_point(point_args);

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstdio>
@@ -36,6 +37,22 @@ namespace ffb {
 namespace fs = std::filesystem;
 
 namespace {
+// --only: comma-separated patterns; an id is selected when it contains one of them, or, for a pattern
+// starting with '^', when it starts with the rest (so '^ff-matlab' leaves out 'fashion-ff-matlab').
+bool selected(const std::string& id, const std::string& only) {
+  if (only.empty()) return true;
+  size_t start = 0;
+  while (start <= only.size()) {
+    const size_t end = std::min(only.find(',', start), only.size());
+    const std::string pattern = only.substr(start, end - start);
+    if (!pattern.empty() && pattern[0] == '^' ? id.rfind(pattern.substr(1), 0) == 0
+                                              : !pattern.empty() && id.find(pattern) != std::string::npos)
+      return true;
+    start = end + 1;
+  }
+  return false;
+}
+
 
 std::string shell_output(const std::string& command) {
   std::string out;
@@ -96,7 +113,9 @@ nlohmann::json manifest(const Suite& suite, const std::string& suite_path) {
           {"dataset", suite.resolved_dataset},
           {"seeds", seeds},
           {"points", suite.points.size()},
-          {"suite", suite.verbatim}};
+          {"suite", suite.verbatim},
+          // The registered algorithms (summaries, options, distributed modes): the report reads them here.
+          {"algorithms", list_json()["algorithms"]}};
 }
 
 std::string run_folder_name(const std::string& revision) {
@@ -274,7 +293,7 @@ int command_run(const RunArgs& args) {
     int to_run = 0;
     for (const auto& point : suite.points) {
       if (finished(run_dir / "points" / (point.id + ".json"))) continue;
-      if (!args.only.empty() && point.id.find(args.only) == std::string::npos) continue;
+      if (!selected(point.id, args.only)) continue;
       estimate += estimate_point_seconds(point, gemm);
       ++to_run;
     }
@@ -283,7 +302,7 @@ int command_run(const RunArgs& args) {
     if (args.dry_run) {
       std::map<std::string, std::pair<int, double>> by_experiment;
       for (const auto& point : suite.points) {
-        if (!args.only.empty() && point.id.find(args.only) == std::string::npos) continue;
+        if (!selected(point.id, args.only)) continue;
         auto& [count, seconds] = by_experiment[point.experiment];
         ++count;
         seconds += estimate_point_seconds(point, gemm);
@@ -329,7 +348,7 @@ int command_run(const RunArgs& args) {
       fmt::print("[{}/{}] {} already finished\n", index, total, point.id);
       continue;
     }
-    if (!args.only.empty() && point.id.find(args.only) == std::string::npos) continue;
+    if (!selected(point.id, args.only)) continue;
     // A tune point above rung 0 takes its configuration from the rung below's results.
     std::string waiting;
     if (!resolve_tune_point(point, suite.points, result_of, waiting)) {

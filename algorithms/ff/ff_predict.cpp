@@ -1,0 +1,165 @@
+// Forward-Forward's prediction (ff.hpp): softmax (one pass) and goodness (one pass per label), the
+// per-layer diagnostics, and the analytic FLOPs of each phase.
+#include "algorithms/ff/ff.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <numeric>
+
+#include <fmt/format.h>
+#include <omp.h>
+
+#include "algorithms/backend/engine.hpp"
+
+namespace ffb {
+
+void ForwardForward::scores(const float* x, int64_t rows, int mode, float* out_scores) {
+  const int64_t b = batch_, k = spec_.classes;
+  const float* input = x;
+  if (rows < b) {
+    float* padded = arena_.floats(input_buffer_);
+    std::memcpy(padded, x, static_cast<size_t>(rows * spec_.input) * sizeof(float));
+    std::memset(padded + rows * spec_.input, 0, static_cast<size_t>((b - rows) * spec_.input) * sizeof(float));
+    input = padded;
+  }
+  arena_.reset_live();
+  if (mode == 0) {
+    scores_goodness(input, arena_.floats(score_buffer_));
+    std::memcpy(out_scores, arena_.floats(score_buffer_), static_cast<size_t>(rows * k) * sizeof(float));
+    return;
+  }
+  float* embedded = arena_.floats(embedded_);
+  embed(embedded, input, nullptr, b, b);
+  neutral_forward(embedded, false);
+  std::memcpy(out_scores, arena_.floats(logits_), static_cast<size_t>(rows * k) * sizeof(float));
+}
+
+void ForwardForward::scores_goodness(const float* x, float* out_scores) {
+  // The K candidate inputs differ only in the label slots, and their lengths are equal (the slots
+  // hold one value v and K-1 zeros), so layer 1's pre-activation for label k is
+  //   s * (x_rest W + v W[k, :]) + b,   s = 1 / (|x_rest, v| + eps):
+  // one B x D x H product shared by all labels, then a cheap correction per label. Layers 2.. run
+  // all K*B rows through one matmul.
+  const int64_t b = batch_, k = spec_.classes, d = spec_.input, kb = k * batch_;
+  void* scratch = arena_.raw(scratchpad_);
+  float* rest = arena_.floats(embedded_);
+  float* values = arena_.floats(label_values_);
+  float* row_scale = arena_.floats(scale_);
+  const float c = norm_ == kern::NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(d);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < b; ++i) {
+    float* row = rest + i * d;
+    std::memcpy(row, x + i * d, static_cast<size_t>(d) * sizeof(float));
+    const float v = label_value(x + i * d);
+    for (int64_t j = 0; j < k; ++j) row[j] = 0.0f;
+    float sum = v * v;
+    for (int64_t j = 0; j < d; ++j) sum += row[j] * row[j];
+    values[i] = v;
+    row_scale[i] = 1.0f / (std::sqrt(c * sum) + norm_eps_);
+  }
+  const auto& first = layers_[0];
+  const int64_t h0 = first.out;
+  float* product = arena_.floats(first_product_);
+  first_product_op_->run(rest, arena_.floats(first.weight), product, nullptr, scratch);
+  float* current = arena_.floats(predict_a_);
+  float* other = arena_.floats(predict_b_);
+  const float* weight0 = arena_.floats(first.weight);
+  const float* bias0 = arena_.floats(first.bias);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t label = 0; label < k; ++label)
+    for (int64_t i = 0; i < b; ++i) {
+      const float s = row_scale[i], v = values[i];
+      const float* p = product + i * h0;
+      const float* w = weight0 + label * h0;
+      float* out = current + (label * b + i) * h0;
+      for (int64_t j = 0; j < h0; ++j) {
+        const float z = s * (p[j] + v * w[j]) + bias0[j];
+        out[j] = z > 0.0f ? z : 0.0f;
+      }
+    }
+  std::fill(out_scores, out_scores + b * k, 0.0f);
+  float* goodness = arena_.floats(predict_goodness_);
+  auto add_goodness = [&](const float* hidden, int64_t width) {
+    kern::goodness_forward(goodness, Mat(const_cast<float*>(hidden), kb, width), goodness_mean_);
+    for (int64_t label = 0; label < k; ++label)
+      for (int64_t i = 0; i < b; ++i) out_scores[i * k + label] += goodness[label * b + i];
+  };
+  auto counts = [&](int64_t l) { return only_layer_ >= 0 ? l == only_layer_ : l >= first_goodness_layer(); };
+  if (counts(0)) add_goodness(current, h0);
+  float* normalized = arena_.floats(predict_norm_);
+  float* scale = arena_.floats(predict_scale_);
+  for (int64_t l = 1; l < depth(); ++l) {
+    const auto& p = layers_[l];
+    kern::normalize_forward(Mat(normalized, kb, p.in), scale, Mat(current, kb, p.in), norm_, norm_eps_);
+    ops_[l].forward_labels->run(normalized, arena_.floats(p.weight), other, arena_.floats(p.bias), scratch);
+    std::swap(current, other);
+    if (counts(l)) add_goodness(current, p.out);
+    if (only_layer_ >= 0 && l >= only_layer_) break;
+  }
+}
+
+void ForwardForward::scores_goodness_naive(const float* x, int64_t rows, float* out_scores) {
+  // One full pass per label, B rows at a time: what goodness prediction costs without the shared product.
+  const int64_t b = batch_, k = spec_.classes;
+  void* scratch = arena_.raw(scratchpad_);
+  float* embedded = arena_.floats(embedded_);
+  float* normalized = arena_.floats(normalized_a_);
+  float* hidden = arena_.floats(hidden_);
+  float* scale = arena_.floats(scale_);
+  float* goodness = arena_.floats(goodness_);
+  auto* labels = static_cast<int32_t*>(arena_.raw(negatives_));
+  std::fill(out_scores, out_scores + rows * k, 0.0f);
+  for (int64_t label = 0; label < k; ++label) {
+    for (int64_t i = 0; i < b; ++i) labels[i] = static_cast<int32_t>(label);
+    embed(embedded, x, labels, rows, b);
+    kern::normalize_forward(Mat(normalized, b, spec_.input), scale, Mat(embedded, b, spec_.input), norm_, norm_eps_);
+    for (int64_t l = 0; l < depth(); ++l) {
+      const auto& p = layers_[l];
+      ops_[l].forward_single->run(normalized, arena_.floats(p.weight), hidden, arena_.floats(p.bias), scratch);
+      if (l >= first_goodness_layer()) {
+        kern::goodness_forward(goodness, Mat(hidden, b, p.out), goodness_mean_);
+        for (int64_t i = 0; i < rows; ++i) out_scores[i * k + label] += goodness[i];
+      }
+      kern::normalize_forward(Mat(normalized, b, p.out), scale, Mat(hidden, b, p.out), norm_, norm_eps_);
+    }
+  }
+}
+
+double ForwardForward::flops_per_sample(Phase phase, int mode) const {
+  // Matmul FLOPs only (elementwise work is not counted), per sample of the batch.
+  std::vector<double> macs;
+  for (const auto& p : layers_) macs.push_back(static_cast<double>(p.in) * static_cast<double>(p.out));
+  const double k = spec_.classes;
+  double classifier_macs = 0.0;
+  for (int64_t l = first_classifier_layer(); l < depth(); ++l) classifier_macs += static_cast<double>(spec_.hidden[l]) * k;
+  double neutral = 0.0;
+  for (double m : macs) neutral += 2.0 * m;
+  if (phase == Phase::inference) {
+    if (mode == 1) return neutral + 2.0 * classifier_macs;
+    double total = 2.0 * macs[0];  // the shared first-layer product
+    for (size_t l = 1; l < macs.size(); ++l) total += k * 2.0 * macs[l];
+    return total;
+  }
+  double total = 0.0;
+  for (int64_t l = 0; l < depth(); ++l) {
+    if (trained_layer_ >= 0 && l > trained_layer_) break;
+    const bool trained = trained_layer_ < 0 || l == trained_layer_;
+    total += 2.0 * 2.0 * macs[l];             // positive and negative forward
+    if (trained) total += 2.0 * 2.0 * macs[l];  // weight gradient over 2B rows
+  }
+  // neutral pass (twice when the classifier's features are recomputed), classifier fwd + grad
+  if (classifier_) total += (keep_features_ ? 1.0 : 2.0) * neutral + 2.0 * 2.0 * classifier_macs;
+  return total;
+}
+
+double ForwardForward::evaluate_layer(const float* x, const int32_t* labels, int64_t n, int layer) {
+  only_layer_ = layer;
+  const auto result = evaluate(x, labels, n, 0);
+  only_layer_ = -1;
+  return result.accuracy;
+}
+
+}  // namespace ffb

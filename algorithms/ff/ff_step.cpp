@@ -1,0 +1,344 @@
+// Forward-Forward's training step (ff.hpp): the neutral pass and the classifier, the negatives, the
+// layers under the simultaneous, layer-wise and pipelined schedules, peer normalisation.
+#include "algorithms/ff/ff.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <numeric>
+
+#include <fmt/format.h>
+#include <omp.h>
+
+#include "algorithms/backend/engine.hpp"
+
+namespace ffb {
+
+void ForwardForward::neutral_forward(const float* embedded, bool gradient) {
+  // gradient == false: the neutral pass, with the classifier's logits (B x K) summed over its
+  // layers. gradient == true (classifier_features "recompute", after the logits' gradient is known):
+  // the same pass again, each layer's feature feeding its share of the classifier's weight gradient
+  // as soon as it exists, so only one layer's feature is ever held.
+  const int64_t b = batch_, k = spec_.classes;
+  void* scratch = arena_.raw(scratchpad_);
+  float* normalized = arena_.floats(normalized_a_);
+  float* scale = arena_.floats(scale_);
+  float* logits = classifier_ ? arena_.floats(logits_) : nullptr;
+  const float* dlogits = classifier_ ? arena_.floats(logits_grad_) : nullptr;
+  float* weight_grad = classifier_ ? arena_.floats(classifier_params_.weight_grad) : nullptr;
+  const float* weight = classifier_ ? arena_.floats(classifier_params_.weight) : nullptr;
+  arena_.mark_live(normalized_a_);
+  arena_.mark_live(hidden_);
+  if (classifier_ && !gradient) arena_.mark_live(logits_);
+  kern::normalize_forward(Mat(normalized, b, spec_.input), scale, Mat(const_cast<float*>(embedded), b, spec_.input),
+                          norm_, norm_eps_);
+  const float* input = normalized;
+  for (int64_t l = 0; l < depth(); ++l) {
+    const auto& p = layers_[l];
+    float* hidden = arena_.floats(hidden_);
+    ops_[l].forward_single->run(input, arena_.floats(p.weight), hidden, arena_.floats(p.bias), scratch);
+    const int64_t feature = l - first_classifier_layer();
+    float* next = nullptr;
+    if (classifier_ && feature >= 0 && keep_features_) {
+      arena_.mark_live(features_[feature]);
+      next = arena_.floats(features_[feature]);
+    } else {
+      next = arena_.floats(input == arena_.floats(normalized_a_) ? normalized_b_ : normalized_a_);
+      arena_.mark_live(normalized_b_);
+    }
+    kern::normalize_forward(Mat(next, b, p.out), scale, Mat(hidden, b, p.out), norm_, norm_eps_);
+    if (classifier_ && feature >= 0) {
+      if (gradient) {
+        classifier_grad_[feature]->run(next, dlogits, weight_grad, nullptr, scratch);
+        weight_grad += p.out * k;
+      } else {
+        classifier_forward_[feature]->run(next, weight, logits, arena_.floats(classifier_params_.bias), scratch);
+        weight += p.out * k;
+      }
+    }
+    input = next;
+  }
+  arena_.mark_dead(hidden_);
+  arena_.mark_dead(normalized_b_);
+}
+
+void ForwardForward::train_classifier(const float* embedded, const int32_t* labels, StepStats& stats) {
+  const int64_t b = batch_, k = spec_.classes;
+  arena_.mark_live(probs_);
+  arena_.mark_live(logits_grad_);
+  const Mat probs(arena_.floats(probs_), b, k);
+  stats.classifier_loss = kern::softmax_xent_forward(probs, nullptr, Mat(arena_.floats(logits_), b, k), labels);
+  const Mat dlogits(arena_.floats(logits_grad_), b, k);
+  kern::softmax_xent_backward(dlogits, probs, labels, 1.0f / static_cast<float>(b));
+  arena_.mark_dead(logits_);
+  if (keep_features_) {
+    void* scratch = arena_.raw(scratchpad_);
+    float* weight_grad = arena_.floats(classifier_params_.weight_grad);
+    for (size_t f = 0; f < features_.size(); ++f) {
+      classifier_grad_[f]->run(arena_.floats(features_[f]), dlogits.data, weight_grad, nullptr, scratch);
+      weight_grad += spec_.hidden[first_classifier_layer() + static_cast<int64_t>(f)] * k;
+      arena_.mark_dead(features_[f]);
+    }
+  } else {
+    neutral_forward(embedded, true);
+  }
+  std::memset(arena_.floats(classifier_params_.bias_grad), 0, static_cast<size_t>(k) * sizeof(float));
+  kern::bias_grad_accumulate(arena_.floats(classifier_params_.bias_grad), dlogits);
+  average_gradients(arena_.floats(classifier_params_.weight_grad), classifier_params_.in * k);
+  average_gradients(arena_.floats(classifier_params_.bias_grad), k);
+  classifier_params_.update(arena_, classifier_optimizer_, step_);
+  arena_.mark_dead(logits_grad_);
+}
+
+void ForwardForward::choose_negatives(const int32_t* labels) {
+  const int64_t b = batch_, k = spec_.classes;
+  auto* negatives = static_cast<int32_t*>(arena_.raw(negatives_));
+  if (!hard_negatives_) {
+    // Uniform over the K-1 wrong labels: shift the true label by 1..K-1, never by 0. Data mode:
+    // every rank draws the shifts of the whole global batch and keeps its slice's, so the ranks
+    // together draw what one process with the whole batch would.
+    const bool sliced = mode_ == DistributedMode::data;
+    const int64_t offset = sliced ? b * comm_->rank() : 0, global = sliced ? b * comm_->size() : b;
+    for (int64_t i = 0; i < global; ++i) {
+      const auto shift = static_cast<int64_t>(negative_rng_.below(k - 1));
+      if (i >= offset && i < offset + b) negatives[i - offset] = static_cast<int32_t>((labels[i - offset] + 1 + shift) % k);
+    }
+    return;
+  }
+  const float* probs = arena_.floats(probs_);
+  for (int64_t i = 0; i < b; ++i) {
+    int32_t best = -1;
+    for (int32_t c = 0; c < k; ++c)
+      if (c != labels[i] && (best < 0 || probs[i * k + c] > probs[i * k + best])) best = c;
+    negatives[i] = best;
+  }
+  arena_.mark_dead(probs_);
+}
+
+const int32_t* ForwardForward::last_negative_labels() const { return static_cast<const int32_t*>(arena_.raw(negatives_)); }
+
+double ForwardForward::pair_loss(const float* g, float* dg, int64_t b, int64_t width) const {
+  const float theta = static_cast<float>(layer_threshold(width));
+  const float inv = 1.0f / static_cast<float>(2 * b);
+  double total = 0.0;
+  for (int64_t i = 0; i < 2 * b; ++i) {
+    const float margin = i < b ? theta - g[i] : g[i] - theta;  // positive: raise g; negative: lower it
+    total += kern::softplus(margin);
+    dg[i] = (i < b ? -1.0f : 1.0f) * kern::sigmoid(margin) * inv;
+  }
+  return total * inv;
+}
+
+StepStats ForwardForward::step(const float* x, const int32_t* labels) {
+  const int64_t b = batch_, b2 = 2 * batch_, d = spec_.input;
+  StepStats stats;
+  stats.samples = b;
+  stats.layers = static_cast<int>(depth());
+  arena_.reset_live();
+  ++step_;
+  if (layerwise_ && layer_steps_ > 0) trained_layer_ = std::min<int64_t>(depth() - 1, (step_ - 1) / layer_steps_);
+
+  if (owned_first_ > 0) {  // distributed pipeline, a later block: its input comes from the rank before
+    boundary_before_step();
+    stats.loss = pipeline_pass(nullptr, stats);
+    boundary_after_step();
+    return stats;
+  }
+  float* embedded = arena_.floats(embedded_);
+  arena_.mark_live(embedded_);
+  if (classifier_) {
+    embed(embedded, x, nullptr, b, b);
+    neutral_forward(embedded, false);
+    train_classifier(embedded, labels, stats);
+  }
+  choose_negatives(labels);
+  embed(embedded, x, labels, b, b);
+  embed(embedded + b * d, x, static_cast<const int32_t*>(arena_.raw(negatives_)), b, b);
+
+  float* scale = arena_.floats(scale_);
+  BufferId current = normalized_a_, next = normalized_b_;
+  arena_.mark_live(current);
+  kern::normalize_forward(Mat(arena_.floats(current), b2, d), scale, Mat(embedded, b2, d), norm_, norm_eps_);
+  arena_.mark_dead(embedded_);
+  double total_loss = 0.0;
+  if (pipelined_) {
+    boundary_before_step();
+    total_loss = pipeline_pass(arena_.floats(current), stats);
+    boundary_after_step();
+    arena_.mark_dead(current);
+    stats.loss = total_loss;
+    return stats;
+  }
+  for (int64_t l = 0; l < depth(); ++l) {
+    if (trained_layer_ >= 0 && l > trained_layer_) break;
+    const bool train_this = trained_layer_ < 0 || l == trained_layer_;
+    const bool feeds_next = l + 1 < depth() && (trained_layer_ < 0 || l < trained_layer_);
+    arena_.mark_live(hidden_);
+    if (bf16_) {
+      arena_.mark_live(normalized_bf16_);
+      if (train_this) arena_.mark_live(hidden_grad_bf16_);
+    }
+    if (feeds_next) arena_.mark_live(next);
+    total_loss += layer_pass(l, shared_buffers_, *ops_[l].forward_pair, *ops_[l].weight_grad, arena_.floats(current),
+                             feeds_next ? arena_.floats(next) : nullptr, train_this, stats);
+    arena_.mark_dead(hidden_);
+    arena_.mark_dead(current);
+    std::swap(current, next);
+  }
+  arena_.mark_dead(current);
+  stats.loss = total_loss;
+  return stats;
+}
+
+double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const Matmul& forward, const Matmul& weight_grad,
+                                  const float* input, float* next, bool train, StepStats& stats) {
+  const int64_t b = batch_, b2 = 2 * batch_;
+  const auto& p = layers_[l];
+  void* scratch = arena_.raw(buffers.scratch);
+  float* hidden = arena_.floats(buffers.hidden);
+  const void* input_matmul = input;
+  const void* weight_matmul = arena_.floats(p.weight);
+  if (bf16_) {
+    kern::to_bf16(static_cast<uint16_t*>(arena_.raw(buffers.input_bf16)), input, b2 * p.in);
+    input_matmul = arena_.raw(buffers.input_bf16);
+    weight_matmul = arena_.raw(p.weight_bf16);
+  }
+  forward.run(input_matmul, weight_matmul, hidden, arena_.floats(p.bias), scratch);
+  const Mat h(hidden, b2, p.out);
+  if (next != nullptr) kern::normalize_forward(Mat(next, b2, p.out), arena_.floats(buffers.scale), h, norm_, norm_eps_);
+  if (!train) return 0.0;
+  float* goodness = arena_.floats(buffers.goodness);
+  float* goodness_grad = arena_.floats(buffers.goodness_grad);
+  kern::goodness_forward(goodness, h, goodness_mean_);
+  const double loss = pair_loss(goodness, goodness_grad, b, p.out);
+  double pos = 0.0, neg = 0.0;
+  for (int64_t i = 0; i < b; ++i) {
+    pos += goodness[i];
+    neg += goodness[b + i];
+  }
+  stats.goodness_pos[l] = static_cast<float>(pos / static_cast<double>(b));
+  stats.goodness_neg[l] = static_cast<float>(neg / static_cast<double>(b));
+  stats.layer_loss[l] = static_cast<float>(loss);
+  const float* peer = nullptr;
+  if (peer_normalization_ > 0.0f) {
+    float* coefficients = arena_.floats(buffers.peer);
+    stats.layer_loss[l] += static_cast<float>(peer_normalization_step(l, h, coefficients));
+    peer = coefficients;
+  }
+  // dLoss/dz, written over h: dg * d(goodness)/dh, zero where ReLU was off (h = 0 there).
+  const float c = goodness_mean_ ? 2.0f / static_cast<float>(p.out) : 2.0f;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < b2; ++r) {
+    float* row = hidden + r * p.out;
+    const float factor = c * goodness_grad[r];
+    const bool positive = r < b && peer != nullptr;
+    for (int64_t j = 0; j < p.out; ++j) {
+      const float value = row[j];
+      float grad = factor * value;
+      if (positive && value > 0.0f) grad += peer[j];
+      row[j] = grad;
+    }
+  }
+  const void* grad_matmul = hidden;
+  if (bf16_) {
+    kern::to_bf16(static_cast<uint16_t*>(arena_.raw(buffers.grad_bf16)), hidden, b2 * p.out);
+    grad_matmul = arena_.raw(buffers.grad_bf16);
+  }
+  weight_grad.run(input_matmul, grad_matmul, arena_.floats(p.weight_grad), nullptr, scratch);
+  std::memset(arena_.floats(p.bias_grad), 0, static_cast<size_t>(p.out) * sizeof(float));
+  kern::bias_grad_accumulate(arena_.floats(p.bias_grad), h);
+  average_gradients(arena_.floats(p.weight_grad), p.in * p.out);  // data mode: the ranks' mean
+  average_gradients(arena_.floats(p.bias_grad), p.out);
+  p.update(arena_, optimizer_, step_);
+  p.refresh_bf16(arena_);
+  return loss;
+}
+
+double ForwardForward::pipeline_pass(const float* first_input, StepStats& stats) {
+  // Step s: layer 0 takes this step's batch; layer l >= 1 takes what layer l-1 wrote in step s-1
+  // (slot (s-1) & 1) and writes its own output for layer l+1 into slot s & 1. Layer l starts once
+  // the pipeline has reached it (step > l). Every buffer of the stage is live at once.
+  const int64_t write_slot = step_ & 1, read_slot = (step_ - 1) & 1;
+  for (size_t l = 0; l < stage_buffers_.size(); ++l) {
+    if (stage_inputs_[l][0].valid()) {
+      arena_.mark_live(stage_inputs_[l][0]);
+      arena_.mark_live(stage_inputs_[l][1]);
+    }
+    if (!owns(static_cast<int64_t>(l))) continue;
+    arena_.mark_live(stage_buffers_[l].hidden);
+    if (bf16_) {
+      arena_.mark_live(stage_buffers_[l].input_bf16);
+      arena_.mark_live(stage_buffers_[l].grad_bf16);
+    }
+  }
+  double losses[kMaxLayers] = {};
+  std::exception_ptr failure;
+  const int team = stage_threads_;
+#pragma omp parallel num_threads(team)
+  {
+    const int given = omp_get_num_threads();  // fewer than asked (OMP_DYNAMIC): threads take more layer groups
+    for (int t = omp_get_thread_num(); t < team; t += given) {
+      StreamSlot slot(t);
+      for (const int64_t l : stage_layers_[static_cast<size_t>(t)]) {
+        if (step_ <= l) continue;  // the pipeline has not reached this layer yet
+        try {
+          const float* input = l == 0 ? first_input : arena_.floats(stage_inputs_[l][read_slot]);
+          float* next = l + 1 < depth() ? arena_.floats(stage_inputs_[l + 1][write_slot]) : nullptr;
+          losses[l] = layer_pass(l, stage_buffers_[l], *stage_ops_[l].forward, *stage_ops_[l].weight_grad, input, next,
+                                 true, stats);
+        } catch (...) {
+#pragma omp critical(ffb_pipeline_failure)
+          if (!failure) failure = std::current_exception();
+        }
+      }
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+  for (size_t l = 0; l < stage_buffers_.size(); ++l) {
+    if (!owns(static_cast<int64_t>(l))) continue;
+    arena_.mark_dead(stage_buffers_[l].hidden);
+    if (bf16_) {
+      arena_.mark_dead(stage_buffers_[l].input_bf16);
+      arena_.mark_dead(stage_buffers_[l].grad_bf16);
+    }
+  }
+  double total = 0.0;
+  for (int64_t l = 0; l < depth(); ++l) total += losses[l];
+  return total;
+}
+
+double ForwardForward::peer_normalization_step(int64_t l, const Mat& h, float* coefficients) {
+  // Peer normalisation (matlab code; loeweX): a running mean r_j of each unit's activity on positive
+  // data, and a loss peer * mean_j (mean(r) - r_j)^2 that pulls every unit toward the average. Its
+  // gradient reaches h through this step's share (1 - momentum) / B of the running mean.
+  constexpr float momentum = 0.9f;
+  const int64_t b = batch_, width = h.cols;
+  float* running = arena_.floats(peer_means_[l]);
+  std::fill(coefficients, coefficients + width, 0.0f);
+  kern::bias_grad_accumulate(coefficients, h.first_rows(b));  // column sums of the positive rows
+  // Data mode: the running mean follows the whole global batch's mean activity (as one process's
+  // would); the gradient below stays this rank's share, averaged with the others' afterwards.
+  float rows = static_cast<float>(b);
+  if (mode_ == DistributedMode::data && comm_->size() > 1) {
+    comm_->allreduce_sum(coefficients, width);
+    rows *= static_cast<float>(comm_->size());
+  }
+  double mean = 0.0;
+  for (int64_t j = 0; j < width; ++j) {
+    running[j] = momentum * running[j] + (1.0f - momentum) * coefficients[j] / rows;
+    mean += running[j];
+  }
+  mean /= static_cast<double>(width);
+  double loss = 0.0;
+  const float scale = peer_normalization_ * 2.0f / static_cast<float>(width) * (1.0f - momentum) / static_cast<float>(b);
+  for (int64_t j = 0; j < width; ++j) {
+    const double deviation = running[j] - mean;
+    loss += deviation * deviation;
+    coefficients[j] = scale * static_cast<float>(deviation);
+  }
+  return peer_normalization_ * loss / static_cast<double>(width);
+}
+
+}  // namespace ffb

@@ -1,0 +1,168 @@
+// Mono-Forward: a_l = ReLU(a_{l-1} W_l + b_l) on a detached a_{l-1}; G_l = a_l M_l; loss_l = CE(G_l, y);
+// W_l and M_l follow the gradient of loss_l alone.
+#include "algorithms/mono_forward/mono_forward.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "algorithms/backend/kernels.hpp"
+
+namespace ffb {
+
+std::unique_ptr<Algorithm> create_mono_forward(const nlohmann::json& options) { return std::make_unique<MonoForward>(options); }
+
+std::vector<OptionInfo> MonoForward::declared_options() {
+  std::vector<OptionInfo> options;
+  add_optimizer_options(options, 0.001, "adam");
+  return options;
+}
+
+MonoForward::MonoForward(const nlohmann::json& options)
+    : Algorithm(std::make_unique<Options>("mono_forward", declared_options(), options)) {
+  optimizer_ = optimizer_from(*options_);
+  base_lr_ = optimizer_.lr;
+  lr_decay_start_ = options_->integer("lr_decay_start");
+  bf16_ = bf16_precision(*options_);
+}
+
+std::string MonoForward::distribution_problem(DistributedMode mode) const {
+  if (mode == DistributedMode::pipeline) return "mono_forward has no pipelined schedule yet; use --distributed data";
+  return {};
+}
+
+void MonoForward::begin_epoch(int64_t epoch, int64_t total_epochs) {
+  optimizer_.lr = static_cast<float>(base_lr_ * lr_decay_factor(lr_decay_start_, epoch, total_epochs));
+}
+
+void MonoForward::plan_buffers(MemoryPlan& plan) {
+  if (spec_.hidden.empty())
+    throw std::invalid_argument(fmt::format("mono_forward: impossible model {}: it needs at least one hidden layer", spec_.describe()));
+  const int64_t depth = static_cast<int64_t>(spec_.hidden.size());
+  const int64_t b = batch_, k = spec_.classes;
+  layers_.assign(depth, {});
+  projections_.assign(depth, {});
+  int64_t widest = 0;
+  for (int64_t l = 0; l < depth; ++l) {
+    const int64_t in = l == 0 ? spec_.input : spec_.hidden[l - 1], out = spec_.hidden[l];
+    layers_[l].plan(plan, matmuls_, fmt::format("layer{}", l),
+                    {.in = in, .out = out, .batch = b, .relu = true, .bf16 = bf16_, .optimizer = optimizer_.kind});
+    projections_[l].plan(plan, matmuls_, fmt::format("projection{}", l),
+                         {.in = out, .out = k, .batch = b, .bf16 = bf16_, .input_grad = true, .optimizer = optimizer_.kind});
+    widest = std::max(widest, out);
+  }
+  act_a_ = plan.add_floats("act.a", MemCategory::activations, b * widest);
+  act_b_ = plan.add_floats("act.b", MemCategory::activations, b * widest);
+  act_grad_ = plan.add_floats("act.grad", MemCategory::activations, b * widest);
+  logits_ = plan.add_floats("scores.layer", MemCategory::activations, b * k);
+  probs_ = plan.add_floats("probs", MemCategory::activations, b * k);
+  logits_grad_ = plan.add_floats("scores.grad", MemCategory::activations, b * k);
+}
+
+void MonoForward::init_weights(Rng& rng) {
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    layers_[l].init(arena_, rng);
+    projections_[l].init(arena_, rng);
+  }
+  step_ = 0;
+}
+
+void MonoForward::weights_changed() {
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    layers_[l].weights_changed(arena_);
+    projections_[l].weights_changed(arena_);
+  }
+}
+
+void MonoForward::update(const Dense& layer) {
+  const auto& p = layer.params();
+  average_gradients(arena_.floats(p.weight_grad), p.in * p.out);
+  average_gradients(arena_.floats(p.bias_grad), p.out);
+  layer.update(arena_, optimizer_, step_);
+}
+
+StepStats MonoForward::step(const float* x, const int32_t* labels) {
+  const int64_t b = batch_, k = spec_.classes;
+  const int64_t depth = static_cast<int64_t>(layers_.size());
+  void* scratch = scratchpad();
+  arena_.reset_live();
+  ++step_;
+  StepStats stats;
+  stats.samples = b;
+  stats.layers = static_cast<int>(depth);
+  const float* input = x;
+  BufferId out_id = act_a_, other_id = act_b_;
+  for (int64_t l = 0; l < depth; ++l) {
+    const int64_t h = spec_.hidden[l];
+    float* a = arena_.floats(out_id);
+    arena_.mark_live(out_id);
+    layers_[l].forward_train(arena_, input, a, scratch);
+    arena_.mark_live(logits_);
+    projections_[l].forward_train(arena_, a, arena_.floats(logits_), scratch);
+    arena_.mark_live(probs_);
+    const Mat probs(arena_.floats(probs_), b, k);
+    const float loss = kern::softmax_xent_forward(probs, nullptr, Mat(arena_.floats(logits_), b, k), labels);
+    arena_.mark_dead(logits_);
+    stats.layer_loss[l] = loss;
+    stats.loss += loss / static_cast<double>(depth);
+    // No goodness here: the diagnostic slot holds the layer's activity, the mean over the batch of sum_j a_j^2.
+    double activity = 0.0;
+    for (int64_t i = 0; i < b * h; ++i) activity += static_cast<double>(a[i]) * a[i];
+    stats.goodness_pos[l] = static_cast<float>(activity / static_cast<double>(b));
+    arena_.mark_live(logits_grad_);
+    kern::softmax_xent_backward(Mat(arena_.floats(logits_grad_), b, k), probs, labels, 1.0f / static_cast<float>(b));
+    arena_.mark_dead(probs_);
+    // dM = a^T dG, and da = dG M^T (before M's update); dz = da * (a > 0); dW = a_{l-1}^T dz.
+    arena_.mark_live(act_grad_);
+    float* da = arena_.floats(act_grad_);
+    projections_[l].backward(arena_, a, arena_.floats(logits_grad_), da, scratch);
+    arena_.mark_dead(logits_grad_);
+    kern::relu_backward(Mat(da, b, h), Mat(da, b, h), Mat(a, b, h));
+    layers_[l].backward(arena_, input, da, nullptr, scratch);
+    arena_.mark_dead(act_grad_);
+    update(projections_[l]);
+    update(layers_[l]);
+    if (l > 0) arena_.mark_dead(other_id);  // a_{l-1} is no longer needed
+    input = a;
+    std::swap(out_id, other_id);
+  }
+  arena_.mark_dead(other_id);
+  return stats;
+}
+
+void MonoForward::scores(const float* x, int64_t rows, int mode, float* out_scores) {
+  const int64_t b = batch_, k = spec_.classes;
+  const int64_t depth = static_cast<int64_t>(layers_.size());
+  const bool sum = mode == 1;
+  void* scratch = scratchpad();
+  const float* input = padded_input(x, rows);
+  float* total = arena_.floats(probs_);
+  if (sum) std::memset(total, 0, static_cast<size_t>(b * k) * sizeof(float));
+  BufferId out_id = act_a_, other_id = act_b_;
+  for (int64_t l = 0; l < depth; ++l) {
+    float* a = arena_.floats(out_id);
+    layers_[l].forward(arena_, input, a, scratch);
+    if (sum || l == depth - 1) {
+      projections_[l].forward(arena_, a, arena_.floats(logits_), scratch);
+      if (sum)
+        for (int64_t i = 0; i < b * k; ++i) total[i] += arena_.floats(logits_)[i];
+    }
+    input = a;
+    std::swap(out_id, other_id);
+  }
+  std::memcpy(out_scores, sum ? total : arena_.floats(logits_), static_cast<size_t>(rows * k) * sizeof(float));
+}
+
+double MonoForward::flops_per_sample(Phase phase, int mode) const {
+  double layers = 0.0, projections = 0.0;
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    layers += 2.0 * layers_[l].macs();
+    projections += 2.0 * projections_[l].macs();
+  }
+  if (phase == Phase::train) return 2.0 * layers + 3.0 * projections;  // W: forward, dW; M: forward, dM, da
+  if (mode == 1) return layers + projections;
+  return layers + 2.0 * projections_.back().macs();
+}
+
+}  // namespace ffb

@@ -1,0 +1,228 @@
+// SCFF: layer l sees pairs [a_i, a_i] (positive) and [a_i, a_j], j != i (negative) of its input a (the
+// normalised positive activity of the layer below; x for the first); goodness g = mean h^2 of
+// h = relu([a, a'] W_l + b_l); loss softplus(theta - g_pos) + softplus(g_neg - theta). A linear probe
+// (softmax cross-entropy) on every layer's normalised positive activity, detached, classifies.
+#include "algorithms/scff/scff.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "algorithms/backend/kernels.hpp"
+#include "algorithms/backend/rng.hpp"
+
+namespace ffb {
+
+namespace {
+constexpr float kNormEps = 1e-4f;
+}
+
+std::unique_ptr<Algorithm> create_scff(const nlohmann::json& options) { return std::make_unique<SelfContrastiveFF>(options); }
+
+std::vector<OptionInfo> SelfContrastiveFF::declared_options() {
+  std::vector<OptionInfo> options;
+  add_optimizer_options(options, 0.001, "adam");
+  options.push_back({"threshold", 1.0, "theta: the mean-square goodness positives are pushed above and negatives below", 0.0});
+  options.push_back({"probe_lr", 0.001, "learning rate of the linear probe (its own optimizer state, same kind)", 0.0, 10.0, true});
+  return options;
+}
+
+SelfContrastiveFF::SelfContrastiveFF(const nlohmann::json& options)
+    : Algorithm(std::make_unique<Options>("scff", declared_options(), options)) {
+  optimizer_ = optimizer_from(*options_);
+  probe_optimizer_ = optimizer_from(*options_, "probe_lr");
+  base_lr_ = optimizer_.lr;
+  base_probe_lr_ = probe_optimizer_.lr;
+  lr_decay_start_ = options_->integer("lr_decay_start");
+  bf16_ = bf16_precision(*options_);
+  threshold_ = static_cast<float>(options_->number("threshold"));
+}
+
+std::string SelfContrastiveFF::distribution_problem(DistributedMode mode) const {
+  if (mode == DistributedMode::pipeline) return "scff has no pipelined schedule yet; use --distributed data";
+  return "scff pairs the rows of one batch; data mode would pair within each rank's slice only (not supported)";
+}
+
+void SelfContrastiveFF::begin_epoch(int64_t epoch, int64_t total_epochs) {
+  const double factor = lr_decay_factor(lr_decay_start_, epoch, total_epochs);
+  optimizer_.lr = static_cast<float>(base_lr_ * factor);
+  probe_optimizer_.lr = static_cast<float>(base_probe_lr_ * factor);
+}
+
+void SelfContrastiveFF::plan_buffers(MemoryPlan& plan) {
+  if (spec_.hidden.empty())
+    throw std::invalid_argument(fmt::format("scff: impossible model {}: it needs at least one hidden layer", spec_.describe()));
+  if (batch_ < 2) throw std::invalid_argument("scff: batch must be >= 2 (a negative pairs two different samples)");
+  const int64_t depth = static_cast<int64_t>(spec_.hidden.size());
+  const int64_t b = batch_, k = spec_.classes;
+  layers_.assign(depth, {});
+  int64_t widest_in = 0, widest = 0;
+  feature_width_ = 0;
+  for (int64_t l = 0; l < depth; ++l) {
+    const int64_t in = l == 0 ? spec_.input : spec_.hidden[l - 1], out = spec_.hidden[l];
+    layers_[l].plan(plan, matmuls_, fmt::format("layer{}", l),
+                    {.in = 2 * in, .out = out, .batch = 2 * b, .inference_batch = b, .relu = true, .bf16 = bf16_,
+                     .optimizer = optimizer_.kind});
+    widest_in = std::max(widest_in, in);
+    widest = std::max(widest, out);
+    feature_width_ += out;
+  }
+  probe_.plan(plan, matmuls_, "probe", {.in = feature_width_, .out = k, .batch = b, .bf16 = bf16_, .optimizer = optimizer_.kind});
+  pairs_ = plan.add_floats("pairs", MemCategory::activations, 2 * b * 2 * widest_in);
+  hidden_ = plan.add_floats("hidden", MemCategory::activations, 2 * b * widest);
+  goodness_ = plan.add_floats("goodness", MemCategory::activations, 2 * b);
+  goodness_grad_ = plan.add_floats("goodness.grad", MemCategory::activations, 2 * b);
+  features_ = plan.add_floats("features", MemCategory::activations, b * feature_width_);
+  scale_ = plan.add_floats("scale", MemCategory::activations, b);
+  probe_logits_ = plan.add_floats("probe.logits", MemCategory::activations, b * k);
+  probe_probs_ = plan.add_floats("probe.probs", MemCategory::activations, b * k);
+  probe_grad_ = plan.add_floats("probe.grad", MemCategory::activations, b * k);
+}
+
+void SelfContrastiveFF::init_weights(Rng& rng) {
+  for (const auto& layer : layers_) layer.init(arena_, rng);
+  probe_.init(arena_, rng);
+  seed_ = rng.next_u64();
+  step_ = 0;
+  shift_ = 0;
+}
+
+void SelfContrastiveFF::weights_changed() {
+  for (const auto& layer : layers_) layer.weights_changed(arena_);
+  probe_.weights_changed(arena_);
+}
+
+void SelfContrastiveFF::pair_rows(float* out, const float* x, int64_t in, int64_t shift) const {
+  const int64_t b = batch_;
+  const size_t row_bytes = static_cast<size_t>(in) * sizeof(float);
+#pragma omp parallel for schedule(static) if (b * in > 65536)
+  for (int64_t i = 0; i < b; ++i) {
+    std::memcpy(out + i * 2 * in, x + i * in, row_bytes);
+    std::memcpy(out + i * 2 * in + in, x + i * in, row_bytes);
+    if (shift > 0) {
+      std::memcpy(out + (b + i) * 2 * in, x + i * in, row_bytes);
+      std::memcpy(out + (b + i) * 2 * in + in, x + ((i + shift) % b) * in, row_bytes);
+    }
+  }
+}
+
+void SelfContrastiveFF::update(const Dense& layer, const OptimizerConfig& optimizer) {
+  layer.update(arena_, optimizer, step_);
+}
+
+StepStats SelfContrastiveFF::step(const float* x, const int32_t* labels) {
+  const int64_t b = batch_, k = spec_.classes;
+  const int64_t depth = static_cast<int64_t>(layers_.size());
+  void* scratch = scratchpad();
+  arena_.reset_live();
+  ++step_;
+  // The negatives' pairing: a seeded shift per step, never 0 (a row is never its own negative).
+  Rng rng(seed_ ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(step_)));
+  shift_ = 1 + static_cast<int64_t>(rng.below(static_cast<uint64_t>(b - 1)));
+  StepStats stats;
+  stats.samples = b;
+  stats.layers = static_cast<int>(depth);
+  const float* input = x;
+  float* features = arena_.floats(features_);
+  arena_.mark_live(features_);
+  int64_t offset = 0;
+  for (int64_t l = 0; l < depth; ++l) {
+    const int64_t in = l == 0 ? spec_.input : spec_.hidden[l - 1], h = spec_.hidden[l];
+    arena_.mark_live(pairs_);
+    float* pairs = arena_.floats(pairs_);
+    pair_rows(pairs, input, in, shift_);
+    arena_.mark_live(hidden_);
+    const Mat hidden(arena_.floats(hidden_), 2 * b, h);
+    layers_[l].forward_train(arena_, pairs, hidden.data, scratch);
+    arena_.mark_live(goodness_);
+    float* g = arena_.floats(goodness_);
+    kern::goodness_forward(g, hidden, true);
+    arena_.mark_live(goodness_grad_);
+    float* dg = arena_.floats(goodness_grad_);
+    double loss = 0.0, pos = 0.0, neg = 0.0;
+    for (int64_t i = 0; i < b; ++i) {
+      const float over = g[i] - threshold_, under = g[b + i] - threshold_;
+      loss += kern::softplus(-over) + kern::softplus(under);
+      dg[i] = -kern::sigmoid(-over) / static_cast<float>(b);
+      dg[b + i] = kern::sigmoid(under) / static_cast<float>(b);
+      pos += g[i];
+      neg += g[b + i];
+    }
+    stats.layer_loss[l] = static_cast<float>(loss / static_cast<double>(b));
+    stats.goodness_pos[l] = static_cast<float>(pos / static_cast<double>(b));
+    stats.goodness_neg[l] = static_cast<float>(neg / static_cast<double>(b));
+    stats.loss += loss / static_cast<double>(b);
+    arena_.mark_dead(goodness_);
+    // The positive rows' normalised activity (before this layer's update) feeds the layer above and the probe.
+    const Mat positive = hidden.first_rows(b);
+    const Mat feature(features + offset, b, h, feature_width_);
+    kern::normalize_forward(feature, arena_.floats(scale_), positive, kern::NormKind::rms, kNormEps);
+    // dh = dg 2h / H (mean goodness), dz = dh * (h > 0), in place.
+    kern::goodness_backward(hidden, dg, hidden, true);
+    arena_.mark_dead(goodness_grad_);
+    layers_[l].backward(arena_, pairs, hidden.data, nullptr, scratch);
+    arena_.mark_dead(hidden_);
+    arena_.mark_dead(pairs_);
+    update(layers_[l], optimizer_);
+    // The next layer's input: this layer's features, packed (B x h).
+    if (l + 1 < depth) {
+      arena_.mark_live(hidden_);
+      kern::copy(Mat(arena_.floats(hidden_), b, h), feature);
+      input = arena_.floats(hidden_);
+    }
+    offset += h;
+  }
+  // The probe: softmax cross-entropy on the features, detached.
+  arena_.mark_live(probe_logits_);
+  probe_.forward_train(arena_, features, arena_.floats(probe_logits_), scratch);
+  arena_.mark_live(probe_probs_);
+  const Mat probs(arena_.floats(probe_probs_), b, k);
+  stats.classifier_loss = kern::softmax_xent_forward(probs, nullptr, Mat(arena_.floats(probe_logits_), b, k), labels);
+  arena_.mark_dead(probe_logits_);
+  arena_.mark_live(probe_grad_);
+  kern::softmax_xent_backward(Mat(arena_.floats(probe_grad_), b, k), probs, labels, 1.0f / static_cast<float>(b));
+  arena_.mark_dead(probe_probs_);
+  probe_.backward(arena_, features, arena_.floats(probe_grad_), nullptr, scratch);
+  update(probe_, probe_optimizer_);
+  arena_.mark_dead(probe_grad_);
+  arena_.mark_dead(features_);
+  if (depth > 1) arena_.mark_dead(hidden_);
+  return stats;
+}
+
+void SelfContrastiveFF::scores(const float* x, int64_t rows, int mode, float* out_scores) {
+  (void)mode;
+  const int64_t b = batch_, k = spec_.classes;
+  void* scratch = scratchpad();
+  const float* input = padded_input(x, rows);
+  float* features = arena_.floats(features_);
+  int64_t offset = 0;
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const int64_t in = l == 0 ? spec_.input : spec_.hidden[l - 1], h = spec_.hidden[l];
+    pair_rows(arena_.floats(pairs_), input, in, 0);
+    const Mat hidden(arena_.floats(hidden_), b, h);
+    layers_[l].forward(arena_, arena_.floats(pairs_), hidden.data, scratch);
+    const Mat feature(features + offset, b, h, feature_width_);
+    kern::normalize_forward(feature, arena_.floats(scale_), hidden, kern::NormKind::rms, kNormEps);
+    if (l + 1 < layers_.size()) {
+      kern::copy(hidden, feature);
+      input = hidden.data;
+    }
+    offset += h;
+  }
+  probe_.forward(arena_, features, arena_.floats(probe_logits_), scratch);
+  std::memcpy(out_scores, arena_.floats(probe_logits_), static_cast<size_t>(rows * k) * sizeof(float));
+}
+
+double SelfContrastiveFF::flops_per_sample(Phase phase, int mode) const {
+  (void)mode;
+  double layers = 0.0;
+  for (const auto& layer : layers_) layers += 2.0 * layer.macs();  // one row of 2 in_l x H_l
+  const double probe = 2.0 * probe_.macs();
+  if (phase == Phase::inference) return layers + probe;
+  // Two rows per sample (positive and negative), forward and dW; the probe forward and dW.
+  return 4.0 * layers + 2.0 * probe;
+}
+
+}  // namespace ffb

@@ -1,0 +1,271 @@
+"""Speed sections of the report: throughput sweeps, memory, threads, inference, the roofline, drift through training."""
+from report_common import *  # noqa: F401,F403  (plt, helpers, the published figures)
+
+
+class SpeedSections:
+    def throughput(self):
+        groups = self.by_experiment("throughput")
+        for experiment, points in sorted(groups.items()):
+            axis = self.axis_of(points)
+            self.lines += [f"## Throughput: `{experiment}`" + (f" (sweep over {axis})" if axis else ""), ""]
+            self.lines.append("Train samples/s over steady-state windows (warm-up excluded; median of repeats), GFLOP/s from "
+                              "the analytic FLOPs, and the fraction of the GEMM ceiling measured on the same shapes in the "
+                              "same process (per shape the faster of oneDNN's plain and blocked layouts).\n")
+            rows = []
+            for p in sorted(points, key=lambda q: (q["point"]["label"], self.axis_value(q, axis) if axis else 0)):
+                t = p["train"]
+                mem = p["memory"]
+                inference = ", ".join(f"{m}: {fmt_num(v['samples_per_s_median'])}" for m, v in p.get("inference", {}).items())
+                rows.append([p["point"]["label"], p["model"], p["point"]["batch"], p["point"]["threads"],
+                             fmt_num(t["samples_per_s_median"]), f"{fmt_num(t['samples_per_s_min'])}..{fmt_num(t['samples_per_s_max'])}",
+                             f"{t['gflops']:.0f}", f"{p['roofline']['gflops']:.0f}", f"{100 * t['roofline_fraction']:.0f}%",
+                             inference, f"{mem['peak_live_activations'] / MiB:.2f}", f"{mem['arena_total'] / MiB:.1f}",
+                             f"{mem['peak_rss'] / MiB:.0f}"])
+            self.table(["algorithm", "model", "B", "threads", "train samples/s", "range", "GFLOP/s", "GEMM roofline GFLOP/s",
+                        "of roofline", "inference samples/s", "peak live act. MiB", "arena MiB", "peak RSS MiB"], rows)
+            if axis:
+                self.sweep_plots(experiment, points, axis)
+            self.inference_plot(experiment, points)
+
+    def sweep_plots(self, experiment, points, axis):
+        labels = sorted({p["point"]["label"] for p in points})
+        fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+        for label in labels:
+            series = sorted((self.axis_value(p, axis), p) for p in points if p["point"]["label"] == label)
+            xs = [x for x, _ in series]
+            ax[0].plot(xs, [p["train"]["samples_per_s_median"] for _, p in series], marker="o", label=label)
+            ax[1].plot(xs, [100 * p["train"]["roofline_fraction"] for _, p in series], marker="o", label=label)
+        ax[0].set_ylabel("train samples/s")
+        ax[0].set_yscale("log")
+        ax[1].set_ylabel("% of GEMM roofline")
+        for a in ax:
+            a.set_xlabel(axis)
+            a.grid(alpha=0.3)
+            a.legend(fontsize=8)
+        ax[0].set_title(f"{experiment}: train throughput vs {axis}")
+        ax[1].set_title(f"{experiment}: roofline fraction vs {axis}")
+        self.save(fig, f"throughput_vs_{axis}_{experiment}.png", f"throughput vs {axis}")
+        if axis == "depth":
+            self.memory_plot(experiment, points, labels)
+            self.depth_findings(experiment, points, labels)
+        if axis == "threads":
+            self.thread_plot(experiment, points, labels)
+        if axis == "width":
+            self.width_findings(experiment, points, labels)
+
+    def memory_plot(self, experiment, points, labels):
+        categories = ["weights", "grads", "optimizer", "activations", "scratch"]
+        fig, axes = plt.subplots(1, len(labels), figsize=(4.2 * len(labels), 4), squeeze=False)
+        for a, label in zip(axes[0], labels):
+            series = sorted((len(p["point"]["hidden"]), p) for p in points if p["point"]["label"] == label)
+            xs = [str(x) for x, _ in series]
+            bottom = [0.0] * len(series)
+            for c in categories:
+                values = [p["memory"].get(c, 0) / MiB for _, p in series]
+                a.bar(xs, values, bottom=bottom, label=c)
+                bottom = [b + v for b, v in zip(bottom, values)]
+            a.plot(xs, [p["memory"]["peak_live_activations"] / MiB for _, p in series], "k--o", label="peak live activations")
+            a.set_title(label)
+            a.set_xlabel("depth (hidden layers)")
+            a.set_ylabel("MiB")
+            a.legend(fontsize=7)
+        fig.suptitle(f"{experiment}: arena memory by category vs depth")
+        self.save(fig, f"memory_vs_depth_{experiment}.png", "memory by category vs depth")
+
+    def depth_findings(self, experiment, points, labels):
+        slopes = {}
+        for label in labels:
+            series = sorted((len(p["point"]["hidden"]), p) for p in points if p["point"]["label"] == label)
+            xs = [x for x, _ in series]
+            live = slope(xs, [p["memory"]["peak_live_activations"] for _, p in series])
+            total = slope(xs, [p["memory"]["arena_total"] for _, p in series])
+            slopes[label] = (live, total)
+            rates = [p["train"]["samples_per_s_median"] for _, p in series]
+            if len(series) >= 2:
+                self.findings.append(
+                    f"{label}: from depth {xs[0]} to {xs[-1]} ({experiment}, width {series[0][1]['point']['hidden'][0]}), train "
+                    f"throughput fell from {fmt_num(rates[0])} to {fmt_num(rates[-1])} samples/s ({rates[0] / rates[-1]:.1f}x); "
+                    f"peak live activation memory grows by {fmt_num(live / 1024)} KiB per layer and the whole arena by "
+                    f"{fmt_num(total / MiB)} MiB per layer.")
+        if "ff" in slopes and "bp" in slopes and slopes["bp"][0]:
+            self.findings.append(
+                f"Activation-memory slope: FF {fmt_num(slopes['ff'][0])} bytes per layer against BP's {fmt_num(slopes['bp'][0])} "
+                f"bytes per layer ({experiment}).")
+        deepest = max(len(p["point"]["hidden"]) for p in points)
+        at = {p["point"]["label"]: p for p in points if len(p["point"]["hidden"]) == deepest}
+        if "ff" in at and "bp" in at:
+            ff, bp = at["ff"], at["bp"]
+            self.findings.append(
+                f"At depth {deepest} FF trains at {fmt_num(ff['train']['samples_per_s_median'])} samples/s against BP's "
+                f"{fmt_num(bp['train']['samples_per_s_median'])} ({bp['train']['samples_per_s_median'] / ff['train']['samples_per_s_median']:.2f}x slower), "
+                f"doing {ff['flops_per_sample']['train'] / bp['flops_per_sample']['train']:.2f}x BP's matmul FLOPs per sample "
+                f"at {100 * ff['train']['roofline_fraction']:.0f}% of the GEMM roofline (BP {100 * bp['train']['roofline_fraction']:.0f}%).")
+
+    def width_findings(self, experiment, points, labels):
+        for label in labels:
+            series = sorted((p["point"]["hidden"][0], p) for p in points if p["point"]["label"] == label)
+            fractions = ", ".join(f"{w}: {100 * p['train']['roofline_fraction']:.0f}%" for w, p in series)
+            self.findings.append(f"{label} roofline fraction by width ({experiment}): {fractions}.")
+
+    def thread_plot(self, experiment, points, labels):
+        fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+        for label in labels:
+            series = sorted((p["point"]["threads"], p["train"]["samples_per_s_median"]) for p in points if p["point"]["label"] == label)
+            if not series or series[0][0] != 1:
+                continue
+            base = series[0][1]
+            xs = [n for n, _ in series]
+            ax[0].plot(xs, [r for _, r in series], marker="o", label=label)
+            efficiency = [r / (base * n) for n, r in series]
+            ax[1].plot(xs, [100 * e for e in efficiency], marker="o", label=label)
+            self.findings.append(
+                f"{label}: {xs[-1]} threads give {series[-1][1] / base:.2f}x the 1-thread throughput, an efficiency "
+                f"t1/(N tN) of {100 * efficiency[-1]:.0f}% ({experiment}, {points[0]['model']}).")
+        ax[0].set_ylabel("train samples/s")
+        ax[1].set_ylabel("efficiency t1 / (N tN) (%)")
+        for a in ax:
+            a.set_xlabel("threads")
+            a.grid(alpha=0.3)
+            a.legend(fontsize=8)
+        ax[0].set_title(f"{experiment}: thread scaling")
+        ax[1].set_title(f"{experiment}: thread efficiency")
+        self.save(fig, f"thread_scaling_{experiment}.png", "thread scaling")
+
+    def inference_plot(self, experiment, points):
+        if getattr(self, "_inference_done", False):
+            return
+        candidates = [p for p in points if len(p.get("inference", {})) > 1]
+        if not candidates:
+            return
+        self._inference_done = True
+        # One point per label shows the cost per prediction mode: two hidden layers where there is
+        # one (goodness prediction skips the first layer, so depth 1 would flatter it), else the shallowest.
+        def preference(p):
+            depth = len(p["point"]["hidden"])
+            return (depth != 2, depth)
+        chosen = {}
+        for p in points:
+            label = p["point"]["label"]
+            if label not in chosen or preference(p) < preference(chosen[label]):
+                chosen[label] = p
+        fig, ax = plt.subplots(figsize=(7, 4))
+        names, values = [], []
+        for label, p in sorted(chosen.items()):
+            for mode, v in p["inference"].items():
+                names.append(f"{label}\n{mode}")
+                values.append(v["samples_per_s_median"])
+        ax.bar(names, values)
+        ax.set_yscale("log")
+        ax.set_ylabel("inference samples/s")
+        ax.set_title(f"inference cost per prediction mode ({experiment}, {next(iter(chosen.values()))['model']})")
+        self.save(fig, f"inference_cost_{experiment}.png", "inference cost per prediction mode")
+        for label, p in sorted(chosen.items()):
+            inf = p["inference"]
+            if "goodness" in inf and "softmax" in inf:
+                ratio = inf["softmax"]["samples_per_s_median"] / inf["goodness"]["samples_per_s_median"]
+                flops = p["flops_per_sample"]["inference"]
+                self.findings.append(
+                    f"{label} goodness prediction costs {ratio:.1f}x one-pass softmax prediction in time "
+                    f"({fmt_num(inf['goodness']['samples_per_s_median'])} against {fmt_num(inf['softmax']['samples_per_s_median'])} "
+                    f"samples/s, {p['model']}) and {flops['goodness'] / flops['softmax']:.1f}x in matmul FLOPs "
+                    f"(a naive pass per label would be about {p['point'].get('classes', 10)}x).")
+
+    def roofline_plot(self):
+        points = [p for p in self.ok if p["point"]["measure"] == "throughput"]
+        if not points:
+            return
+        per_label = defaultdict(list)
+        for p in points:
+            per_label[p["point"]["label"]].append(100 * p["train"]["roofline_fraction"])
+        fig, ax = plt.subplots(figsize=(7, 4))
+        labels = sorted(per_label)
+        ax.boxplot([per_label[l] for l in labels], labels=labels)
+        ax.set_ylabel("% of GEMM roofline (train)")
+        ax.set_title("roofline fraction per algorithm (all throughput points)")
+        ax.grid(alpha=0.3)
+        self.lines += ["## Roofline fraction per algorithm", ""]
+        self.save(fig, "roofline_fraction.png", "roofline fraction per algorithm")
+        self.table(["algorithm", "points", "median % of roofline", "min", "max"],
+                   [[l, len(per_label[l]), f"{med(per_label[l]):.0f}%", f"{min(per_label[l]):.0f}%", f"{max(per_label[l]):.0f}%"]
+                    for l in labels])
+
+    # ---- training throughput through training (issue 17) -----------------------------------------
+    def drift_section(self):
+        """Per-epoch samples/s of every convergence run, relative to its second epoch (the first carries
+        warm-up: page faults, oneDNN's JIT, cold caches), the throughput points timed again after
+        training, and flush against keep where the run has both."""
+        convergence = [p for p in self.ok + self.peers if p["point"]["measure"] == "convergence"
+                       and len([e for e in p.get("epochs", []) if e.get("samples_per_second")]) >= 3]
+        after = [p for p in self.ok if p.get("train_after_training")]
+        if not convergence and not after:
+            return
+        self.lines += ["## Throughput drift through training", "",
+                       "Training samples/s of each epoch relative to epoch 2 (epoch 1 carries warm-up), median over "
+                       "seeds. Subnormal floats make some x86 cores slow down once weights and optimizer moments "
+                       "decay toward zero; ffbench flushes them (FTZ/DAZ) unless a point says `denormals: keep`.", ""]
+        series = defaultdict(list)  # (experiment, label, engine, denormals) -> per-seed relative rates
+        for p in convergence:
+            rates = [e["samples_per_second"] for e in p["epochs"] if e.get("samples_per_second")]
+            key = (p["point"]["experiment"], p["point"]["label"], (p.get("denormals") or {}).get("setting", "not recorded"))
+            series[key].append([r / rates[1] for r in rates])
+        rows = []
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+        for (experiment, label, denormals), runs in sorted(series.items()):
+            length = min(len(r) for r in runs)
+            curve = [med([r[i] for r in runs]) for i in range(length)]
+            ax.plot(range(1, length + 1), [100 * c for c in curve], marker="o", label=f"{experiment}: {label} ({denormals})")
+            late = curve[1:]
+            drift = min(late) if late else 1.0
+            rows.append([experiment, label, denormals, len(runs), f"{100 * curve[0]:.0f}%",
+                         f"{100 * min(late):.0f}..{100 * max(late):.0f}%", "flat (within 10 %)" if drift >= 0.9 else
+                         f"slows to {100 * drift:.0f}%"])
+            if experiment == "convergence":
+                self.findings.append(f"Throughput drift through training, {label} ({denormals} denormals): epochs 2-{length} "
+                                     f"ran at {100 * min(late):.0f}-{100 * max(late):.0f}% of epoch 2's samples/s"
+                                     + (" (flat)." if drift >= 0.9 else "."))
+        ax.axhline(90, color="grey", linestyle=":", linewidth=1)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("samples/s, % of epoch 2")
+        ax.set_title("training throughput through training")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+        self.table(["experiment", "algorithm", "denormals", "seeds", "epoch 1", "epochs 2..N", "verdict"], rows)
+        self.save(fig, "throughput_drift.png", "training throughput per epoch relative to epoch 2")
+        flush_keep = defaultdict(dict)
+        for p in convergence:
+            if p["point"].get("engine", "ffbench") != "ffbench":
+                continue
+            setting = (p.get("denormals") or {}).get("setting")
+            per_epoch = p["epochs"][-1]["train_seconds"] / p["epochs"][-1]["epoch"]
+            flush_keep[(p["point"]["algorithm"], p["model"], p["point"]["batch"], p["point"]["seed"],
+                        json.dumps({k: v for k, v in p["point"]["options"].items()}, sort_keys=True))][setting] = (per_epoch, p)
+        pairs = [(k, v) for k, v in flush_keep.items() if "flush" in v and "keep" in v]
+        if pairs:
+            self.lines += ["Flushing subnormals (FTZ/DAZ) against keeping them, same configuration and seed:", ""]
+            rows = []
+            for (algorithm, model, batch, seed, _), v in sorted(pairs):
+                (flush, pf), (keep, pk) = v["flush"], v["keep"]
+                accuracy = "; ".join(f"{m}: {100 * pf['epochs'][-1]['test_accuracy'][m]:.2f}% vs "
+                                     f"{100 * pk['epochs'][-1]['test_accuracy'][m]:.2f}%"
+                                     for m in pf.get("modes", []) if m in pk["epochs"][-1].get("test_accuracy", {}))
+                census = pk["epochs"][-1].get("census", {}).get("by_category", {})
+                subnormal = ", ".join(f"{c} {v['subnormal']}" for c, v in census.items() if v.get("subnormal"))
+                rows.append([algorithm, model, batch, seed, f"{flush:.2f}", f"{keep:.2f}", f"{keep / flush:.2f}x", accuracy,
+                             subnormal or "none"])
+                self.findings.append(f"Denormals, {algorithm} {model}: {flush:.2f} s/epoch with FTZ/DAZ against {keep:.2f} "
+                                     f"with IEEE subnormals ({keep / flush:.2f}x) on {self.manifest.get('cpu_model')}.")
+            self.table(["algorithm", "model", "B", "seed", "s/epoch flush", "s/epoch keep", "keep / flush",
+                        "final test accuracy flush vs keep", "subnormal values at the end (keep)"], rows)
+        if after:
+            self.lines += ["Throughput points timed again after training on the dataset (real batches):", ""]
+            rows = []
+            for p in sorted(after, key=lambda q: q["id"]):
+                a = p["train_after_training"]
+                census = a.get("census", {}).get("by_category", {})
+                subnormal = ", ".join(f"{c} {v['subnormal']}" for c, v in census.items() if v.get("subnormal"))
+                rows.append([p["point"]["label"], p["model"], p["point"]["batch"],
+                             (p.get("denormals") or {}).get("setting", "?"), a["epochs"],
+                             fmt_num(p["train"]["samples_per_s_median"]), fmt_num(a["samples_per_s_median"]),
+                             f"{a['ratio_to_init']:.2f}x", subnormal or "none"])
+            self.table(["algorithm", "model", "B", "denormals", "epochs trained first", "samples/s at init",
+                        "samples/s after", "after / init", "subnormal values after"], rows)

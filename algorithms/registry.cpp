@@ -7,6 +7,7 @@
 #include "algorithms/ff_grouped/ff_grouped.hpp"
 #include "algorithms/ff_symba/ff_symba.hpp"
 #include "algorithms/mono_forward/mono_forward.hpp"
+#include "algorithms/pepita/pepita.hpp"
 #include "algorithms/scff/scff.hpp"
 
 namespace ffb {
@@ -24,6 +25,7 @@ const std::vector<AlgorithmInfo>& registered_algorithms() {
       {"dfa", "direct feedback alignment (Nokland 2016): the output error sent to every layer through fixed random matrices", Backprop::declared_options(), create_dfa},
       {"mono_forward", "Mono-Forward (Gong et al. 2025): per-layer projection to class scores, local cross-entropy", MonoForward::declared_options(), create_mono_forward},
       {"ff_grouped", "class-grouped goodness (CwComp / DeeperForward, dense): one unit group per class, local cross-entropy", FFGrouped::declared_options(), create_ff_grouped},
+      {"pepita", "PEPITA (Dellaferrera & Kreiman 2022): a second forward pass on the error-modulated input", Pepita::declared_options(), create_pepita},
       {"scff", "self-contrastive FF (Chen et al. 2025): unsupervised, a sample paired with itself or another; a linear probe", SelfContrastiveFF::declared_options(), create_scff},
   };
   return algorithms;

@@ -1,7 +1,8 @@
-// The algorithms beyond FF and BP (fa, dfa, mono_forward, ff_grouped, scff): each update against a
-// reference. fa and dfa: the rule computed naively in double from the weights before the step (and fa
-// with its feedback set to the forward weights is exactly bp); mono_forward and ff_grouped: each
-// layer's local gradient against central finite differences of its local loss.
+// The algorithms beyond FF and BP (fa, dfa, mono_forward, ff_grouped, scff, pepita): each update
+// against a reference. fa and dfa: the rule computed naively in double from the weights before the
+// step (and fa with its feedback set to the forward weights is exactly bp); mono_forward, ff_grouped
+// and scff: each layer's local gradient against central finite differences of its local loss (scff
+// with the step's pairing, and its probe's); pepita: the two passes and the update computed naively.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -268,6 +269,48 @@ TEST_CASE("ff_grouped: the groups cover every unit once, sizes differing by at m
   }
   auto algorithm = create_algorithm("ff_grouped", {});
   CHECK_THROWS_WITH(algorithm->setup(spec_of({9}, 10), 4, 1), Catch::Contains("at least one unit per class"));
+}
+
+TEST_CASE("pepita: the update is the rule's, from a naive two-pass reference in double", "[family][pepita]") {
+  const Batch batch;
+  const std::vector<int64_t> sizes = {12, 9, 7, 5};
+  auto algorithm = create_algorithm("pepita", {{"momentum", 0.0}});
+  algorithm->setup(spec_of({9, 7}), batch.b, 4);
+  const Weights w = snapshot(*algorithm);
+  const double loss = algorithm->train_step(batch.x.data(), batch.y.data()).loss;
+  Vec grads[3], bias_grads[3];
+  for (int l = 0; l < 3; ++l) {
+    grads[l].assign(static_cast<size_t>(sizes[l] * sizes[l + 1]), 0.0);
+    bias_grads[l].assign(static_cast<size_t>(sizes[l + 1]), 0.0);
+  }
+  double expected_loss = 0.0;
+  for (int64_t i = 0; i < batch.b; ++i) {
+    const auto label = batch.y[static_cast<size_t>(i)];
+    auto pass = [&](const Vec& input) {
+      std::vector<Vec> h = {input};
+      for (int l = 0; l < 3; ++l) h.push_back(dense(h.back(), w.at(layer(l, "weight")), w.at(layer(l, "bias")), l < 2));
+      return h;
+    };
+    const auto first = pass(batch.row(i));
+    expected_loss += cross_entropy(first[3], label) / static_cast<double>(batch.b);
+    Vec e = softmax(first[3]);
+    e[static_cast<size_t>(label)] -= 1.0;
+    Vec modulated = batch.row(i);
+    const Vec shift = times_transposed(e, w.at("feedback"), static_cast<size_t>(batch.d));
+    for (size_t j = 0; j < modulated.size(); ++j) modulated[j] += shift[j];
+    const auto second = pass(modulated);
+    for (int l = 0; l < 3; ++l) {
+      Vec delta(static_cast<size_t>(sizes[l + 1]));
+      for (size_t o = 0; o < delta.size(); ++o) delta[o] = l == 2 ? e[o] : first[l + 1][o] - second[l + 1][o];
+      add_outer(grads[l], second[l], delta, batch.b);
+      for (size_t o = 0; o < delta.size(); ++o) bias_grads[l][o] += delta[o] / static_cast<double>(batch.b);
+    }
+  }
+  CHECK(loss == Approx(expected_loss).epsilon(1e-5));
+  for (int l = 0; l < 3; ++l) {
+    check_close(*algorithm, layer(l, "weight.grad"), grads[l]);
+    check_close(*algorithm, layer(l, "bias.grad"), bias_grads[l]);
+  }
 }
 
 namespace {

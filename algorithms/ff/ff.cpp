@@ -23,11 +23,14 @@ namespace ffb {
 
 std::vector<OptionInfo> ForwardForward::declared_options() {
   std::vector<OptionInfo> options;
-  add_optimizer_options(options, 0.001, "sgd");
+  // The tuned defaults (lr, negatives, classifier_lr, peer_normalization 0): the best of the equal-budget
+  // search (bench/suites/tune.json; evidence in README.md).
+  add_optimizer_options(options, 0.000942, "sgd");
   options.push_back({"threshold", 1.0, "goodness threshold per unit: theta = threshold (mean goodness) or threshold * H (sum goodness)", 0.0});
   options.push_back({"goodness", "sum", "sum or mean of squared activities"});
   options.push_back({"norm", "rms", "normalisation of each layer's input: rms (root mean square) or l2 (length)"});
-  options.push_back({"negatives", "uniform", "negative labels: uniform over the wrong labels, or hard (the wrong label the classifier rates highest)"});
+  options.push_back({"negatives", "auto", "negative labels: uniform over the wrong labels, hard (the wrong label the classifier rates highest), "
+                                          "or auto (hard with the classifier, uniform without)"});
   options.push_back({"schedule", "simultaneous", "simultaneous (every layer every step), layerwise (one layer at a time) or "
                                                  "pipelined (every layer every step, layer l on the batch layer l-1 saw one step earlier, the layers on separate threads)"});
   options.push_back({"layer_epochs", 1, "layerwise: epochs per layer", 1.0});
@@ -36,7 +39,9 @@ std::vector<OptionInfo> ForwardForward::declared_options() {
   options.push_back({"label_value", 1.0, "value written in the label's input slot"});
   options.push_back({"label_from_max", false, "write each image's maximum instead of label_value (the PyTorch reference does)"});
   options.push_back({"classifier", true, "train a softmax classifier alongside (enables softmax prediction and hard negatives)"});
-  options.push_back({"classifier_lr", 0.01, "learning rate of the softmax classifier", 0.0, 10.0, true});
+  options.push_back({"classifier_lr", 0.012, "learning rate of the softmax classifier", 0.0, 10.0, true});
+  options.push_back({"classifier_weight_decay", -1.0, "L2 weight decay of the softmax classifier; -1: the layers' weight_decay "
+                                                      "(loeweX's port of the matlab code: 3e-3, ten times the layers')", -1.0});
   options.push_back({"classifier_features", "keep", "keep (each classifier layer's neutral activity, B x H, held until its gradient: memory grows with depth) or "
                                                    "recompute (a second neutral pass feeds the gradient layer by layer: flat memory, one more forward)"});
   options.push_back({"classifier_skip_first", true, "leave the first layer out of the classifier's input (paper)"});
@@ -51,13 +56,20 @@ ForwardForward::ForwardForward(const nlohmann::json& options, const std::string&
   bf16_ = bf16_precision(o);
   classifier_optimizer_ = optimizer_;
   classifier_optimizer_.lr = static_cast<float>(o.number("classifier_lr"));
+  if (const double decay = o.number("classifier_weight_decay"); decay >= 0.0) {
+    classifier_optimizer_.weight_decay = static_cast<float>(decay);
+  } else if (decay != -1.0) {
+    throw std::invalid_argument(fmt::format("{}: option 'classifier_weight_decay' is {}; it must be >= 0, or -1 for the "
+                                            "layers' weight_decay", name_, decay));
+  }
   base_lr_ = optimizer_.lr;
   base_classifier_lr_ = classifier_optimizer_.lr;
   lr_decay_start_ = o.integer("lr_decay_start");
   if (o.values().contains("threshold")) threshold_ = o.number("threshold");
   goodness_mean_ = o.choice("goodness", {"sum", "mean"}) == "mean";
   norm_ = o.choice("norm", {"rms", "l2"}) == "l2" ? kern::NormKind::l2 : kern::NormKind::rms;
-  hard_negatives_ = o.choice("negatives", {"uniform", "hard"}) == "hard";
+  const auto negatives = o.choice("negatives", {"auto", "uniform", "hard"});
+  hard_negatives_ = negatives == "hard" || (negatives == "auto" && o.flag("classifier"));
   const auto schedule = o.choice("schedule", {"simultaneous", "layerwise", "pipelined"});
   layerwise_ = schedule == "layerwise";
   pipelined_ = schedule == "pipelined";

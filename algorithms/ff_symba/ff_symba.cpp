@@ -3,6 +3,8 @@
 // Everything else (layers, negatives, schedules, prediction) is ff's; this file is the whole variant.
 #include "algorithms/ff_symba/ff_symba.hpp"
 
+#include <map>
+
 #include "algorithms/ff/ff.hpp"
 
 namespace ffb {
@@ -10,8 +12,15 @@ namespace {
 
 std::vector<OptionInfo> symba_options() {
   std::vector<OptionInfo> options;
-  for (auto& option : ForwardForward::declared_options())
-    if (option.name != "threshold") options.push_back(option);
+  // ff's options without its threshold. ff's defaults were tuned for ff (bench/suites/tune.json);
+  // SymBa keeps the untuned ones it was measured with (with ff's tuned hard negatives it stays at
+  // chance on the synthetic set of the tests).
+  const std::map<std::string, nlohmann::json> untuned = {{"lr", 0.001}, {"negatives", "uniform"}, {"classifier_lr", 0.01}};
+  for (auto& option : ForwardForward::declared_options()) {
+    if (option.name == "threshold") continue;
+    if (const auto it = untuned.find(option.name); it != untuned.end()) option.default_value = it->second;
+    options.push_back(option);
+  }
   options.push_back({"alpha", 4.0, "sharpness alpha of softplus(-alpha * (g_pos - g_neg))", 0.0, 1e6, true});
   return options;
 }

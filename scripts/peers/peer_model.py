@@ -95,7 +95,9 @@ class Model:
             bound = 1.0 / width ** 0.5
             self.cw = torch.zeros(width, classes, requires_grad=True)
             self.cb = ((torch.rand(classes) * 2 - 1) * bound).requires_grad_()
-            self.classifier_optimizer = self.make_optimizer([self.cw, self.cb], self.o.get("classifier_lr", 0.01))
+            decay = self.o.get("classifier_weight_decay", -1.0)
+            self.classifier_optimizer = self.make_optimizer([self.cw, self.cb], self.o.get("classifier_lr", 0.01),
+                                                            None if decay < 0 else decay)
         self.generator = torch.Generator().manual_seed(seed ^ 0x6E65676174697665)
         # Schedules: simultaneous (every layer every step) or layerwise (ffbench's: layer l trains
         # alone for layer_steps steps, or layer_epochs epochs, the layers below it run frozen).
@@ -105,11 +107,12 @@ class Model:
         self.steps_done = 0
         self.epoch = 0
 
-    def make_optimizer(self, params, lr):
+    def make_optimizer(self, params, lr, weight_decay=None):
         torch = self.torch
+        decay = self.o.get("weight_decay", 0.0) if weight_decay is None else weight_decay
         if self.o.get("optimizer", "sgd" if self.algorithm != "bp" else "adam") == "sgd":
-            return torch.optim.SGD(params, lr=lr, momentum=self.o.get("momentum", 0.9), weight_decay=self.o.get("weight_decay", 0.0), foreach=True)
-        return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=self.o.get("weight_decay", 0.0), foreach=True)
+            return torch.optim.SGD(params, lr=lr, momentum=self.o.get("momentum", 0.9), weight_decay=decay, foreach=True)
+        return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=decay, foreach=True)
 
     def bp_forward(self, x):
         """ReLU hidden layers, linear output: the logits."""
@@ -170,7 +173,8 @@ class Model:
             closs.backward()
             probs = torch.softmax(logits.detach(), dim=1)
             self.classifier_optimizer.step()
-        if self.o.get("negatives", "uniform") == "hard":
+        negatives_option = self.o.get("negatives", "auto")
+        if negatives_option == "hard" or (negatives_option == "auto" and self.o.get("classifier", True)):
             masked = probs.clone()
             masked[torch.arange(x.shape[0]), y] = -1.0
             negatives = masked.argmax(dim=1)

@@ -19,7 +19,9 @@ for case in "bp|{\"optimizer\": \"sgd\", \"lr\": 0.05}" "bp|{\"optimizer\": \"ad
   options=${case#*|}
   dir="$work/$algorithm-$checks"
   "$ffbench" step -a "$algorithm" -l 784,64,32 -b 16 --steps 3 --options "$options" --out "$dir" >/dev/null
-  /usr/bin/python3 "$here/../scripts/peers/torch_peer.py" --equal-work --algorithm "$algorithm" --options "$options" \
+  # The peer gets every option ffbench ran with (its defaults included: the tuned ones differ from PyTorch's).
+  resolved=$(/usr/bin/python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))["options"]))' "$dir/ffbench.json")
+  /usr/bin/python3 "$here/../scripts/peers/torch_peer.py" --equal-work --algorithm "$algorithm" --options "$resolved" \
       --weights "$dir/initial.weights" --batch "$dir/batch.bin" --steps 3 --out "$dir/torch.json"
   /usr/bin/python3 - "$dir" "$algorithm" "$options" <<'PY'
 import json, struct, sys

@@ -141,6 +141,21 @@ def peak_rss():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def resolved_options(algorithm, options):
+    """The options ffbench runs with: its declared defaults (`$FFBENCH_BIN list --json`) under the given
+    ones, so a default ffbench changes (a tuned learning rate, weight decay) is the peer's too."""
+    binary = os.environ.get("FFBENCH_BIN")
+    if not binary:
+        return dict(options)
+    listed = json.loads(subprocess.run([binary, "list", "--json"], capture_output=True, text=True, check=True).stdout)
+    for entry in listed["algorithms"]:
+        if entry["name"] == algorithm:
+            merged = {option["name"]: option["default"] for option in entry["options"]}
+            merged.update(options)
+            return merged
+    return dict(options)
+
+
 def run_point(point, pools, point_path=None):
     import torch
     torch.set_num_threads(point["threads"])
@@ -151,7 +166,7 @@ def run_point(point, pools, point_path=None):
               "thread_pools": dict(pools, torch_threads=torch.get_num_threads(),
                                                                        torch_interop_threads=torch.get_num_interop_threads())}
     algorithm = point["algorithm"]
-    options = point["options"]
+    options = resolved_options(algorithm, point["options"])
     unsupported = [k for k in options if k in ("peer_normalization", "schedule")
                    and options[k] not in (0, 0.0, "simultaneous", "layerwise")]
     if algorithm not in ("bp", "ff", "ff_symba") or unsupported:

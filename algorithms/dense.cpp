@@ -1,7 +1,10 @@
 // See dense.hpp.
 #include "algorithms/dense.hpp"
 
+#include <algorithm>
 #include <cstring>
+
+#include <fmt/format.h>
 
 #include "algorithms/backend/kernels.hpp"
 
@@ -58,6 +61,70 @@ void Dense::backward(const Arena& arena, const float* x, const float* dz, float*
 void Dense::update(Arena& arena, const OptimizerConfig& optimizer, int64_t step) const {
   params_.update(arena, optimizer, step);
   params_.refresh_bf16(arena);
+}
+
+DenseAlgorithm::DenseAlgorithm(const std::string& name, const std::vector<OptionInfo>& declared, const nlohmann::json& options)
+    : Algorithm(std::make_unique<Options>(name, declared, options)) {
+  optimizer_ = optimizer_from(*options_);
+  base_lr_ = optimizer_.lr;
+  lr_decay_start_ = options_->integer("lr_decay_start");
+  bf16_ = bf16_precision(*options_);
+}
+
+void DenseAlgorithm::begin_epoch(int64_t epoch, int64_t total_epochs) {
+  const double factor = lr_decay_factor(lr_decay_start_, epoch, total_epochs);
+  optimizer_.lr = static_cast<float>(base_lr_ * factor);
+  schedule_extra(factor);
+}
+
+std::string DenseAlgorithm::distribution_problem(DistributedMode mode) const {
+  if (mode == DistributedMode::pipeline) return name() + " has no pipelined schedule yet; use --distributed data";
+  return {};
+}
+
+void DenseAlgorithm::plan_buffers(MemoryPlan& plan) {
+  if (spec_.hidden.empty())
+    throw std::invalid_argument(fmt::format("{}: impossible model {}: it needs at least one hidden layer", name(), spec_.describe()));
+  planned_.clear();
+  layers_.clear();
+  plan_layers(plan);
+}
+
+int64_t DenseAlgorithm::plan_hidden_layers(MemoryPlan& plan, int64_t in_factor, int64_t rows, int64_t inference_rows) {
+  const auto depth = static_cast<int64_t>(spec_.hidden.size());
+  layers_.assign(static_cast<size_t>(depth), {});
+  int64_t widest = 0;
+  for (int64_t l = 0; l < depth; ++l) {
+    const int64_t in = l == 0 ? spec_.input : spec_.hidden[l - 1], out = spec_.hidden[l];
+    plan_layer(plan, layers_[l], fmt::format("layer{}", l),
+               {.in = in_factor * in, .out = out, .batch = rows > 0 ? rows : batch_, .inference_batch = inference_rows, .relu = true});
+    widest = std::max(widest, out);
+  }
+  return widest;
+}
+
+void DenseAlgorithm::plan_layer(MemoryPlan& plan, Dense& layer, const std::string& name, DenseConfig config) {
+  if (config.batch == 0) config.batch = batch_;
+  config.bf16 = bf16_;
+  config.optimizer = optimizer_.kind;
+  layer.plan(plan, matmuls_, name, config);
+  planned_.push_back(&layer);
+}
+
+void DenseAlgorithm::init_weights(Rng& rng) {
+  for (const Dense* layer : planned_) layer->init(arena_, rng);
+  step_ = 0;
+}
+
+void DenseAlgorithm::weights_changed() {
+  for (const Dense* layer : planned_) layer->weights_changed(arena_);
+}
+
+void DenseAlgorithm::update(const Dense& layer, const OptimizerConfig& optimizer) {
+  const auto& p = layer.params();
+  average_gradients(arena_.floats(p.weight_grad), p.in * p.out);
+  average_gradients(arena_.floats(p.bias_grad), p.out);
+  layer.update(arena_, optimizer, step_);
 }
 
 }  // namespace ffb

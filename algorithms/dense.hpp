@@ -56,4 +56,42 @@ class Dense {
   const Matmul* input_grad_ = nullptr;
 };
 
+// The frame of an algorithm built on Dense layers (mono_forward, ff_grouped, pepita, scff): the shared
+// optimizer options and their learning-rate schedule, the hidden layers W_l (ReLU) planned together,
+// every planned layer drawn at setup and refreshed after a load, and the update (averaged over the
+// ranks in data mode). An algorithm implements plan_layers (its layers, buffers and primitives).
+class DenseAlgorithm : public Algorithm {
+ public:
+  void begin_epoch(int64_t epoch, int64_t total_epochs) override;
+  std::string distribution_problem(DistributedMode mode) const override;
+
+ protected:
+  DenseAlgorithm(const std::string& name, const std::vector<OptionInfo>& declared, const nlohmann::json& options);
+  // The algorithm's plan: its layers (plan_hidden_layers, plan_layer), buffers and primitives.
+  virtual void plan_layers(MemoryPlan& plan) = 0;
+  // layers_[l]: in_l x in_factor -> H_l with ReLU (in_0 = D), `rows` training rows (0: B), `inference_rows`
+  // rows at inference (0: as training). Returns the widest hidden layer.
+  int64_t plan_hidden_layers(MemoryPlan& plan, int64_t in_factor = 1, int64_t rows = 0, int64_t inference_rows = 0);
+  // Plans one more layer (precision and optimizer are the algorithm's) and registers it for init and refresh.
+  void plan_layer(MemoryPlan& plan, Dense& layer, const std::string& name, DenseConfig config);
+  void init_weights(Rng& rng) override;
+  void weights_changed() override;
+  // Data mode: the gradients averaged over the ranks; then one optimizer step.
+  void update(const Dense& layer, const OptimizerConfig& optimizer);
+  void update(const Dense& layer) { update(layer, optimizer_); }
+  // Learning-rate factor of the epoch, for optimizers of the algorithm's own (scff's probe).
+  virtual void schedule_extra(double factor) { (void)factor; }
+
+  OptimizerConfig optimizer_;
+  float base_lr_ = 0.0f;
+  int64_t lr_decay_start_ = 0;
+  bool bf16_ = false;
+  int64_t step_ = 0;
+  std::vector<Dense> layers_;
+
+ private:
+  void plan_buffers(MemoryPlan& plan) final;
+  std::vector<const Dense*> planned_;  // every layer, in planning order (init draws them in that order)
+};
+
 }  // namespace ffb

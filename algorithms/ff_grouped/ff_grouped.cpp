@@ -14,7 +14,15 @@ namespace ffb {
 
 namespace {
 constexpr float kNormEps = 1e-6f;
+
+// visit(r, c, start, end) for every row r and class group c (units [start, end) of the row), rows in parallel.
+template <typename Visit>
+void for_each_group(int64_t rows, int64_t h, int64_t k, Visit visit) {
+#pragma omp parallel for schedule(static) if (rows * h > 65536)
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < k; ++c) visit(r, c, FFGrouped::group_start(c, h, k), FFGrouped::group_start(c + 1, h, k));
 }
+}  // namespace
 
 std::unique_ptr<Algorithm> create_ff_grouped(const nlohmann::json& options) { return std::make_unique<FFGrouped>(options); }
 
@@ -26,41 +34,17 @@ std::vector<OptionInfo> FFGrouped::declared_options() {
   return options;
 }
 
-FFGrouped::FFGrouped(const nlohmann::json& options)
-    : Algorithm(std::make_unique<Options>("ff_grouped", declared_options(), options)) {
-  optimizer_ = optimizer_from(*options_);
-  base_lr_ = optimizer_.lr;
-  lr_decay_start_ = options_->integer("lr_decay_start");
-  bf16_ = bf16_precision(*options_);
+FFGrouped::FFGrouped(const nlohmann::json& options) : DenseAlgorithm("ff_grouped", declared_options(), options) {
   scale_ = static_cast<float>(options_->number("scale"));
 }
 
-std::string FFGrouped::distribution_problem(DistributedMode mode) const {
-  if (mode == DistributedMode::pipeline) return "ff_grouped has no pipelined schedule yet; use --distributed data";
-  return {};
-}
-
-void FFGrouped::begin_epoch(int64_t epoch, int64_t total_epochs) {
-  optimizer_.lr = static_cast<float>(base_lr_ * lr_decay_factor(lr_decay_start_, epoch, total_epochs));
-}
-
-void FFGrouped::plan_buffers(MemoryPlan& plan) {
-  if (spec_.hidden.empty())
-    throw std::invalid_argument(fmt::format("ff_grouped: impossible model {}: it needs at least one hidden layer", spec_.describe()));
-  const int64_t depth = static_cast<int64_t>(spec_.hidden.size());
+void FFGrouped::plan_layers(MemoryPlan& plan) {
   const int64_t b = batch_, k = spec_.classes;
   for (auto h : spec_.hidden)
     if (h < k)
       throw std::invalid_argument(fmt::format("ff_grouped: impossible model {}: every hidden layer needs at least one unit per "
                                               "class ({}), got {}", spec_.describe(), k, h));
-  layers_.assign(depth, {});
-  int64_t widest = 0;
-  for (int64_t l = 0; l < depth; ++l) {
-    const int64_t in = l == 0 ? spec_.input : spec_.hidden[l - 1], out = spec_.hidden[l];
-    layers_[l].plan(plan, matmuls_, fmt::format("layer{}", l),
-                    {.in = in, .out = out, .batch = b, .relu = true, .bf16 = bf16_, .optimizer = optimizer_.kind});
-    widest = std::max(widest, out);
-  }
+  const int64_t widest = plan_hidden_layers(plan);
   act_ = plan.add_floats("act", MemCategory::activations, b * widest);
   act_grad_ = plan.add_floats("act.grad", MemCategory::activations, b * widest);
   normalized_a_ = plan.add_floats("normalized.a", MemCategory::activations, b * widest);
@@ -70,38 +54,22 @@ void FFGrouped::plan_buffers(MemoryPlan& plan) {
   goodness_grad_ = plan.add_floats("goodness.grad", MemCategory::activations, b * k);
 }
 
-void FFGrouped::init_weights(Rng& rng) {
-  for (const auto& layer : layers_) layer.init(arena_, rng);
-  step_ = 0;
-}
-
-void FFGrouped::weights_changed() {
-  for (const auto& layer : layers_) layer.weights_changed(arena_);
-}
-
 void FFGrouped::group_goodness(float* g, const float* a, int64_t h) const {
-  const int64_t b = batch_, k = spec_.classes;
-#pragma omp parallel for schedule(static) if (b * h > 65536)
-  for (int64_t r = 0; r < b; ++r)
-    for (int64_t c = 0; c < k; ++c) {
-      const int64_t start = group_start(c, h, k), end = group_start(c + 1, h, k);
-      float sum = 0.0f;
-      for (int64_t j = start; j < end; ++j) sum += a[r * h + j];
-      g[r * k + c] = scale_ * sum / static_cast<float>(end - start);
-    }
+  const int64_t k = spec_.classes;
+  for_each_group(batch_, h, k, [&](int64_t r, int64_t c, int64_t start, int64_t end) {
+    float sum = 0.0f;
+    for (int64_t j = start; j < end; ++j) sum += a[r * h + j];
+    g[r * k + c] = scale_ * sum / static_cast<float>(end - start);
+  });
 }
 
 void FFGrouped::group_normalize(float* next, const float* a, int64_t h) const {
-  const int64_t b = batch_, k = spec_.classes;
-#pragma omp parallel for schedule(static) if (b * h > 65536)
-  for (int64_t r = 0; r < b; ++r)
-    for (int64_t c = 0; c < k; ++c) {
-      const int64_t start = group_start(c, h, k), end = group_start(c + 1, h, k);
-      float squares = 0.0f;
-      for (int64_t j = start; j < end; ++j) squares += a[r * h + j] * a[r * h + j];
-      const float inverse = 1.0f / (std::sqrt(squares / static_cast<float>(end - start)) + kNormEps);
-      for (int64_t j = start; j < end; ++j) next[r * h + j] = a[r * h + j] * inverse;
-    }
+  for_each_group(batch_, h, spec_.classes, [&](int64_t r, int64_t, int64_t start, int64_t end) {
+    float squares = 0.0f;
+    for (int64_t j = start; j < end; ++j) squares += a[r * h + j] * a[r * h + j];
+    const float inverse = 1.0f / (std::sqrt(squares / static_cast<float>(end - start)) + kNormEps);
+    for (int64_t j = start; j < end; ++j) next[r * h + j] = a[r * h + j] * inverse;
+  });
 }
 
 StepStats FFGrouped::step(const float* x, const int32_t* labels) {
@@ -142,20 +110,14 @@ StepStats FFGrouped::step(const float* x, const int32_t* labels) {
     // da_j = scale dg_c / |group c| for j in group c; dz = da * (a > 0).
     arena_.mark_live(act_grad_);
     float* dz = arena_.floats(act_grad_);
-#pragma omp parallel for schedule(static) if (b * h > 65536)
-    for (int64_t r = 0; r < b; ++r)
-      for (int64_t c = 0; c < k; ++c) {
-        const int64_t start = group_start(c, h, k), end = group_start(c + 1, h, k);
-        const float share = scale_ * dg[r * k + c] / static_cast<float>(end - start);
-        for (int64_t j = start; j < end; ++j) dz[r * h + j] = a[r * h + j] > 0.0f ? share : 0.0f;
-      }
+    for_each_group(b, h, k, [&](int64_t r, int64_t c, int64_t start, int64_t end) {
+      const float share = scale_ * dg[r * k + c] / static_cast<float>(end - start);
+      for (int64_t j = start; j < end; ++j) dz[r * h + j] = a[r * h + j] > 0.0f ? share : 0.0f;
+    });
     arena_.mark_dead(goodness_grad_);
     layers_[l].backward(arena_, input, dz, nullptr, scratch);
     arena_.mark_dead(act_grad_);
-    const auto& p = layers_[l].params();
-    average_gradients(arena_.floats(p.weight_grad), p.in * p.out);
-    average_gradients(arena_.floats(p.bias_grad), p.out);
-    layers_[l].update(arena_, optimizer_, step_);
+    update(layers_[l]);
     if (l + 1 < depth) {
       arena_.mark_live(next_id);
       group_normalize(arena_.floats(next_id), a, h);

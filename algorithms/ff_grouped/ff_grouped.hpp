@@ -9,40 +9,30 @@
 
 namespace ffb {
 
-class FFGrouped final : public Algorithm {
+class FFGrouped final : public DenseAlgorithm {
  public:
   explicit FFGrouped(const nlohmann::json& options);
   static std::vector<OptionInfo> declared_options();
 
   std::string name() const override { return "ff_grouped"; }
-  void begin_epoch(int64_t epoch, int64_t total_epochs) override;
   // "goodness": the sum over layers of each class's group goodness (one pass).
   std::vector<std::string> prediction_modes() const override { return {"goodness"}; }
   void scores(const float* x, int64_t rows, int mode, float* out_scores) override;
   double flops_per_sample(Phase phase, int mode = 0) const override;
-  std::string distribution_problem(DistributedMode mode) const override;
 
   // Units [group_start(c, h), group_start(c + 1, h)) of a layer of h units form class c's group.
   static int64_t group_start(int64_t c, int64_t h, int64_t classes) { return c * h / classes; }
 
  protected:
   StepStats step(const float* x, const int32_t* labels) override;
-  void plan_buffers(MemoryPlan& plan) override;
-  void init_weights(Rng& rng) override;
-  void weights_changed() override;
+  void plan_layers(MemoryPlan& plan) override;
 
  private:
   // g[b, c] = scale * mean of a[b, group c]; then the next layer's input: each group divided by its RMS.
   void group_goodness(float* g, const float* a, int64_t h) const;
   void group_normalize(float* next, const float* a, int64_t h) const;
-  OptimizerConfig optimizer_;
-  float base_lr_ = 0.0f;
-  int64_t lr_decay_start_ = 0;
-  bool bf16_ = false;
   float scale_ = 1.0f;
-  std::vector<Dense> layers_;
   BufferId act_, normalized_a_, normalized_b_, act_grad_, goodness_, probs_, goodness_grad_;
-  int64_t step_ = 0;
 };
 
 std::unique_ptr<Algorithm> create_ff_grouped(const nlohmann::json& options);

@@ -19,67 +19,21 @@ std::vector<OptionInfo> MonoForward::declared_options() {
   return options;
 }
 
-MonoForward::MonoForward(const nlohmann::json& options)
-    : Algorithm(std::make_unique<Options>("mono_forward", declared_options(), options)) {
-  optimizer_ = optimizer_from(*options_);
-  base_lr_ = optimizer_.lr;
-  lr_decay_start_ = options_->integer("lr_decay_start");
-  bf16_ = bf16_precision(*options_);
-}
+MonoForward::MonoForward(const nlohmann::json& options) : DenseAlgorithm("mono_forward", declared_options(), options) {}
 
-std::string MonoForward::distribution_problem(DistributedMode mode) const {
-  if (mode == DistributedMode::pipeline) return "mono_forward has no pipelined schedule yet; use --distributed data";
-  return {};
-}
-
-void MonoForward::begin_epoch(int64_t epoch, int64_t total_epochs) {
-  optimizer_.lr = static_cast<float>(base_lr_ * lr_decay_factor(lr_decay_start_, epoch, total_epochs));
-}
-
-void MonoForward::plan_buffers(MemoryPlan& plan) {
-  if (spec_.hidden.empty())
-    throw std::invalid_argument(fmt::format("mono_forward: impossible model {}: it needs at least one hidden layer", spec_.describe()));
+void MonoForward::plan_layers(MemoryPlan& plan) {
   const int64_t depth = static_cast<int64_t>(spec_.hidden.size());
   const int64_t b = batch_, k = spec_.classes;
-  layers_.assign(depth, {});
-  projections_.assign(depth, {});
-  int64_t widest = 0;
-  for (int64_t l = 0; l < depth; ++l) {
-    const int64_t in = l == 0 ? spec_.input : spec_.hidden[l - 1], out = spec_.hidden[l];
-    layers_[l].plan(plan, matmuls_, fmt::format("layer{}", l),
-                    {.in = in, .out = out, .batch = b, .relu = true, .bf16 = bf16_, .optimizer = optimizer_.kind});
-    projections_[l].plan(plan, matmuls_, fmt::format("projection{}", l),
-                         {.in = out, .out = k, .batch = b, .bf16 = bf16_, .input_grad = true, .optimizer = optimizer_.kind});
-    widest = std::max(widest, out);
-  }
+  const int64_t widest = plan_hidden_layers(plan);
+  projections_.assign(static_cast<size_t>(depth), {});
+  for (int64_t l = 0; l < depth; ++l)
+    plan_layer(plan, projections_[l], fmt::format("projection{}", l), {.in = spec_.hidden[l], .out = k, .input_grad = true});
   act_a_ = plan.add_floats("act.a", MemCategory::activations, b * widest);
   act_b_ = plan.add_floats("act.b", MemCategory::activations, b * widest);
   act_grad_ = plan.add_floats("act.grad", MemCategory::activations, b * widest);
   logits_ = plan.add_floats("scores.layer", MemCategory::activations, b * k);
   probs_ = plan.add_floats("probs", MemCategory::activations, b * k);
   logits_grad_ = plan.add_floats("scores.grad", MemCategory::activations, b * k);
-}
-
-void MonoForward::init_weights(Rng& rng) {
-  for (size_t l = 0; l < layers_.size(); ++l) {
-    layers_[l].init(arena_, rng);
-    projections_[l].init(arena_, rng);
-  }
-  step_ = 0;
-}
-
-void MonoForward::weights_changed() {
-  for (size_t l = 0; l < layers_.size(); ++l) {
-    layers_[l].weights_changed(arena_);
-    projections_[l].weights_changed(arena_);
-  }
-}
-
-void MonoForward::update(const Dense& layer) {
-  const auto& p = layer.params();
-  average_gradients(arena_.floats(p.weight_grad), p.in * p.out);
-  average_gradients(arena_.floats(p.bias_grad), p.out);
-  layer.update(arena_, optimizer_, step_);
 }
 
 StepStats MonoForward::step(const float* x, const int32_t* labels) {

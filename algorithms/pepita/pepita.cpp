@@ -22,29 +22,20 @@ std::vector<OptionInfo> Pepita::declared_options() {
   return options;
 }
 
-Pepita::Pepita(const nlohmann::json& options) : Algorithm(std::make_unique<Options>("pepita", declared_options(), options)) {
-  optimizer_ = optimizer_from(*options_);
-  base_lr_ = optimizer_.lr;
-  lr_decay_start_ = options_->integer("lr_decay_start");
-  bf16_ = bf16_precision(*options_);
+Pepita::Pepita(const nlohmann::json& options) : DenseAlgorithm("pepita", declared_options(), options) {
   feedback_scale_ = static_cast<float>(options_->number("feedback_scale"));
 }
 
-void Pepita::begin_epoch(int64_t epoch, int64_t total_epochs) {
-  optimizer_.lr = static_cast<float>(base_lr_ * lr_decay_factor(lr_decay_start_, epoch, total_epochs));
-}
-
-void Pepita::plan_buffers(MemoryPlan& plan) {
+void Pepita::plan_layers(MemoryPlan& plan) {
   const int64_t depth = static_cast<int64_t>(spec_.hidden.size());
   const int64_t b = batch_, k = spec_.classes, d = spec_.input;
-  layers_.assign(depth + 1, {});
+  layers_.assign(static_cast<size_t>(depth + 1), {});
   first_.clear();
   second_.clear();
   int64_t widest = k;
   for (int64_t l = 0; l <= depth; ++l) {
     const int64_t in = l == 0 ? d : spec_.hidden[l - 1], out = l == depth ? k : spec_.hidden[l];
-    layers_[l].plan(plan, matmuls_, fmt::format("layer{}", l),
-                    {.in = in, .out = out, .batch = b, .relu = l < depth, .bf16 = bf16_, .optimizer = optimizer_.kind});
+    plan_layer(plan, layers_[l], fmt::format("layer{}", l), {.in = in, .out = out, .relu = l < depth});
     first_.push_back(plan.add_floats(fmt::format("h{}.first", l + 1), MemCategory::activations, b * out));
     second_.push_back(plan.add_floats(fmt::format("h{}.second", l + 1), MemCategory::activations, b * out));
     widest = std::max(widest, out);
@@ -58,15 +49,10 @@ void Pepita::plan_buffers(MemoryPlan& plan) {
 }
 
 void Pepita::init_weights(Rng& rng) {
-  for (const auto& layer : layers_) layer.init(arena_, rng);
+  DenseAlgorithm::init_weights(rng);
   const float bound = feedback_scale_ * std::sqrt(6.0f / static_cast<float>(spec_.input));
   float* f = arena_.floats(feedback_);
   for (int64_t i = 0; i < spec_.input * spec_.classes; ++i) f[i] = bound * (2.0f * rng.uniform() - 1.0f);
-  step_ = 0;
-}
-
-void Pepita::weights_changed() {
-  for (const auto& layer : layers_) layer.weights_changed(arena_);
 }
 
 void Pepita::forward(const float* input, const std::vector<BufferId>& acts, bool training) {
@@ -118,10 +104,7 @@ StepStats Pepita::step(const float* x, const int32_t* labels) {
     for (int64_t i = 0; i < b * out; ++i) delta[i] = (h2 == nullptr ? h1[i] : h1[i] - h2[i]) * inverse_batch;
     const float* layer_input = l == 0 ? modulated : arena_.floats(second_[l - 1]);
     layers_[l].backward(arena_, layer_input, delta, nullptr, scratch);
-    const auto& p = layers_[l].params();
-    average_gradients(arena_.floats(p.weight_grad), p.in * p.out);
-    average_gradients(arena_.floats(p.bias_grad), p.out);
-    layers_[l].update(arena_, optimizer_, step_);
+    update(layers_[l]);
     arena_.mark_dead(first_[l]);
     arena_.mark_dead(second_[l]);
   }

@@ -28,47 +28,28 @@ std::vector<OptionInfo> SelfContrastiveFF::declared_options() {
   return options;
 }
 
-SelfContrastiveFF::SelfContrastiveFF(const nlohmann::json& options)
-    : Algorithm(std::make_unique<Options>("scff", declared_options(), options)) {
-  optimizer_ = optimizer_from(*options_);
+SelfContrastiveFF::SelfContrastiveFF(const nlohmann::json& options) : DenseAlgorithm("scff", declared_options(), options) {
   probe_optimizer_ = optimizer_from(*options_, "probe_lr");
-  base_lr_ = optimizer_.lr;
   base_probe_lr_ = probe_optimizer_.lr;
-  lr_decay_start_ = options_->integer("lr_decay_start");
-  bf16_ = bf16_precision(*options_);
   threshold_ = static_cast<float>(options_->number("threshold"));
 }
 
 std::string SelfContrastiveFF::distribution_problem(DistributedMode mode) const {
-  if (mode == DistributedMode::pipeline) return "scff has no pipelined schedule yet; use --distributed data";
+  if (mode == DistributedMode::pipeline) return DenseAlgorithm::distribution_problem(mode);
   return "scff pairs the rows of one batch; data mode would pair within each rank's slice only (not supported)";
 }
 
-void SelfContrastiveFF::begin_epoch(int64_t epoch, int64_t total_epochs) {
-  const double factor = lr_decay_factor(lr_decay_start_, epoch, total_epochs);
-  optimizer_.lr = static_cast<float>(base_lr_ * factor);
-  probe_optimizer_.lr = static_cast<float>(base_probe_lr_ * factor);
-}
-
-void SelfContrastiveFF::plan_buffers(MemoryPlan& plan) {
-  if (spec_.hidden.empty())
-    throw std::invalid_argument(fmt::format("scff: impossible model {}: it needs at least one hidden layer", spec_.describe()));
+void SelfContrastiveFF::plan_layers(MemoryPlan& plan) {
   if (batch_ < 2) throw std::invalid_argument("scff: batch must be >= 2 (a negative pairs two different samples)");
-  const int64_t depth = static_cast<int64_t>(spec_.hidden.size());
   const int64_t b = batch_, k = spec_.classes;
-  layers_.assign(depth, {});
-  int64_t widest_in = 0, widest = 0;
+  const int64_t widest = plan_hidden_layers(plan, 2, 2 * b, b);
+  int64_t widest_in = spec_.input;
   feature_width_ = 0;
-  for (int64_t l = 0; l < depth; ++l) {
-    const int64_t in = l == 0 ? spec_.input : spec_.hidden[l - 1], out = spec_.hidden[l];
-    layers_[l].plan(plan, matmuls_, fmt::format("layer{}", l),
-                    {.in = 2 * in, .out = out, .batch = 2 * b, .inference_batch = b, .relu = true, .bf16 = bf16_,
-                     .optimizer = optimizer_.kind});
-    widest_in = std::max(widest_in, in);
-    widest = std::max(widest, out);
-    feature_width_ += out;
+  for (auto h : spec_.hidden) {
+    widest_in = std::max(widest_in, h);
+    feature_width_ += h;
   }
-  probe_.plan(plan, matmuls_, "probe", {.in = feature_width_, .out = k, .batch = b, .bf16 = bf16_, .optimizer = optimizer_.kind});
+  plan_layer(plan, probe_, "probe", {.in = feature_width_, .out = k});
   pairs_ = plan.add_floats("pairs", MemCategory::activations, 2 * b * 2 * widest_in);
   hidden_ = plan.add_floats("hidden", MemCategory::activations, 2 * b * widest);
   goodness_ = plan.add_floats("goodness", MemCategory::activations, 2 * b);
@@ -81,16 +62,9 @@ void SelfContrastiveFF::plan_buffers(MemoryPlan& plan) {
 }
 
 void SelfContrastiveFF::init_weights(Rng& rng) {
-  for (const auto& layer : layers_) layer.init(arena_, rng);
-  probe_.init(arena_, rng);
-  seed_ = rng.next_u64();
-  step_ = 0;
+  DenseAlgorithm::init_weights(rng);
+  pairing_seed_ = rng.next_u64();
   shift_ = 0;
-}
-
-void SelfContrastiveFF::weights_changed() {
-  for (const auto& layer : layers_) layer.weights_changed(arena_);
-  probe_.weights_changed(arena_);
 }
 
 void SelfContrastiveFF::pair_rows(float* out, const float* x, int64_t in, int64_t shift) const {
@@ -107,10 +81,6 @@ void SelfContrastiveFF::pair_rows(float* out, const float* x, int64_t in, int64_
   }
 }
 
-void SelfContrastiveFF::update(const Dense& layer, const OptimizerConfig& optimizer) {
-  layer.update(arena_, optimizer, step_);
-}
-
 StepStats SelfContrastiveFF::step(const float* x, const int32_t* labels) {
   const int64_t b = batch_, k = spec_.classes;
   const int64_t depth = static_cast<int64_t>(layers_.size());
@@ -118,7 +88,7 @@ StepStats SelfContrastiveFF::step(const float* x, const int32_t* labels) {
   arena_.reset_live();
   ++step_;
   // The negatives' pairing: a seeded shift per step, never 0 (a row is never its own negative).
-  Rng rng(seed_ ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(step_)));
+  Rng rng(pairing_seed_ ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(step_)));
   shift_ = 1 + static_cast<int64_t>(rng.below(static_cast<uint64_t>(b - 1)));
   StepStats stats;
   stats.samples = b;

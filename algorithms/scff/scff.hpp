@@ -8,13 +8,12 @@
 
 namespace ffb {
 
-class SelfContrastiveFF final : public Algorithm {
+class SelfContrastiveFF final : public DenseAlgorithm {
  public:
   explicit SelfContrastiveFF(const nlohmann::json& options);
   static std::vector<OptionInfo> declared_options();
 
   std::string name() const override { return "scff"; }
-  void begin_epoch(int64_t epoch, int64_t total_epochs) override;
   std::vector<std::string> prediction_modes() const override { return {"probe"}; }
   void scores(const float* x, int64_t rows, int mode, float* out_scores) override;
   double flops_per_sample(Phase phase, int mode = 0) const override;
@@ -25,26 +24,21 @@ class SelfContrastiveFF final : public Algorithm {
 
  protected:
   StepStats step(const float* x, const int32_t* labels) override;
-  void plan_buffers(MemoryPlan& plan) override;
-  void init_weights(Rng& rng) override;
-  void weights_changed() override;
+  void plan_layers(MemoryPlan& plan) override;  // layers_ (W_l: 2 in_l -> H_l, ReLU; 2B rows training, B inference), the probe
+  void init_weights(Rng& rng) override;         // the layers, then the pairing's seed
+  void schedule_extra(double factor) override { probe_optimizer_.lr = static_cast<float>(base_probe_lr_ * factor); }
 
  private:
   // rows x 2 in: row i = [x_i, x_i] (positives), or with `shift` > 0 rows B + i = [x_i, x_{(i+shift) mod B}].
   void pair_rows(float* out, const float* x, int64_t in, int64_t shift) const;
-  void update(const Dense& layer, const OptimizerConfig& optimizer);
-  OptimizerConfig optimizer_, probe_optimizer_;
-  float base_lr_ = 0.0f, base_probe_lr_ = 0.0f;
-  int64_t lr_decay_start_ = 0;
-  bool bf16_ = false;
+  OptimizerConfig probe_optimizer_;
+  float base_probe_lr_ = 0.0f;
   float threshold_ = 1.0f;
-  uint64_t seed_ = 0;
+  uint64_t pairing_seed_ = 0;
   int64_t shift_ = 0;
-  std::vector<Dense> layers_;   // W_l: 2 in_l -> H_l, ReLU; trained on 2B rows (B positive, B negative)
   Dense probe_;                 // the concatenated normalised positive activities -> K
   BufferId pairs_, hidden_, goodness_, goodness_grad_, features_, scale_, probe_logits_, probe_probs_, probe_grad_;
   int64_t feature_width_ = 0;
-  int64_t step_ = 0;
 };
 
 std::unique_ptr<Algorithm> create_scff(const nlohmann::json& options);

@@ -120,6 +120,28 @@ void DenseAlgorithm::weights_changed() {
   for (const Dense* layer : planned_) layer->weights_changed(arena_);
 }
 
+StepStats DenseAlgorithm::begin_step() {
+  arena_.reset_live();
+  ++step_;
+  StepStats stats;
+  stats.samples = batch_;
+  stats.layers = static_cast<int>(spec_.hidden.size());
+  return stats;
+}
+
+float DenseAlgorithm::cross_entropy(BufferId scores, BufferId probs, BufferId gradient, const int32_t* labels, float scale) {
+  const int64_t b = batch_, k = spec_.classes;
+  arena_.mark_live(scores);
+  arena_.mark_live(probs);
+  const Mat p(arena_.floats(probs), b, k);
+  const float loss = kern::softmax_xent_forward(p, nullptr, Mat(arena_.floats(scores), b, k), labels);
+  arena_.mark_live(gradient);
+  kern::softmax_xent_backward(Mat(arena_.floats(gradient), b, k), p, labels, scale > 0.0f ? scale : 1.0f / static_cast<float>(b));
+  arena_.mark_dead(probs);
+  arena_.mark_dead(scores);
+  return loss;
+}
+
 void DenseAlgorithm::update(const Dense& layer, const OptimizerConfig& optimizer) {
   const auto& p = layer.params();
   average_gradients(arena_.floats(p.weight_grad), p.in * p.out);

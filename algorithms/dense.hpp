@@ -79,6 +79,13 @@ class DenseAlgorithm : public Algorithm {
   // Data mode: the gradients averaged over the ranks; then one optimizer step.
   void update(const Dense& layer, const OptimizerConfig& optimizer);
   void update(const Dense& layer) { update(layer, optimizer_); }
+  // A step's start: the live-activation count reset, the step counted, stats for B samples over the
+  // hidden layers.
+  StepStats begin_step();
+  // Softmax cross-entropy of `scores` (B x K) against the labels: the mean loss; `gradient` gets
+  // (softmax - onehot) * scale (default 1/B). `probs` is scratch for the softmax; `scores` and `probs`
+  // are marked dead after, `gradient` live.
+  float cross_entropy(BufferId scores, BufferId probs, BufferId gradient, const int32_t* labels, float scale = 0.0f);
   // Learning-rate factor of the epoch, for optimizers of the algorithm's own (scff's probe).
   virtual void schedule_extra(double factor) { (void)factor; }
 

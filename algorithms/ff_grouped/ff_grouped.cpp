@@ -76,11 +76,7 @@ StepStats FFGrouped::step(const float* x, const int32_t* labels) {
   const int64_t b = batch_, k = spec_.classes;
   const int64_t depth = static_cast<int64_t>(layers_.size());
   void* scratch = scratchpad();
-  arena_.reset_live();
-  ++step_;
-  StepStats stats;
-  stats.samples = b;
-  stats.layers = static_cast<int>(depth);
+  StepStats stats = begin_step();
   const float* input = x;
   BufferId next_id = normalized_a_, other_id = normalized_b_;
   for (int64_t l = 0; l < depth; ++l) {
@@ -90,9 +86,7 @@ StepStats FFGrouped::step(const float* x, const int32_t* labels) {
     layers_[l].forward_train(arena_, input, a, scratch);
     arena_.mark_live(goodness_);
     group_goodness(arena_.floats(goodness_), a, h);
-    arena_.mark_live(probs_);
-    const Mat probs(arena_.floats(probs_), b, k);
-    const float loss = kern::softmax_xent_forward(probs, nullptr, Mat(arena_.floats(goodness_), b, k), labels);
+    const float loss = cross_entropy(goodness_, probs_, goodness_grad_, labels);
     stats.layer_loss[l] = loss;
     stats.loss += loss / static_cast<double>(depth);
     // Goodness diagnostics: the true class's group (positive) against the mean of the others (negative).
@@ -102,11 +96,7 @@ StepStats FFGrouped::step(const float* x, const int32_t* labels) {
       for (int64_t c = 0; c < k; ++c) (c == labels[r] ? own : others) += g[r * k + c];
     stats.goodness_pos[l] = static_cast<float>(own / static_cast<double>(b));
     stats.goodness_neg[l] = static_cast<float>(others / static_cast<double>(b * (k - 1)));
-    arena_.mark_live(goodness_grad_);
-    float* dg = arena_.floats(goodness_grad_);
-    kern::softmax_xent_backward(Mat(dg, b, k), probs, labels, 1.0f / static_cast<float>(b));
-    arena_.mark_dead(probs_);
-    arena_.mark_dead(goodness_);
+    const float* dg = arena_.floats(goodness_grad_);
     // da_j = scale dg_c / |group c| for j in group c; dz = da * (a > 0).
     arena_.mark_live(act_grad_);
     float* dz = arena_.floats(act_grad_);

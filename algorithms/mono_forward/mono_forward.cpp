@@ -37,14 +37,10 @@ void MonoForward::plan_layers(MemoryPlan& plan) {
 }
 
 StepStats MonoForward::step(const float* x, const int32_t* labels) {
-  const int64_t b = batch_, k = spec_.classes;
+  const int64_t b = batch_;
   const int64_t depth = static_cast<int64_t>(layers_.size());
   void* scratch = scratchpad();
-  arena_.reset_live();
-  ++step_;
-  StepStats stats;
-  stats.samples = b;
-  stats.layers = static_cast<int>(depth);
+  StepStats stats = begin_step();
   const float* input = x;
   BufferId out_id = act_a_, other_id = act_b_;
   for (int64_t l = 0; l < depth; ++l) {
@@ -54,19 +50,13 @@ StepStats MonoForward::step(const float* x, const int32_t* labels) {
     layers_[l].forward_train(arena_, input, a, scratch);
     arena_.mark_live(logits_);
     projections_[l].forward_train(arena_, a, arena_.floats(logits_), scratch);
-    arena_.mark_live(probs_);
-    const Mat probs(arena_.floats(probs_), b, k);
-    const float loss = kern::softmax_xent_forward(probs, nullptr, Mat(arena_.floats(logits_), b, k), labels);
-    arena_.mark_dead(logits_);
+    const float loss = cross_entropy(logits_, probs_, logits_grad_, labels);
     stats.layer_loss[l] = loss;
     stats.loss += loss / static_cast<double>(depth);
     // No goodness here: the diagnostic slot holds the layer's activity, the mean over the batch of sum_j a_j^2.
     double activity = 0.0;
     for (int64_t i = 0; i < b * h; ++i) activity += static_cast<double>(a[i]) * a[i];
     stats.goodness_pos[l] = static_cast<float>(activity / static_cast<double>(b));
-    arena_.mark_live(logits_grad_);
-    kern::softmax_xent_backward(Mat(arena_.floats(logits_grad_), b, k), probs, labels, 1.0f / static_cast<float>(b));
-    arena_.mark_dead(probs_);
     // dM = a^T dG, and da = dG M^T (before M's update); dz = da * (a > 0); dW = a_{l-1}^T dz.
     arena_.mark_live(act_grad_);
     float* da = arena_.floats(act_grad_);

@@ -69,22 +69,15 @@ void Pepita::forward(const float* input, const std::vector<BufferId>& acts, bool
 }
 
 StepStats Pepita::step(const float* x, const int32_t* labels) {
-  const int64_t b = batch_, k = spec_.classes, d = spec_.input;
+  const int64_t b = batch_, d = spec_.input;
   const int64_t depth = static_cast<int64_t>(layers_.size()) - 1;
   void* scratch = scratchpad();
-  arena_.reset_live();
-  ++step_;
-  StepStats stats;
-  stats.samples = b;
+  StepStats stats = begin_step();
+  stats.layers = 0;  // one end-to-end loss
   // Pass 1, and the output error e = softmax - onehot (B x K).
   forward(x, first_, true);
-  arena_.mark_live(probs_);
-  const Mat probs(arena_.floats(probs_), b, k);
-  stats.loss = kern::softmax_xent_forward(probs, nullptr, Mat(arena_.floats(first_[depth]), b, k), labels);
-  arena_.mark_live(error_);
-  float* e = arena_.floats(error_);
-  kern::softmax_xent_backward(Mat(e, b, k), probs, labels, 1.0f);
-  arena_.mark_dead(probs_);
+  stats.loss = cross_entropy(first_[depth], probs_, error_, labels, 1.0f);
+  const float* e = arena_.floats(error_);
   // Pass 2 on x + e F^T.
   arena_.mark_live(modulated_input_);
   float* modulated = arena_.floats(modulated_input_);

@@ -82,17 +82,13 @@ void SelfContrastiveFF::pair_rows(float* out, const float* x, int64_t in, int64_
 }
 
 StepStats SelfContrastiveFF::step(const float* x, const int32_t* labels) {
-  const int64_t b = batch_, k = spec_.classes;
+  const int64_t b = batch_;
   const int64_t depth = static_cast<int64_t>(layers_.size());
   void* scratch = scratchpad();
-  arena_.reset_live();
-  ++step_;
+  StepStats stats = begin_step();
   // The negatives' pairing: a seeded shift per step, never 0 (a row is never its own negative).
   Rng rng(pairing_seed_ ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(step_)));
   shift_ = 1 + static_cast<int64_t>(rng.below(static_cast<uint64_t>(b - 1)));
-  StepStats stats;
-  stats.samples = b;
-  stats.layers = static_cast<int>(depth);
   const float* input = x;
   float* features = arena_.floats(features_);
   arena_.mark_live(features_);
@@ -146,13 +142,7 @@ StepStats SelfContrastiveFF::step(const float* x, const int32_t* labels) {
   // The probe: softmax cross-entropy on the features, detached.
   arena_.mark_live(probe_logits_);
   probe_.forward_train(arena_, features, arena_.floats(probe_logits_), scratch);
-  arena_.mark_live(probe_probs_);
-  const Mat probs(arena_.floats(probe_probs_), b, k);
-  stats.classifier_loss = kern::softmax_xent_forward(probs, nullptr, Mat(arena_.floats(probe_logits_), b, k), labels);
-  arena_.mark_dead(probe_logits_);
-  arena_.mark_live(probe_grad_);
-  kern::softmax_xent_backward(Mat(arena_.floats(probe_grad_), b, k), probs, labels, 1.0f / static_cast<float>(b));
-  arena_.mark_dead(probe_probs_);
+  stats.classifier_loss = cross_entropy(probe_logits_, probe_probs_, probe_grad_, labels);
   probe_.backward(arena_, features, arena_.floats(probe_grad_), nullptr, scratch);
   update(probe_, probe_optimizer_);
   arena_.mark_dead(probe_grad_);

@@ -18,13 +18,7 @@ namespace ffb {
 
 void ForwardForward::scores(const float* x, int64_t rows, int mode, float* out_scores) {
   const int64_t b = batch_, k = spec_.classes;
-  const float* input = x;
-  if (rows < b) {
-    float* padded = arena_.floats(input_buffer_);
-    std::memcpy(padded, x, static_cast<size_t>(rows * spec_.input) * sizeof(float));
-    std::memset(padded + rows * spec_.input, 0, static_cast<size_t>((b - rows) * spec_.input) * sizeof(float));
-    input = padded;
-  }
+  const float* input = padded_input(x, rows);
   arena_.reset_live();
   if (mode == 0) {
     scores_goodness(input, arena_.floats(score_buffer_));

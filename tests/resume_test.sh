@@ -51,8 +51,12 @@ for name in results:
         statuses[name] = json.load(f)["status"]
 diverged = [n for n, s in statuses.items() if s == "diverged"]
 assert diverged and all("bp-huge-lr" in n for n in diverged), f"expected only the huge-lr point diverged: {statuses}"
-others = [s for n, s in statuses.items() if "bp-huge-lr" not in n]
+# FF at this size (one layer of 32 units, 72 steps on the synthetic task) stays near chance, so
+# whether the collapse detector calls a seed 'collapsed' depends on the CPU's rounding: both verdicts
+# are finished points. Every other point must be 'ok'.
+others = [s for n, s in statuses.items() if "bp-huge-lr" not in n and not n.startswith("convergence.ff.")]
 assert all(s == "ok" for s in others), statuses
+assert all(s in ("ok", "collapsed") for n, s in statuses.items() if n.startswith("convergence.ff.")), statuses
 assert not [f for f in os.listdir(os.path.join(run, "points")) if f.endswith(".tmp")], "temporary files left behind"
 index = json.load(open(os.path.join(run, "index.json")))
 assert len(index) == total and len({e["id"] for e in index}) == total

@@ -56,15 +56,6 @@ void relu_backward(const Mat& dx, const Mat& dy, const Mat& y) {
   }
 }
 
-namespace {
-inline float row_sum_squares(const float* x, int64_t n) {
-  float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-  for (int64_t i = 0; i < n; ++i) acc += x[i] * x[i];
-  return acc;
-}
-}  // namespace
-
 void normalize_forward(const Mat& y, float* scale, const Mat& x, NormKind kind, float eps) {
   const float c = kind == NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(x.cols);
 #pragma omp parallel for schedule(static)

@@ -29,6 +29,14 @@ void normalize_backward(const Mat& dx, const Mat& dy, const Mat& x, const float*
 
 // Goodness: g[b] = sum_h h[b,h]^2, or its mean over H when `mean`.
 void goodness_forward(float* g, const Mat& h, bool mean);
+// sum_n x[n]^2 of one row: the reduction normalize_forward and goodness_forward share, inline so a
+// fused kernel that needs both gets the same bits from one pass.
+inline float row_sum_squares(const float* x, int64_t n) {
+  float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+  for (int64_t i = 0; i < n; ++i) acc += x[i] * x[i];
+  return acc;
+}
 // dh[b,h] = dg[b] * 2 h[b,h] (/ H when mean)
 void goodness_backward(const Mat& dh, const float* dg, const Mat& h, bool mean);
 

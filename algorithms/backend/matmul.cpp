@@ -3,6 +3,7 @@
 #include "algorithms/backend/matmul.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <vector>
 
@@ -107,6 +108,7 @@ const char* Matmul::implementation() const { return impl_->impl_name.c_str(); }
 
 void Matmul::run(const void* a, const void* b, float* c, const float* bias, void* scratchpad) const {
   LibraryCallScope scope;
+  const auto start = std::chrono::steady_clock::now();
   auto& im = *impl_;
   im.a_mem.set_data_handle(const_cast<void*>(a));
   im.b_mem.set_data_handle(const_cast<void*>(b));
@@ -131,6 +133,7 @@ void Matmul::run(const void* a, const void* b, float* c, const float* bias, void
                                          static_cast<int>(status)));
   dnnl_stream_wait(strm.get());
   ++runs_;
+  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   executed_flops.fetch_add(2ull * static_cast<uint64_t>(shape_.m) * static_cast<uint64_t>(shape_.n) *
                                static_cast<uint64_t>(shape_.k), std::memory_order_relaxed);
 }
@@ -149,6 +152,24 @@ std::vector<std::pair<MatmulShape, int64_t>> MatmulCache::run_counts() const {
   std::vector<std::pair<MatmulShape, int64_t>> counts;
   for (const auto& [shape, op] : cache_) counts.emplace_back(shape, op->runs());
   return counts;
+}
+
+double MatmulCache::run_seconds() const {
+  double seconds = 0.0;
+  for (const auto& entry : cache_) seconds += entry.second->seconds();
+  return seconds;
+}
+
+std::vector<std::pair<double, int64_t>> MatmulCache::run_seconds_each() const {
+  std::vector<std::pair<double, int64_t>> each;
+  for (const auto& entry : cache_) each.emplace_back(entry.second->seconds(), entry.second->runs());
+  return each;
+}
+
+double MatmulCache::run_flops() const {
+  double flops = 0.0;
+  for (const auto& entry : cache_) flops += entry.second->shape().flops() * static_cast<double>(entry.second->runs());
+  return flops;
 }
 
 void matmul(const MatmulShape& shape, const void* a, const void* b, float* c, const float* bias) {

@@ -50,6 +50,9 @@ class Matmul {
   int64_t scratchpad_bytes() const;
   // How many times run() was called: the harness uses it to learn which shapes a step executes.
   int64_t runs() const { return runs_; }
+  // Wall seconds spent inside run() so far (the calling thread's clock; two clock reads per call):
+  // with the FLOPs, it tells how fast the GEMMs ran inside a step, against the same shapes alone.
+  double seconds() const { return seconds_; }
   const char* implementation() const;
 
   // C = op(A) op(B) (+ bias) (+ C) (ReLU). `scratchpad` must hold scratchpad_bytes() bytes
@@ -62,6 +65,7 @@ class Matmul {
   MatmulShape shape_;
   std::unique_ptr<Impl> impl_;
   mutable int64_t runs_ = 0;
+  mutable double seconds_ = 0.0;
 };
 
 // Primitives keyed by shape and options, created on first request and reused; an algorithm asks for
@@ -73,6 +77,13 @@ class MatmulCache {
   int64_t primitives_created() const { return static_cast<int64_t>(cache_.size()); }
   // Every primitive with its run count.
   std::vector<std::pair<MatmulShape, int64_t>> run_counts() const;
+  // Seconds spent in every primitive's run() together (summed over callers: a schedule that runs
+  // matmuls on several threads at once counts each thread's time).
+  double run_seconds() const;
+  // Each primitive's seconds() and runs(), in run_counts()'s order.
+  std::vector<std::pair<double, int64_t>> run_seconds_each() const;
+  // FLOPs of every run() so far.
+  double run_flops() const;
 
  private:
   std::map<MatmulShape, std::unique_ptr<Matmul>> cache_;

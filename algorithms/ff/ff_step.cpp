@@ -207,11 +207,31 @@ double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const 
   }
   forward.run(input_matmul, weight_matmul, hidden, arena_.floats(p.bias), scratch);
   const Mat h(hidden, b2, p.out);
-  if (next != nullptr) kern::normalize_forward(Mat(next, b2, p.out), arena_.floats(buffers.scale), h, norm_, norm_eps_);
-  if (!train) return 0.0;
+  // Between the two GEMMs, two parallel regions instead of one per kernel: (1) per row, one sum of
+  // squares gives the goodness and the next layer's normalised input; then, on one thread, the pair
+  // loss and its statistics; (2) per row dLoss/dz over h, then per column block the bias gradient.
+  // Each value is computed by the same expressions in the same order as the separate kernels
+  // (normalize_forward, goodness_forward, bias_grad_accumulate), so the results are the same bits.
   float* goodness = arena_.floats(buffers.goodness);
   float* goodness_grad = arena_.floats(buffers.goodness_grad);
-  kern::goodness_forward(goodness, h, goodness_mean_);
+  float* scale = arena_.floats(buffers.scale);
+  const int64_t width = p.out;
+  const float norm_c = norm_ == kern::NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(width);
+  const float good_c = goodness_mean_ ? 1.0f / static_cast<float>(width) : 1.0f;
+  const float eps = norm_eps_;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < b2; ++r) {
+    const float* row = hidden + r * width;
+    const float sum = kern::row_sum_squares(row, width);
+    if (train) goodness[r] = good_c * sum;
+    if (next == nullptr) continue;
+    const float s = 1.0f / (std::sqrt(norm_c * sum) + eps);
+    scale[r] = s;
+    float* out = next + r * width;
+#pragma omp simd
+    for (int64_t j = 0; j < width; ++j) out[j] = row[j] * s;
+  }
+  if (!train) return 0.0;
   const double loss = pair_loss(goodness, goodness_grad, b, p.out);
   double pos = 0.0, neg = 0.0;
   for (int64_t i = 0; i < b; ++i) {
@@ -229,16 +249,33 @@ double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const 
   }
   // dLoss/dz, written over h: dg * d(goodness)/dh, zero where ReLU was off (h = 0 there).
   const float c = goodness_mean_ ? 2.0f / static_cast<float>(p.out) : 2.0f;
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < b2; ++r) {
-    float* row = hidden + r * p.out;
-    const float factor = c * goodness_grad[r];
-    const bool positive = r < b && peer != nullptr;
-    for (int64_t j = 0; j < p.out; ++j) {
-      const float value = row[j];
-      float grad = factor * value;
-      if (positive && value > 0.0f) grad += peer[j];
-      row[j] = grad;
+  float* bias_grad = arena_.floats(p.bias_grad);
+  constexpr int64_t block = 64;
+  const int64_t blocks = (width + block - 1) / block;
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < b2; ++r) {
+      float* row = hidden + r * width;
+      const float factor = c * goodness_grad[r];
+      const bool positive = r < b && peer != nullptr;
+      for (int64_t j = 0; j < width; ++j) {
+        const float value = row[j];
+        float grad = factor * value;
+        if (positive && value > 0.0f) grad += peer[j];
+        row[j] = grad;
+      }
+    }
+#pragma omp for schedule(static)
+    for (int64_t blk = 0; blk < blocks; ++blk) {  // bias_grad_accumulate's order, onto zero
+      const int64_t begin = blk * block, end = std::min(width, begin + block);
+      float acc[block] = {};
+      for (int64_t r = 0; r < b2; ++r) {
+        const float* row = hidden + r * width;
+#pragma omp simd
+        for (int64_t n = begin; n < end; ++n) acc[n - begin] += row[n];
+      }
+      for (int64_t n = begin; n < end; ++n) bias_grad[n] = 0.0f + acc[n - begin];
     }
   }
   const void* grad_matmul = hidden;
@@ -247,8 +284,6 @@ double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const 
     grad_matmul = arena_.raw(buffers.grad_bf16);
   }
   weight_grad.run(input_matmul, grad_matmul, arena_.floats(p.weight_grad), nullptr, scratch);
-  std::memset(arena_.floats(p.bias_grad), 0, static_cast<size_t>(p.out) * sizeof(float));
-  kern::bias_grad_accumulate(arena_.floats(p.bias_grad), h);
   average_gradients(arena_.floats(p.weight_grad), p.in * p.out);  // data mode: the ranks' mean
   average_gradients(arena_.floats(p.bias_grad), p.out);
   p.update(arena_, optimizer_, step_);

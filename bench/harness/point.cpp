@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <stdexcept>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -214,17 +216,59 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
   const double total_windows =
       static_cast<double>(point.repeats) * (1 + (everything ? static_cast<double>(algorithm.prediction_modes().size()) : 0.0));
   int64_t peak_live = 0;
+  double windows_seconds = 0.0;
+  const auto shapes_in_step = algorithm.matmuls().run_counts();
+  const auto shape_seconds_before = algorithm.matmuls().run_seconds_each();
+  const double gemm_seconds_before = algorithm.matmuls().run_seconds();
+  const double gemm_flops_before = algorithm.matmuls().run_flops();
   for (int64_t r = 0; r < point.repeats; ++r) {
     const auto start = Clock::now();
     for (int64_t s = 0; s < point.steps; ++s) {
       const auto stats = step();
       if (!std::isfinite(stats.loss)) throw std::runtime_error("diverged: loss is not finite during throughput steps");
     }
+    const double window = since(start);
+    windows_seconds += window;
     peak_live = std::max(peak_live, algorithm.arena().peak_live_activation_bytes());
-    rates.push_back(static_cast<double>(point.steps * b) / since(start));
+    rates.push_back(static_cast<double>(point.steps * b) / window);
     if (progress) progress(static_cast<double>(r + 1) / total_windows, fmt::format("train {:.0f} samples/s", rates.back()));
   }
   const double train_rate = median(rates);
+  // Where the step's time went: inside the GEMMs (and how fast they ran there, against the same
+  // shapes alone) or outside them (our kernels, the optimizer, OpenMP's fork/join).
+  const double gemm_seconds = algorithm.matmuls().run_seconds() - gemm_seconds_before;
+  const double gemm_flops = algorithm.matmuls().run_flops() - gemm_flops_before;
+  const double in_step_gflops = gemm_seconds > 0 ? gemm_flops / gemm_seconds * 1e-9 : 0.0;
+  // Per shape (primitives that differ only in post-ops or threads pooled): its rate inside the
+  // step beside its ceiling, so a miss can be traced to the shapes that lose.
+  std::map<std::tuple<int64_t, int64_t, int64_t, bool, bool, bool>, std::pair<double, double>> per_shape;  // flops, seconds
+  const auto shape_seconds_after = algorithm.matmuls().run_seconds_each();
+  for (size_t i = 0; i < shapes_in_step.size(); ++i) {
+    const auto& s = shapes_in_step[i].first;
+    const double runs = static_cast<double>(shape_seconds_after[i].second - shape_seconds_before[i].second);
+    if (runs <= 0) continue;
+    auto& acc = per_shape[{s.m, s.n, s.k, s.trans_a, s.trans_b, s.bf16}];
+    acc.first += s.flops() * runs;
+    acc.second += shape_seconds_after[i].first - shape_seconds_before[i].first;
+  }
+  nlohmann::json shape_profile = nlohmann::json::array();
+  for (const auto& [key, acc] : per_shape) {
+    const auto& [m, n, k, ta, tb, bf16] = key;
+    double ceiling = 0.0;
+    for (const auto& c : result["roofline"]["shapes"])
+      if (c["m"] == m && c["n"] == n && c["k"] == k && c["trans_a"] == ta && c["trans_b"] == tb && c["bf16"] == bf16)
+        ceiling = c["gflops"].get<double>();
+    const double rate = acc.second > 0 ? acc.first / acc.second * 1e-9 : 0.0;
+    shape_profile.push_back({{"m", m}, {"n", n}, {"k", k}, {"trans_a", ta}, {"trans_b", tb}, {"bf16", bf16},
+                             {"time_share", acc.second / std::max(windows_seconds, 1e-12)}, {"gflops_in_step", rate},
+                             {"ceiling_gflops", ceiling}});
+  }
+  result["step_profile"] = {{"shapes", shape_profile}, {"gemm_time_share", gemm_seconds / std::max(windows_seconds, 1e-12)},
+                            {"gemm_gflops_in_step", in_step_gflops},
+                            {"gemm_fraction_of_ceiling_in_step", in_step_gflops / roofline},
+                            {"method", "wall time inside Matmul::run over the timed windows' wall time (summed over "
+                                       "the threads that call matmuls, so a schedule with concurrent callers can exceed 1); "
+                                       "the GEMMs' rate there over the same shapes' ceiling"}};
   result["census_at_init"] = census_json(value_census(algorithm.arena()));
   result["train"] = {{"samples_per_s", rates}, {"samples_per_s_median", train_rate},
                      {"samples_per_s_min", *std::min_element(rates.begin(), rates.end())},

@@ -67,7 +67,7 @@ void run_goodness_naive(benchmark::State& state, Config c) {
 }  // namespace
 
 void register_algorithm_benchmarks() {
-  const Config train_configs[] = {{128, 2, 500}, {256, 2, 2000}, {128, 4, 500}};
+  const Config train_configs[] = {{128, 2, 500}, {256, 2, 500}, {256, 2, 1000}, {256, 2, 2000}, {128, 4, 500}};
   const Config predict_config{128, 2, 500};
   benchmark::RegisterBenchmark("predict/ff/goodness-naive", [c = predict_config](benchmark::State& s) { run_goodness_naive(s, c); })
       ->UseRealTime()

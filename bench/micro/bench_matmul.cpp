@@ -41,6 +41,44 @@ void BM_matmul_onednn(benchmark::State& state) {
   state.SetLabel(op.implementation());
 }
 
+// The same product in the company it keeps inside a training step. context 0: alone, the same
+// buffers every call (how the ceiling is timed); 1: with the forward's bias + ReLU post-ops;
+// 2: an OpenMP pass over 8 MiB between products (the step's elementwise kernels evict the operands);
+// 3: the input A taken in turn from 8 buffers (a new batch each call). Tells how much of a step's
+// GEMM shortfall against the ceiling is its neighbours' doing rather than the GEMM's.
+void BM_matmul_in_context(benchmark::State& state) {
+  auto s = shape_from(state);
+  const int64_t context = state.range(3);
+  if (context == 1) s.bias = s.relu = true;
+  constexpr int inputs = 8;
+  std::vector<std::vector<float>> a;
+  for (int i = 0; i < (context == 3 ? inputs : 1); ++i) a.push_back(random_floats(s.m * s.k, 1 + static_cast<uint64_t>(i)));
+  auto b = random_floats(s.k * s.n, 2), bias = random_floats(s.n, 3);
+  if (context == 4) {  // the ceiling's constant operands
+    std::fill(a[0].begin(), a[0].end(), 0.5f);
+    std::fill(b.begin(), b.end(), 0.5f);
+  }
+  std::vector<float> c(static_cast<size_t>(s.m * s.n)), sweep(size_t{2} << 20, 1.0f);
+  ffb::MatmulCache cache;
+  const auto& op = cache.get(s);
+  std::vector<char> scratch(static_cast<size_t>(op.scratchpad_bytes()) + 64);
+  int64_t call = 0;
+  double gemm_seconds = 0.0;
+  for (auto _ : state) {
+    if (context == 2) {
+      const int64_t n = static_cast<int64_t>(sweep.size());
+      float* p = sweep.data();
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < n; ++i) p[i] = p[i] * 0.5f + 0.5f;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    op.run(a[static_cast<size_t>(call++ % static_cast<int64_t>(a.size()))].data(), b.data(), c.data(), bias.data(), scratch.data());
+    gemm_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GEMM_GFLOP/s"] = benchmark::Counter(s.flops() * static_cast<double>(state.iterations()) / gemm_seconds * 1e-9);
+}
+
 // The same product with B (the weights) in the layout oneDNN prefers for this shape (format "any",
 // usually a blocked one): what keeping weights blocked would give. Arg 3 = 1 adds the reorder of B
 // from row-major before every product, which is what training pays when the optimizer updates the
@@ -118,6 +156,11 @@ BENCHMARK(BM_matmul_onednn_blocked_weights)->Apply([](benchmark::internal::Bench
     b->Args({256, 784, 2000, reorder})->Args({256, 2000, 2000, reorder})->Args({1024, 2000, 2000, reorder})
         ->Args({128, 784, 500, reorder})->Args({128, 500, 500, reorder});
   b->UseRealTime()->Unit(benchmark::kMillisecond);
+});
+BENCHMARK(BM_matmul_in_context)->Apply([](benchmark::internal::Benchmark* b) {
+  b->ArgNames({"B", "D", "H", "context"});
+  for (int context = 0; context < 5; ++context) b->Args({256, 784, 500, context})->Args({256, 1000, 1000, context});
+  b->UseRealTime()->Unit(benchmark::kMicrosecond);
 });
 BENCHMARK(BM_matmul_eigen)->Apply(shapes);
 BENCHMARK(BM_matmul_reference)->Apply(shapes)->Iterations(1);

@@ -183,22 +183,40 @@ class ReproduceSections:
             return p["point"].get("options", {}).get(name, default)
         def plain(p):  # f32, the default schedule
             return option(p, "precision", "f32") == "f32" and option(p, "schedule", "simultaneous") == "simultaneous"
-        top_threads = max([p["point"]["threads"] for p in throughput], default=0)
-        for algorithm in ("bp", "ff"):
-            wide = [p for p in throughput if p["point"]["algorithm"] == algorithm and plain(p) and option(p, "classifier", True)
-                    and min(p["point"]["hidden"]) >= 1000 and p["point"]["batch"] >= 256 and p["point"]["threads"] == top_threads]
-            for p in sorted(wide, key=lambda q: (q["point"]["hidden"], q["point"]["batch"])):
+        # Issue 16's targets, at every thread count the run measured (B >= 256, f32, the default schedule).
+        def gemm_profile(p):
+            profile = p.get("step_profile")
+            if not profile:
+                return "no step profile (a result from before it was recorded)"
+            # The shape that loses the most step time against its ceiling: time share x (1 - in-step rate / ceiling).
+            worst = max(profile.get("shapes", []), default=None,
+                        key=lambda s: s["time_share"] * (1 - s["gflops_in_step"] / s["ceiling_gflops"]) if s["ceiling_gflops"] else 0)
+            text = (f"GEMMs {100 * profile['gemm_time_share']:.0f}% of the step at {100 * profile['gemm_fraction_of_ceiling_in_step']:.0f}% "
+                    f"of their ceiling; outside them {100 * max(0.0, 1 - profile['gemm_time_share']):.0f}%")
+            if worst and worst["ceiling_gflops"]:
+                text += (f"; {worst['m']}x{worst['n']}x{worst['k']}{' A^T' if worst['trans_a'] else ''}{' B^T' if worst['trans_b'] else ''} "
+                         f"loses most: {worst['gflops_in_step']:.0f} of {worst['ceiling_gflops']:.0f} GFLOP/s, {100 * worst['time_share']:.0f}% of the step")
+            return text
+        for algorithm, goals in (("ff", ((500, 0.80), (1000, 0.90))), ("bp", ((500, 0.90),))):
+            candidates = [p for p in throughput if p["point"]["label"] == algorithm and plain(p) and p["point"]["batch"] >= 256
+                          and len(set(p["point"]["hidden"])) == 1 and p["point"]["experiment"].startswith("width")]
+            for p in sorted(candidates, key=lambda q: (q["point"]["threads"], q["point"]["hidden"][0])):
+                width = p["point"]["hidden"][0]
+                goal = max((g for w, g in goals if width >= w), default=None)
+                if goal is None:
+                    continue
                 fraction = p["train"]["roofline_fraction"]
-                rows.append([f"{algorithm} f32 step >= 85% of the GEMM roofline (width >= 1000, B >= 256)",
-                             f"{p['model']}, B {p['point']['batch']} ({p['point']['experiment']}): {100 * fraction:.0f}%",
-                             "met" if fraction >= 0.85 else "missed"])
-            small = [p for p in throughput if p["point"]["algorithm"] == algorithm and plain(p) and p["point"]["hidden"] == [500, 500]
-                     and p["point"]["batch"] >= 256 and p["point"]["threads"] == top_threads and p["point"]["label"] == algorithm]
-            for p in small:
-                fraction = p["train"]["roofline_fraction"]
-                rows.append([f"{algorithm} f32 step >= 70% of the roofline, [784,500,500], B >= 256",
-                             f"B {p['point']['batch']} ({p['point']['experiment']}): {100 * fraction:.0f}%",
-                             "met" if fraction >= 0.70 else "missed"])
+                met = fraction >= goal
+                rows.append([f"{algorithm} train >= {100 * goal:.0f}% of the GEMM ceiling (width {width}, B {p['point']['batch']}, "
+                             f"{p['point']['threads']} thread{'s' if p['point']['threads'] > 1 else ''})",
+                             f"{100 * fraction:.0f}%" + ("" if met else f"; profile: {gemm_profile(p)}"), "met" if met else "missed"])
+                for mode, inference in sorted(p.get("inference", {}).items()):
+                    if width < 1000 or "roofline_fraction" not in inference:
+                        continue
+                    fraction = inference["roofline_fraction"]
+                    rows.append([f"{algorithm} {mode} inference >= 90% of its GEMM ceiling (width {width}, B {p['point']['batch']}, "
+                                 f"{p['point']['threads']} thread{'s' if p['point']['threads'] > 1 else ''})",
+                                 f"{100 * fraction:.0f}%", "met" if fraction >= 0.9 else "missed"])
         per_epoch = defaultdict(list)
         ours = {(p["point"]["experiment"], p["point"]["algorithm"], p["point"]["seed"], json.dumps(p["point"]["options"], sort_keys=True)): p
                 for p in self.ok if p["point"]["measure"] == "convergence"}
@@ -231,9 +249,9 @@ class ReproduceSections:
             if p["point"]["label"] == "ff" and p["point"]["hidden"] == [500, 500] and "goodness" in inference and "softmax" in inference:
                 ratio = inference["softmax"]["samples_per_s_median"] / inference["goodness"]["samples_per_s_median"]
                 flops = p["flops_per_sample"]["inference"]
-                rows.append(["ff goodness prediction <= 4x one-pass (MNIST shape)",
+                rows.append(["ff goodness prediction <= 4.7x one-pass (MNIST shape; FLOP floor 4.47x)",
                              f"{ratio:.2f}x in time, {flops['goodness'] / flops['softmax']:.2f}x in matmul FLOPs "
-                             f"({p['point']['experiment']}, B {p['point']['batch']})", "met" if ratio <= 4 else "missed"])
+                             f"({p['point']['experiment']}, B {p['point']['batch']})", "met" if ratio <= 4.7 else "missed"])
                 break
         depth = [p for p in throughput if p["point"]["experiment"] == "depth"]
         slopes = {}

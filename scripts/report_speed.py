@@ -10,19 +10,25 @@ class SpeedSections:
             self.lines += [f"## Throughput: `{experiment}`" + (f" (sweep over {axis})" if axis else ""), ""]
             self.lines.append("Train samples/s over steady-state windows (warm-up excluded; median of repeats), GFLOP/s from "
                               "the analytic FLOPs, and the fraction of the GEMM ceiling measured on the same shapes in the "
-                              "same process (per shape the faster of oneDNN's plain and blocked layouts).\n")
+                              "same process (per shape the faster of oneDNN's plain and blocked layouts). 'step in GEMMs': the share of the "
+                              "step's wall time spent inside oneDNN's matmuls, and in brackets their rate there as a fraction "
+                              "of the same shapes' ceiling: the roofline fraction is about their product, so a shortfall is "
+                              "either work outside the GEMMs or GEMMs slower in the step than alone.\n")
             rows = []
             for p in sorted(points, key=lambda q: (q["point"]["label"], self.axis_value(q, axis) if axis else 0)):
                 t = p["train"]
                 mem = p["memory"]
                 inference = ", ".join(f"{m}: {fmt_num(v['samples_per_s_median'])}" for m, v in p.get("inference", {}).items())
+                profile = p.get("step_profile")
+                in_gemm = (f"{100 * profile['gemm_time_share']:.0f}% ({100 * profile['gemm_fraction_of_ceiling_in_step']:.0f}%)"
+                           if profile else "not recorded")
                 rows.append([p["point"]["label"], p["model"], p["point"]["batch"], p["point"]["threads"],
                              fmt_num(t["samples_per_s_median"]), f"{fmt_num(t['samples_per_s_min'])}..{fmt_num(t['samples_per_s_max'])}",
-                             f"{t['gflops']:.0f}", f"{p['roofline']['gflops']:.0f}", f"{100 * t['roofline_fraction']:.0f}%",
+                             f"{t['gflops']:.0f}", f"{p['roofline']['gflops']:.0f}", f"{100 * t['roofline_fraction']:.0f}%", in_gemm,
                              inference, f"{mem['peak_live_activations'] / MiB:.2f}", f"{mem['arena_total'] / MiB:.1f}",
                              f"{mem['peak_rss'] / MiB:.0f}"])
             self.table(["algorithm", "model", "B", "threads", "train samples/s", "range", "GFLOP/s", "GEMM roofline GFLOP/s",
-                        "of roofline", "inference samples/s", "peak live act. MiB", "arena MiB", "peak RSS MiB"], rows)
+                        "of roofline", "step in GEMMs (their rate)", "inference samples/s", "peak live act. MiB", "arena MiB", "peak RSS MiB"], rows)
             if axis:
                 self.sweep_plots(experiment, points, axis)
             self.inference_plot(experiment, points)

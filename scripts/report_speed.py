@@ -12,16 +12,21 @@ class SpeedSections:
                               "the analytic FLOPs, and the fraction of the GEMM ceiling measured on the same shapes in the "
                               "same process (per shape the faster of oneDNN's plain and blocked layouts). 'step in GEMMs': the share of the "
                               "step's wall time spent inside oneDNN's matmuls, and in brackets their rate there as a fraction "
-                              "of the same shapes' ceiling: the roofline fraction is about their product, so a shortfall is "
-                              "either work outside the GEMMs or GEMMs slower in the step than alone.\n")
+                              "of the same shapes' ceiling, and of the ceiling's median timing (the ceiling is the fastest of 5 "
+                              "timings; a step's rate is an average, so the machine's own timing spread separates the two): "
+                              "the roofline fraction is about the share times the rate, so a shortfall is either work outside "
+                              "the GEMMs or GEMMs slower in the step than alone.\n")
             rows = []
             for p in sorted(points, key=lambda q: (q["point"]["label"], self.axis_value(q, axis) if axis else 0)):
                 t = p["train"]
                 mem = p["memory"]
                 inference = ", ".join(f"{m}: {fmt_num(v['samples_per_s_median'])}" for m, v in p.get("inference", {}).items())
                 profile = p.get("step_profile")
-                in_gemm = (f"{100 * profile['gemm_time_share']:.0f}% ({100 * profile['gemm_fraction_of_ceiling_in_step']:.0f}%)"
-                           if profile else "not recorded")
+                in_gemm = "not recorded"
+                if profile:
+                    in_gemm = f"{100 * profile['gemm_time_share']:.0f}% ({100 * profile['gemm_fraction_of_ceiling_in_step']:.0f}%"
+                    median = profile.get("gemm_fraction_of_ceiling_median_in_step")
+                    in_gemm += f"; {100 * median:.0f}% of median)" if median else ")"
                 rows.append([p["point"]["label"], p["model"], p["point"]["batch"], p["point"]["threads"],
                              fmt_num(t["samples_per_s_median"]), f"{fmt_num(t['samples_per_s_min'])}..{fmt_num(t['samples_per_s_max'])}",
                              f"{t['gflops']:.0f}", f"{p['roofline']['gflops']:.0f}", f"{100 * t['roofline_fraction']:.0f}%", in_gemm,

@@ -22,20 +22,26 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// Fastest per-call time of `call` over `timings` timings of about `seconds_per_timing` each.
-double fastest_call_seconds(const std::function<void()>& call, double seconds_per_timing, int timings) {
+struct CallTimes {
+  double fastest = 0.0, median = 0.0;  // per call, over the timings
+};
+
+// Fastest and median per-call time of `call` over `timings` timings of about `seconds_per_timing` each.
+CallTimes call_seconds(const std::function<void()>& call, double seconds_per_timing, int timings) {
   call();  // warm-up: caches, page faults, JIT
   const auto probe = Clock::now();
   call();
   const double once = std::max(since(probe), 1e-7);
   const int calls = std::max(1, static_cast<int>(seconds_per_timing / once));
-  double best = 1e30;
+  std::vector<double> each;
   for (int t = 0; t < timings; ++t) {
     const auto start = Clock::now();
     for (int i = 0; i < calls; ++i) call();
-    best = std::min(best, since(start) / calls);
+    each.push_back(since(start) / calls);
   }
-  return best;
+  std::sort(each.begin(), each.end());
+  const size_t n = each.size();
+  return {each.front(), n % 2 ? each[n / 2] : 0.5 * (each[n / 2 - 1] + each[n / 2])};
 }
 
 // Fills a buffer with a harmless value (0.5 in f32 or bf16): the values do not change the work.
@@ -49,7 +55,7 @@ void fill_half(void* data, size_t bytes, bool bf16) {
   }
 }
 
-double plain_seconds(const MatmulShape& s, double seconds_per_timing, int timings) {
+CallTimes plain_seconds(const MatmulShape& s, double seconds_per_timing, int timings) {
   MatmulCache cache;
   const auto& op = cache.get(s);
   const size_t element = s.bf16 ? 2 : 4;
@@ -59,11 +65,10 @@ double plain_seconds(const MatmulShape& s, double seconds_per_timing, int timing
   fill_half(a.data(), a.size() - 64, s.bf16);
   fill_half(b.data(), b.size() - 64, s.bf16);
   std::vector<char> scratch(static_cast<size_t>(op.scratchpad_bytes()) + 64);
-  return fastest_call_seconds([&] { op.run(a.data(), b.data(), c.data(), nullptr, scratch.data()); }, seconds_per_timing,
-                              timings);
+  return call_seconds([&] { op.run(a.data(), b.data(), c.data(), nullptr, scratch.data()); }, seconds_per_timing, timings);
 }
 
-double blocked_seconds(const MatmulShape& s, double seconds_per_timing, int timings, std::string& layout) {
+CallTimes blocked_seconds(const MatmulShape& s, double seconds_per_timing, int timings, std::string& layout) {
   using dt = dnnl::memory::data_type;
   using tag = dnnl::memory::format_tag;
   using dims = dnnl::memory::dims;
@@ -84,7 +89,7 @@ double blocked_seconds(const MatmulShape& s, double seconds_per_timing, int timi
   const auto b_desc = pd.weights_desc();
   layout = b_desc.data.format_kind == dnnl_blocked && b_desc.data.format_desc.blocking.inner_nblks > 0 ? "blocked" : "plain";
   auto& stream = cpu_stream();
-  return fastest_call_seconds(
+  return call_seconds(
       [&] {
         primitive.execute(stream, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}, {DNNL_ARG_SCRATCHPAD, scratch}});
         stream.wait();
@@ -140,14 +145,18 @@ GemmCeiling measure_gemm_ceiling(const MatmulShape& shape, double seconds_per_ti
   s.threads = s.instance = 0;  // the ceiling is the GEMM on all the process's threads, whatever the schedule
   s = s.normalized();
   GemmCeiling ceiling;
-  ceiling.plain_gflops = s.flops() / plain_seconds(s, seconds_per_timing, timings) * 1e-9;
+  const CallTimes plain = plain_seconds(s, seconds_per_timing, timings);
+  ceiling.plain_gflops = s.flops() / plain.fastest * 1e-9;
+  CallTimes blocked_times;
   if (blocked) try {
-    ceiling.blocked_gflops = s.flops() / blocked_seconds(s, seconds_per_timing, timings, ceiling.blocked_layout) * 1e-9;
+    blocked_times = blocked_seconds(s, seconds_per_timing, timings, ceiling.blocked_layout);
+    ceiling.blocked_gflops = s.flops() / blocked_times.fastest * 1e-9;
   } catch (const dnnl::error&) {
     ceiling.blocked_gflops = 0.0;  // no implementation for the preferred layout: the plain one stands
   }
   ceiling.best = ceiling.blocked_gflops > ceiling.plain_gflops ? "blocked" : "plain";
   ceiling.gflops = std::max(ceiling.plain_gflops, ceiling.blocked_gflops);
+  ceiling.median_gflops = s.flops() / (ceiling.best == "blocked" ? blocked_times.median : plain.median) * 1e-9;
   return ceiling;
 }
 

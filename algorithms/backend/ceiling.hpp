@@ -16,6 +16,10 @@ struct GemmCeiling {
   double plain_gflops = 0.0;    // our layout (row-major, transposes as strides)
   double blocked_gflops = 0.0;  // oneDNN's preferred layouts for A and B (0 when not measurable)
   double gflops = 0.0;          // the larger of the two
+  // The same layout's rate at its median timing: how fast the GEMM typically runs alone here. The
+  // gap between this and `gflops` is the machine's own timing spread (a shared or throttling host),
+  // which a step's average rate cannot beat.
+  double median_gflops = 0.0;
   std::string best;             // "plain" | "blocked"
   std::string blocked_layout;   // what oneDNN chose for B, e.g. "BA16a64b" (diagnostic)
 };

@@ -89,20 +89,23 @@ void write_atomic(const std::string& path, const std::string& content) {
 
 nlohmann::json measure_gemm_roofline(const std::vector<std::pair<MatmulShape, int64_t>>& executed, bool blocked) {
   nlohmann::json shapes = nlohmann::json::array();
-  double total_flops = 0.0, total_seconds = 0.0, plain_seconds = 0.0;
+  double total_flops = 0.0, total_seconds = 0.0, plain_seconds = 0.0, median_seconds = 0.0;
   for (const auto& [s, count] : executed) {
     if (count <= 0) continue;
     const auto ceiling = measure_gemm_ceiling(s, 0.02, 5, blocked);
     shapes.push_back({{"m", s.m}, {"n", s.n}, {"k", s.k}, {"trans_a", s.trans_a}, {"trans_b", s.trans_b}, {"bf16", s.bf16},
                       {"runs_per_step", count}, {"gflops", ceiling.gflops}, {"plain_gflops", ceiling.plain_gflops},
-                      {"blocked_gflops", ceiling.blocked_gflops}, {"best", ceiling.best}});
+                      {"blocked_gflops", ceiling.blocked_gflops}, {"best", ceiling.best},
+                      {"median_gflops", ceiling.median_gflops}});
     total_flops += s.flops() * static_cast<double>(count);
     total_seconds += s.flops() * static_cast<double>(count) / (ceiling.gflops * 1e9);
     plain_seconds += s.flops() * static_cast<double>(count) / (ceiling.plain_gflops * 1e9);
+    median_seconds += s.flops() * static_cast<double>(count) / (ceiling.median_gflops * 1e9);
   }
   return {{"shapes", shapes},
           {"gflops", total_seconds > 0 ? total_flops / total_seconds * 1e-9 : 0.0},
           {"plain_gflops", plain_seconds > 0 ? total_flops / plain_seconds * 1e-9 : 0.0},
+          {"median_gflops", median_seconds > 0 ? total_flops / median_seconds * 1e-9 : 0.0},
           {"method", blocked ? "per shape the faster of oneDNN's plain and preferred (blocked) layouts, no post-ops, "
                                "fastest of 5 timings of >= 20 ms; bf16 shapes in bf16"
                              : "per shape oneDNN on the plain layout only (scope 'train'), no post-ops, fastest of 5 "
@@ -181,6 +184,57 @@ nlohmann::json time_after_training(const SuitePoint& point, Algorithm& algorithm
           {"census", census_json(value_census(algorithm.arena()))}};
 }
 
+// Where a timed section's wall time went: inside the GEMMs (and how fast they ran there, against the
+// same shapes' ceiling) or outside them (our kernels, the optimizer, OpenMP's fork/join). Made before
+// the section; profile() after it.
+class GemmClock {
+ public:
+  explicit GemmClock(const MatmulCache& matmuls) : shapes_(matmuls.run_counts()), before_(matmuls.run_seconds_each()) {}
+
+  nlohmann::json profile(const MatmulCache& matmuls, double section_seconds, const nlohmann::json& roofline) const {
+    // Per shape (primitives that differ only in post-ops or threads pooled), so a miss can be traced
+    // to the shapes that lose.
+    std::map<std::tuple<int64_t, int64_t, int64_t, bool, bool, bool>, std::pair<double, double>> per_shape;  // flops, seconds
+    const auto after = matmuls.run_seconds_each();
+    double flops = 0.0, seconds = 0.0;
+    for (size_t i = 0; i < shapes_.size() && i < after.size(); ++i) {
+      const auto& s = shapes_[i].first;
+      const double runs = static_cast<double>(after[i].second - before_[i].second);
+      if (runs <= 0) continue;
+      auto& acc = per_shape[{s.m, s.n, s.k, s.trans_a, s.trans_b, s.bf16}];
+      acc.first += s.flops() * runs;
+      acc.second += after[i].first - before_[i].first;
+      flops += s.flops() * runs;
+      seconds += after[i].first - before_[i].first;
+    }
+    const double wall = std::max(section_seconds, 1e-12);
+    nlohmann::json shapes = nlohmann::json::array();
+    for (const auto& [key, acc] : per_shape) {
+      const auto& [m, n, k, ta, tb, bf16] = key;
+      double ceiling = 0.0, median = 0.0;
+      for (const auto& c : roofline["shapes"])
+        if (c["m"] == m && c["n"] == n && c["k"] == k && c["trans_a"] == ta && c["trans_b"] == tb && c["bf16"] == bf16) {
+          ceiling = c["gflops"].get<double>();
+          median = c["median_gflops"].get<double>();
+        }
+      shapes.push_back({{"m", m}, {"n", n}, {"k", k}, {"trans_a", ta}, {"trans_b", tb}, {"bf16", bf16},
+                        {"time_share", acc.second / wall}, {"gflops_in_step", acc.second > 0 ? acc.first / acc.second * 1e-9 : 0.0},
+                        {"ceiling_gflops", ceiling}, {"ceiling_median_gflops", median}});
+    }
+    const double rate = seconds > 0 ? flops / seconds * 1e-9 : 0.0;
+    return {{"shapes", shapes}, {"gemm_time_share", seconds / wall}, {"gemm_gflops_in_step", rate},
+            {"gemm_fraction_of_ceiling_in_step", rate / std::max(roofline["gflops"].get<double>(), 1e-12)},
+            {"gemm_fraction_of_ceiling_median_in_step", rate / std::max(roofline["median_gflops"].get<double>(), 1e-12)},
+            {"method", "wall time inside Matmul::run over the timed windows' wall time (summed over the threads that call "
+                       "matmuls, so a schedule with concurrent callers can exceed 1); the GEMMs' rate there over the same "
+                       "shapes' ceiling"}};
+  }
+
+ private:
+  std::vector<std::pair<MatmulShape, int64_t>> shapes_;
+  std::vector<std::pair<double, int64_t>> before_;
+};
+
 nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, const ModelSpec& spec,
                               const ProgressFn& progress) {
   // Dense work does not depend on the pixel values: uniform random inputs and labels stand in for
@@ -217,10 +271,7 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
       static_cast<double>(point.repeats) * (1 + (everything ? static_cast<double>(algorithm.prediction_modes().size()) : 0.0));
   int64_t peak_live = 0;
   double windows_seconds = 0.0;
-  const auto shapes_in_step = algorithm.matmuls().run_counts();
-  const auto shape_seconds_before = algorithm.matmuls().run_seconds_each();
-  const double gemm_seconds_before = algorithm.matmuls().run_seconds();
-  const double gemm_flops_before = algorithm.matmuls().run_flops();
+  const GemmClock train_clock(algorithm.matmuls());
   for (int64_t r = 0; r < point.repeats; ++r) {
     const auto start = Clock::now();
     for (int64_t s = 0; s < point.steps; ++s) {
@@ -234,41 +285,7 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
     if (progress) progress(static_cast<double>(r + 1) / total_windows, fmt::format("train {:.0f} samples/s", rates.back()));
   }
   const double train_rate = median(rates);
-  // Where the step's time went: inside the GEMMs (and how fast they ran there, against the same
-  // shapes alone) or outside them (our kernels, the optimizer, OpenMP's fork/join).
-  const double gemm_seconds = algorithm.matmuls().run_seconds() - gemm_seconds_before;
-  const double gemm_flops = algorithm.matmuls().run_flops() - gemm_flops_before;
-  const double in_step_gflops = gemm_seconds > 0 ? gemm_flops / gemm_seconds * 1e-9 : 0.0;
-  // Per shape (primitives that differ only in post-ops or threads pooled): its rate inside the
-  // step beside its ceiling, so a miss can be traced to the shapes that lose.
-  std::map<std::tuple<int64_t, int64_t, int64_t, bool, bool, bool>, std::pair<double, double>> per_shape;  // flops, seconds
-  const auto shape_seconds_after = algorithm.matmuls().run_seconds_each();
-  for (size_t i = 0; i < shapes_in_step.size(); ++i) {
-    const auto& s = shapes_in_step[i].first;
-    const double runs = static_cast<double>(shape_seconds_after[i].second - shape_seconds_before[i].second);
-    if (runs <= 0) continue;
-    auto& acc = per_shape[{s.m, s.n, s.k, s.trans_a, s.trans_b, s.bf16}];
-    acc.first += s.flops() * runs;
-    acc.second += shape_seconds_after[i].first - shape_seconds_before[i].first;
-  }
-  nlohmann::json shape_profile = nlohmann::json::array();
-  for (const auto& [key, acc] : per_shape) {
-    const auto& [m, n, k, ta, tb, bf16] = key;
-    double ceiling = 0.0;
-    for (const auto& c : result["roofline"]["shapes"])
-      if (c["m"] == m && c["n"] == n && c["k"] == k && c["trans_a"] == ta && c["trans_b"] == tb && c["bf16"] == bf16)
-        ceiling = c["gflops"].get<double>();
-    const double rate = acc.second > 0 ? acc.first / acc.second * 1e-9 : 0.0;
-    shape_profile.push_back({{"m", m}, {"n", n}, {"k", k}, {"trans_a", ta}, {"trans_b", tb}, {"bf16", bf16},
-                             {"time_share", acc.second / std::max(windows_seconds, 1e-12)}, {"gflops_in_step", rate},
-                             {"ceiling_gflops", ceiling}});
-  }
-  result["step_profile"] = {{"shapes", shape_profile}, {"gemm_time_share", gemm_seconds / std::max(windows_seconds, 1e-12)},
-                            {"gemm_gflops_in_step", in_step_gflops},
-                            {"gemm_fraction_of_ceiling_in_step", in_step_gflops / roofline},
-                            {"method", "wall time inside Matmul::run over the timed windows' wall time (summed over "
-                                       "the threads that call matmuls, so a schedule with concurrent callers can exceed 1); "
-                                       "the GEMMs' rate there over the same shapes' ceiling"}};
+  result["step_profile"] = train_clock.profile(algorithm.matmuls(), windows_seconds, result["roofline"]);
   result["census_at_init"] = census_json(value_census(algorithm.arena()));
   result["train"] = {{"samples_per_s", rates}, {"samples_per_s_median", train_rate},
                      {"samples_per_s_min", *std::min_element(rates.begin(), rates.end())},
@@ -287,11 +304,15 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
     for (size_t i = 0; i < counts.size(); ++i) counts[i].second -= counts_before[i].second;
     const auto mode_roofline = measure_gemm_roofline(counts);
     std::vector<double> mode_rates;
+    const GemmClock mode_clock(algorithm.matmuls());
+    double mode_seconds = 0.0;
     for (int64_t r = 0; r < point.repeats; ++r) {
       const auto start = Clock::now();
       for (int64_t s = 0; s < point.steps; ++s)
         algorithm.scores(x.data() + (s % batches) * b * spec.input, b, mode, scores.data());
-      mode_rates.push_back(static_cast<double>(point.steps * b) / since(start));
+      const double window = since(start);
+      mode_seconds += window;
+      mode_rates.push_back(static_cast<double>(point.steps * b) / window);
       if (progress)
         progress((static_cast<double>(point.repeats) * (1 + static_cast<double>(m)) + static_cast<double>(r + 1)) / total_windows,
                  fmt::format("predict {} {:.0f} samples/s", modes[m], mode_rates.back()));
@@ -300,7 +321,8 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
     const double flops = algorithm.flops_per_sample(Phase::inference, mode);
     result["inference"][modes[m]] = {{"samples_per_s", mode_rates}, {"samples_per_s_median", rate},
                                      {"gflops", rate * flops * 1e-9}, {"roofline_gflops", mode_roofline["gflops"]},
-                                     {"roofline_fraction", rate * flops * 1e-9 / mode_roofline["gflops"].get<double>()}};
+                                     {"roofline_fraction", rate * flops * 1e-9 / mode_roofline["gflops"].get<double>()},
+                                     {"profile", mode_clock.profile(algorithm.matmuls(), mode_seconds, mode_roofline)}};
   }
   if (point.trained_epochs > 0) result["train_after_training"] = time_after_training(point, algorithm, train_rate, progress);
   return result;

@@ -44,7 +44,8 @@ void BM_matmul_onednn(benchmark::State& state) {
 // The same product in the company it keeps inside a training step. context 0: alone, the same
 // buffers every call (how the ceiling is timed); 1: with the forward's bias + ReLU post-ops;
 // 2: an OpenMP pass over 8 MiB between products (the step's elementwise kernels evict the operands);
-// 3: the input A taken in turn from 8 buffers (a new batch each call). Tells how much of a step's
+// 3: the input A taken in turn from 8 buffers (a new batch each call); 4: the ceiling's constant
+// operands; 5: the weights B taken in turn from 8 buffers (layer after layer). Tells how much of a step's
 // GEMM shortfall against the ceiling is its neighbours' doing rather than the GEMM's.
 void BM_matmul_in_context(benchmark::State& state) {
   auto s = shape_from(state);
@@ -53,7 +54,10 @@ void BM_matmul_in_context(benchmark::State& state) {
   constexpr int inputs = 8;
   std::vector<std::vector<float>> a;
   for (int i = 0; i < (context == 3 ? inputs : 1); ++i) a.push_back(random_floats(s.m * s.k, 1 + static_cast<uint64_t>(i)));
-  auto b = random_floats(s.k * s.n, 2), bias = random_floats(s.n, 3);
+  std::vector<std::vector<float>> weights;
+  for (int i = 0; i < (context == 5 ? inputs : 1); ++i) weights.push_back(random_floats(s.k * s.n, 20 + static_cast<uint64_t>(i)));
+  auto& b = weights[0];
+  auto bias = random_floats(s.n, 3);
   if (context == 4) {  // the ceiling's constant operands
     std::fill(a[0].begin(), a[0].end(), 0.5f);
     std::fill(b.begin(), b.end(), 0.5f);
@@ -72,7 +76,8 @@ void BM_matmul_in_context(benchmark::State& state) {
       for (int64_t i = 0; i < n; ++i) p[i] = p[i] * 0.5f + 0.5f;
     }
     const auto start = std::chrono::steady_clock::now();
-    op.run(a[static_cast<size_t>(call++ % static_cast<int64_t>(a.size()))].data(), b.data(), c.data(), bias.data(), scratch.data());
+    const auto pick = static_cast<size_t>(call++);
+    op.run(a[pick % a.size()].data(), weights[pick % weights.size()].data(), c.data(), bias.data(), scratch.data());
     gemm_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     benchmark::DoNotOptimize(c.data());
   }
@@ -82,10 +87,12 @@ void BM_matmul_in_context(benchmark::State& state) {
 // The same product with B (the weights) in the layout oneDNN prefers for this shape (format "any",
 // usually a blocked one): what keeping weights blocked would give. Arg 3 = 1 adds the reorder of B
 // from row-major before every product, which is what training pays when the optimizer updates the
-// row-major weights each step; "reorder_ms" is the reorder's time per product.
+// row-major weights each step; "reorder_ms" is the reorder's time per product. Arg 3 = 2: eight
+// blocked weight sets taken in turn (compare BM_matmul_in_context's context 5, the same with row-major).
 void BM_matmul_onednn_blocked_weights(benchmark::State& state) {
   const auto s = shape_from(state);
-  const bool reorder_each_time = state.range(3) != 0;
+  const bool reorder_each_time = state.range(3) == 1;
+  const int rotation = state.range(3) == 2 ? 8 : 1;  // 2: eight blocked weight sets in turn (layer after layer)
   using dt = dnnl::memory::data_type;
   using tag = dnnl::memory::format_tag;
   auto& engine = ffb::cpu_engine();
@@ -100,6 +107,13 @@ void BM_matmul_onednn_blocked_weights(benchmark::State& state) {
   dnnl::memory b_blocked(pd.weights_desc(), engine), c(c_md, engine);
   const dnnl::reorder to_blocked(b_plain, b_blocked);
   to_blocked.execute(stream, b_plain, b_blocked);
+  std::vector<dnnl::memory> rotated;
+  for (int i = 0; i < rotation; ++i) {
+    rotated.emplace_back(pd.weights_desc(), engine);
+    to_blocked.execute(stream, b_plain, rotated.back());
+  }
+  stream.wait();
+  size_t call = 0;
   double reorder_seconds = 0.0;
   for (auto _ : state) {
     if (reorder_each_time) {
@@ -108,7 +122,8 @@ void BM_matmul_onednn_blocked_weights(benchmark::State& state) {
       stream.wait();
       reorder_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
-    matmul.execute(stream, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b_blocked}, {DNNL_ARG_DST, c}});
+    matmul.execute(stream, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, rotation > 1 ? rotated[call++ % rotated.size()] : b_blocked},
+                            {DNNL_ARG_DST, c}});
     stream.wait();
   }
   set_counters(state, s.flops());
@@ -152,6 +167,7 @@ void shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_matmul_onednn)->Apply(shapes);
 BENCHMARK(BM_matmul_onednn_blocked_weights)->Apply([](benchmark::internal::Benchmark* b) {
   b->ArgNames({"B", "D", "H", "reorder"});
+  b->Args({256, 784, 500, 0})->Args({256, 784, 500, 2})->Args({256, 1000, 1000, 0})->Args({256, 1000, 1000, 2});
   for (int reorder = 0; reorder < 2; ++reorder)
     b->Args({256, 784, 2000, reorder})->Args({256, 2000, 2000, reorder})->Args({1024, 2000, 2000, reorder})
         ->Args({128, 784, 500, reorder})->Args({128, 500, 500, reorder});
@@ -159,7 +175,7 @@ BENCHMARK(BM_matmul_onednn_blocked_weights)->Apply([](benchmark::internal::Bench
 });
 BENCHMARK(BM_matmul_in_context)->Apply([](benchmark::internal::Benchmark* b) {
   b->ArgNames({"B", "D", "H", "context"});
-  for (int context = 0; context < 5; ++context) b->Args({256, 784, 500, context})->Args({256, 1000, 1000, context});
+  for (int context = 0; context < 6; ++context) b->Args({256, 784, 500, context})->Args({256, 1000, 1000, context});
   b->UseRealTime()->Unit(benchmark::kMicrosecond);
 });
 BENCHMARK(BM_matmul_eigen)->Apply(shapes);

@@ -290,9 +290,10 @@ class ReproduceSections:
                 speed = (b["epochs"][-1]["train_seconds"]) / (v["epochs"][-1]["train_seconds"])
                 rows.append([f"{what} against {base}: test accuracy after the same {b['epochs'][-1]['epoch']} epochs (seed 1), epoch speed",
                              f"{gaps}; {speed:.2f}x the epoch speed", "measured"])
-        schedule = [p for p in throughput if p["point"]["experiment"] == "schedule"]
-        for depth_value in sorted({len(p["point"]["hidden"]) for p in schedule}):
-            at = {p["point"]["label"]: p for p in schedule if len(p["point"]["hidden"]) == depth_value}
+        schedule = [p for p in throughput if p["point"]["experiment"].startswith("schedule")]
+        for depth_value, thread_count in sorted({(len(p["point"]["hidden"]), p["point"]["threads"]) for p in schedule}):
+            at = {p["point"]["label"]: p for p in schedule
+                  if len(p["point"]["hidden"]) == depth_value and p["point"]["threads"] == thread_count}
             if "ff" in at and "ff-pipelined" in at:
                 ratio = at["ff-pipelined"]["train"]["samples_per_s_median"] / at["ff"]["train"]["samples_per_s_median"]
                 rows.append(["pipelined ff schedule against simultaneous (train throughput)",

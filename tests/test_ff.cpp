@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -321,9 +322,10 @@ TEST_CASE("ff: layer_epochs keeps each layer in training for that many epochs (l
   }
 }
 
-TEST_CASE("ff: negatives never carry the true label, for both samplers", "[ff]") {
+TEST_CASE("ff: negatives never carry the true label, for every sampler", "[ff]") {
   auto data = ffb::testing::small_synthetic(640, 100);
-  for (const char* sampler : {"uniform", "hard"}) {
+  std::map<std::string, size_t> pairs;
+  for (const char* sampler : {"uniform", "hard", "sampled"}) {
     INFO(sampler);
     auto ff = create_algorithm("ff", {{"negatives", sampler}});
     ff->setup(ffb::testing::small_model(), 32, 5);
@@ -346,7 +348,13 @@ TEST_CASE("ff: negatives never carry the true label, for both samplers", "[ff]")
     }
     // The uniform sampler reaches every wrong label of every class.
     if (std::string(sampler) == "uniform") CHECK(seen.size() == 90);
+    pairs[sampler] = seen.size();
   }
+  // Drawn in proportion to the classifier's probabilities, the sampled negatives spread over more
+  // (true, negative) pairs than the most probable wrong label alone.
+  CHECK(pairs["sampled"] > pairs["hard"]);
+  CHECK_THROWS_WITH(create_algorithm("ff", {{"negatives", "sampled"}, {"classifier", false}}),
+                    Catch::Contains("negatives 'sampled' need the classifier"));
 }
 
 TEST_CASE("ff: both prediction modes agree with naive implementations", "[ff]") {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "algorithms/backend/kernels.hpp"
@@ -91,6 +92,22 @@ TEST_CASE("relu forward and backward match the reference and finite differences"
   // Points within the step of the kink are not differentiable there; skip them.
   for (size_t i = 0; i < x.size(); ++i)
     if (std::fabs(x[i]) > 2e-3f) REQUIRE(std::fabs(dx[i] - numeric[i]) < 1e-3f);
+}
+
+TEST_CASE("fused relu backward + bias gradient gives the separate kernels' bits", "[kernels]") {
+  for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{5, 37}, {33, 130}, {256, 64}}) {
+    INFO(rows << " x " << cols);
+    auto y = random_floats(rows * cols, 21);
+    for (auto& v : y) v = v > 0.0f ? v : 0.0f;  // a ReLU output: about half zeros
+    const auto dy = random_floats(rows * cols, 22);
+    std::vector<float> dx_separate(dy.size()), bias_separate(static_cast<size_t>(cols), 0.0f);
+    kern::relu_backward(Mat(dx_separate.data(), rows, cols), Mat(const_cast<float*>(dy.data()), rows, cols), Mat(y.data(), rows, cols));
+    kern::bias_grad_accumulate(bias_separate.data(), Mat(dx_separate.data(), rows, cols));
+    std::vector<float> fused = dy, bias_fused(static_cast<size_t>(cols), 7.0f);  // in place, over stale values
+    kern::relu_backward_bias_grad(Mat(fused.data(), rows, cols), bias_fused.data(), Mat(fused.data(), rows, cols), Mat(y.data(), rows, cols));
+    CHECK(fused == dx_separate);
+    CHECK(bias_fused == bias_separate);
+  }
 }
 
 TEST_CASE("normalisation (L2 and RMS) forward and backward", "[kernels]") {

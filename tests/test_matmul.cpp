@@ -162,3 +162,25 @@ TEST_CASE("bf16 conversion rounds to nearest even and keeps NaN", "[kernels][bf1
   ffb::kern::to_bf16(&nan_bits, &nan, 1);
   CHECK(std::isnan(ffb::kern::from_bf16(nan_bits)));
 }
+
+TEST_CASE("matmul cache counts each primitive's runs, FLOPs and seconds", "[matmul]") {
+  ffb::MatmulCache cache;
+  const ffb::MatmulShape a{.m = 8, .n = 12, .k = 16}, b{.m = 4, .n = 4, .k = 32, .trans_a = true};
+  const auto& op_a = cache.get(a);
+  const auto& op_b = cache.get(b);
+  std::vector<float> x(512, 0.5f), y(512, 0.25f), out(512);
+  std::vector<char> scratch(static_cast<size_t>(cache.max_scratchpad_bytes()) + 64);
+  CHECK(cache.run_seconds() == 0.0);
+  for (int i = 0; i < 3; ++i) op_a.run(x.data(), y.data(), out.data(), nullptr, scratch.data());
+  for (int i = 0; i < 2; ++i) op_b.run(x.data(), y.data(), out.data(), nullptr, scratch.data());
+  CHECK(op_a.runs() == 3);
+  CHECK(op_b.runs() == 2);
+  CHECK(op_a.seconds() > 0.0);
+  CHECK(op_b.seconds() > 0.0);
+  CHECK(cache.run_flops() == 3 * a.flops() + 2 * b.flops());
+  CHECK(cache.run_seconds() == Approx(op_a.seconds() + op_b.seconds()));
+  const auto counts = cache.run_counts();
+  const auto each = cache.run_seconds_each();
+  REQUIRE(each.size() == counts.size());
+  for (size_t i = 0; i < each.size(); ++i) CHECK(each[i].second == counts[i].second);  // the same order
+}

@@ -378,3 +378,27 @@ TEST_CASE("point: scope 'train' times the training windows and the plain GEMM ra
   bad["scope"] = "most";
   CHECK_THROWS_WITH(SuitePoint::from_json(bad), Catch::Contains("scope 'most'"));
 }
+
+TEST_CASE("point: the step profile splits the windows' time into GEMMs and the rest, per shape", "[suite]") {
+  const auto suite = parse(with_experiment(R"({"name": "x", "measure": "throughput", "hidden": [32, 32],
+      "batch": 16, "steps": 3, "warmup": 1, "repeats": 2, "algorithms": [{"algorithm": "bp"}]})"));
+  const auto result = run_point(suite.points.at(0), nullptr);
+  REQUIRE(result.at("status") == "ok");
+  const auto& profile = result.at("step_profile");
+  const double share = profile.at("gemm_time_share").get<double>();
+  CHECK(share > 0.0);
+  CHECK(share <= 1.0);  // bp calls its matmuls from one thread: their time is part of the wall time
+  CHECK(profile.at("gemm_gflops_in_step").get<double>() > 0.0);
+  // The shapes' shares add up to the total share, and each names a shape the roofline timed.
+  double shares = 0.0;
+  for (const auto& s : profile.at("shapes")) {
+    shares += s.at("time_share").get<double>();
+    CHECK(s.at("ceiling_gflops").get<double>() > 0.0);
+    CHECK(s.at("ceiling_median_gflops").get<double>() > 0.0);
+    CHECK(s.at("ceiling_median_gflops").get<double>() <= s.at("ceiling_gflops").get<double>());
+  }
+  CHECK(shares == Approx(share).epsilon(1e-9));
+  // bp runs forward, weight-gradient and input-gradient products: at least 3 distinct shapes.
+  CHECK(profile.at("shapes").size() >= 3);
+  CHECK(result.at("inference").at("softmax").at("profile").at("gemm_time_share").get<double>() > 0.0);
+}

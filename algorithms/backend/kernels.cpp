@@ -56,6 +56,29 @@ void relu_backward(const Mat& dx, const Mat& dy, const Mat& y) {
   }
 }
 
+void relu_backward_bias_grad(const Mat& dx, float* dbias, const Mat& dy, const Mat& y) {
+  const int64_t block = 64;  // bias_grad_accumulate's blocks, so each column sums its rows in the same order
+  const int64_t blocks = (y.cols + block - 1) / block;
+#pragma omp parallel for schedule(static)
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t begin = blk * block;
+    const int64_t end = std::min(y.cols, begin + block);
+    float acc[64] = {};
+    for (int64_t b = 0; b < y.rows; ++b) {
+      const float* grad = dy.row(b);
+      const float* out = y.row(b);
+      float* result = dx.row(b);
+#pragma omp simd
+      for (int64_t n = begin; n < end; ++n) {
+        const float v = out[n] > 0.0f ? grad[n] : 0.0f;
+        result[n] = v;
+        acc[n - begin] += v;
+      }
+    }
+    for (int64_t n = begin; n < end; ++n) dbias[n] = 0.0f + acc[n - begin];
+  }
+}
+
 void normalize_forward(const Mat& y, float* scale, const Mat& x, NormKind kind, float eps) {
   const float c = kind == NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(x.cols);
 #pragma omp parallel for schedule(static)

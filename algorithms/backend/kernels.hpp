@@ -20,6 +20,9 @@ void bias_grad_accumulate(float* dbias, const Mat& dy);
 void relu_forward(const Mat& y, const Mat& x);
 // dx = dy * (y > 0); dx may alias dy.
 void relu_backward(const Mat& dx, const Mat& dy, const Mat& y);
+// relu_backward and then dbias[n] = sum_b dx[b, n] (written, not accumulated) in one pass over
+// column blocks: the same bits as relu_backward followed by zeroing dbias and bias_grad_accumulate.
+void relu_backward_bias_grad(const Mat& dx, float* dbias, const Mat& dy, const Mat& y);
 
 // y[b] = x[b] * scale[b], scale[b] = 1 / (r[b] + eps) with r = ||x[b]|| (l2) or sqrt(mean x[b]^2) (rms).
 // scale (B floats) is kept for the backward. y may alias x only if the backward is not needed.

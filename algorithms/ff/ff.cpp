@@ -30,6 +30,7 @@ std::vector<OptionInfo> ForwardForward::declared_options() {
   options.push_back({"goodness", "sum", "sum or mean of squared activities"});
   options.push_back({"norm", "rms", "normalisation of each layer's input: rms (root mean square) or l2 (length)"});
   options.push_back({"negatives", "auto", "negative labels: uniform over the wrong labels, hard (the wrong label the classifier rates highest), "
+                                          "sampled (a wrong label drawn in proportion to the classifier's probability of it), "
                                           "or auto (hard with the classifier, uniform without)"});
   options.push_back({"schedule", "simultaneous", "simultaneous (every layer every step), layerwise (one layer at a time) or "
                                                  "pipelined (every layer every step, layer l on the batch layer l-1 saw one step earlier, the layers on separate threads)"});
@@ -68,8 +69,9 @@ ForwardForward::ForwardForward(const nlohmann::json& options, const std::string&
   if (o.values().contains("threshold")) threshold_ = o.number("threshold");
   goodness_mean_ = o.choice("goodness", {"sum", "mean"}) == "mean";
   norm_ = o.choice("norm", {"rms", "l2"}) == "l2" ? kern::NormKind::l2 : kern::NormKind::rms;
-  const auto negatives = o.choice("negatives", {"auto", "uniform", "hard"});
-  hard_negatives_ = negatives == "hard" || (negatives == "auto" && o.flag("classifier"));
+  const auto negatives = o.choice("negatives", {"auto", "uniform", "hard", "sampled"});
+  sampled_negatives_ = negatives == "sampled";
+  hard_negatives_ = sampled_negatives_ || negatives == "hard" || (negatives == "auto" && o.flag("classifier"));
   const auto schedule = o.choice("schedule", {"simultaneous", "layerwise", "pipelined"});
   layerwise_ = schedule == "layerwise";
   pipelined_ = schedule == "pipelined";
@@ -85,7 +87,8 @@ ForwardForward::ForwardForward(const nlohmann::json& options, const std::string&
   keep_features_ = o.choice("classifier_features", {"keep", "recompute"}) == "keep";
   goodness_skip_first_ = o.flag("goodness_skip_first");
   if (hard_negatives_ && !classifier_)
-    throw std::invalid_argument(name + ": negatives 'hard' need the classifier; set classifier to true or negatives to 'uniform'");
+    throw std::invalid_argument(fmt::format("{}: negatives '{}' need the classifier; set classifier to true or negatives to 'uniform'",
+                                            name, sampled_negatives_ ? "sampled" : "hard"));
 }
 
 std::vector<std::string> ForwardForward::prediction_modes() const {

@@ -100,7 +100,8 @@ class ForwardForward : public Algorithm {
   bool bf16_ = false;
   BufferId normalized_bf16_, hidden_grad_bf16_;  // bf16 training: the pair pass's matmul inputs
   kern::NormKind norm_ = kern::NormKind::l2;
-  bool hard_negatives_ = false;
+  bool hard_negatives_ = false;     // negatives chosen from the classifier's probabilities (hard or sampled)
+  bool sampled_negatives_ = false;  // drawn in proportion to them, not the most probable
   bool layerwise_ = false;
   bool pipelined_ = false;
   int64_t layer_epochs_ = 1, layer_steps_ = 0;

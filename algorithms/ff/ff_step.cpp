@@ -108,6 +108,33 @@ void ForwardForward::choose_negatives(const int32_t* labels) {
     return;
   }
   const float* probs = arena_.floats(probs_);
+  if (sampled_negatives_) {
+    // A wrong label drawn in proportion to the classifier's probability of it: one uniform number per
+    // row of the global batch (data mode: each rank uses its slice's, as with uniform negatives).
+    const bool sliced = mode_ == DistributedMode::data;
+    const int64_t offset = sliced ? b * comm_->rank() : 0, global = sliced ? b * comm_->size() : b;
+    for (int64_t g = 0; g < global; ++g) {
+      const float u = negative_rng_.uniform();
+      if (g < offset || g >= offset + b) continue;
+      const int64_t i = g - offset;
+      const float* p = probs + i * k;
+      float wrong = 0.0f;
+      for (int32_t c = 0; c < k; ++c)
+        if (c != labels[i]) wrong += p[c];
+      const float target = u * wrong;
+      int32_t pick = -1;
+      float running = 0.0f;
+      for (int32_t c = 0; c < k && pick < 0; ++c) {
+        if (c == labels[i]) continue;
+        running += p[c];
+        if (running > target) pick = c;
+      }
+      if (pick < 0) pick = labels[i] == k - 1 ? static_cast<int32_t>(k - 2) : static_cast<int32_t>(k - 1);  // rounding at the top
+      negatives[i] = pick;
+    }
+    arena_.mark_dead(probs_);
+    return;
+  }
   for (int64_t i = 0; i < b; ++i) {
     int32_t best = -1;
     for (int32_t c = 0; c < k; ++c)

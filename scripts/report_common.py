@@ -137,6 +137,15 @@ class ReportBase:
         return None
 
     @staticmethod
+    def concurrent_gemms(p, profile):
+        """Whether a profile's GEMMs ran on several threads at once (then its share and rate do not
+        compare with the all-thread ceiling). Results from before the flag: the pipelined schedule on
+        more than one thread."""
+        if "concurrent_callers" in profile:
+            return profile["concurrent_callers"]
+        return p["point"].get("options", {}).get("schedule") == "pipelined" and p["point"]["threads"] > 1
+
+    @staticmethod
     def axis_value(p, axis):
         return {"depth": len(p["point"]["hidden"]), "width": p["point"]["hidden"][0], "threads": p["point"]["threads"],
                 "batch": p["point"]["batch"]}[axis]

@@ -23,7 +23,9 @@ class SpeedSections:
                 inference = ", ".join(f"{m}: {fmt_num(v['samples_per_s_median'])}" for m, v in p.get("inference", {}).items())
                 profile = p.get("step_profile")
                 in_gemm = "not recorded"
-                if profile:
+                if profile and self.concurrent_gemms(p, profile):
+                    in_gemm = "n/a (GEMMs on several threads at once)"
+                elif profile:
                     in_gemm = f"{100 * profile['gemm_time_share']:.0f}% ({100 * profile['gemm_fraction_of_ceiling_in_step']:.0f}%"
                     median = profile.get("gemm_fraction_of_ceiling_median_in_step")
                     in_gemm += f"; {100 * median:.0f}% of median)" if median else ")"

@@ -154,22 +154,10 @@ std::vector<std::pair<MatmulShape, int64_t>> MatmulCache::run_counts() const {
   return counts;
 }
 
-double MatmulCache::run_seconds() const {
-  double seconds = 0.0;
-  for (const auto& entry : cache_) seconds += entry.second->seconds();
-  return seconds;
-}
-
 std::vector<std::pair<double, int64_t>> MatmulCache::run_seconds_each() const {
   std::vector<std::pair<double, int64_t>> each;
   for (const auto& entry : cache_) each.emplace_back(entry.second->seconds(), entry.second->runs());
   return each;
-}
-
-double MatmulCache::run_flops() const {
-  double flops = 0.0;
-  for (const auto& entry : cache_) flops += entry.second->shape().flops() * static_cast<double>(entry.second->runs());
-  return flops;
 }
 
 void matmul(const MatmulShape& shape, const void* a, const void* b, float* c, const float* bias) {

@@ -77,13 +77,9 @@ class MatmulCache {
   int64_t primitives_created() const { return static_cast<int64_t>(cache_.size()); }
   // Every primitive with its run count.
   std::vector<std::pair<MatmulShape, int64_t>> run_counts() const;
-  // Seconds spent in every primitive's run() together (summed over callers: a schedule that runs
-  // matmuls on several threads at once counts each thread's time).
-  double run_seconds() const;
-  // Each primitive's seconds() and runs(), in run_counts()'s order.
+  // Each primitive's seconds() and runs(), in run_counts()'s order (a schedule that runs matmuls on
+  // several threads at once counts each thread's time).
   std::vector<std::pair<double, int64_t>> run_seconds_each() const;
-  // FLOPs of every run() so far.
-  double run_flops() const;
 
  private:
   std::map<MatmulShape, std::unique_ptr<Matmul>> cache_;

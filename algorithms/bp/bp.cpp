@@ -142,7 +142,6 @@ StepStats Backprop::step(const float* x, const int32_t* labels) {
   arena_.mark_dead(probs_);
   void* scratch = scratchpad();
   ++step_;
-  bool bias_grad_done = false;  // made with the ReLU backward of the layer above
   for (int64_t l = depth; l >= 0; --l) {
     const auto& p = layers_[l];
     const void* layer_input = l == 0 ? static_cast<const void*>(x) : arena_.floats(activations_[l - 1]);
@@ -155,7 +154,7 @@ StepStats Backprop::step(const float* x, const int32_t* labels) {
       dz_matmul = arena_.raw(grad_bf16_);
     }
     ops_[l].weight_grad->run(layer_input, dz_matmul, arena_.floats(p.weight_grad), nullptr, scratch);
-    if (!bias_grad_done) {
+    if (l == depth) {  // the output layer's; each lower layer's is made with the ReLU backward above it
       std::memset(arena_.floats(p.bias_grad), 0, static_cast<size_t>(p.out) * sizeof(float));
       kern::bias_grad_accumulate(arena_.floats(p.bias_grad), Mat(dz, b, p.out));
     }
@@ -166,7 +165,6 @@ StepStats Backprop::step(const float* x, const int32_t* labels) {
       const Mat a(arena_.floats(activations_[l - 1]), b, p.in);
       // The layer below's dz, and its bias gradient in the same pass.
       kern::relu_backward_bias_grad(Mat(dx, b, p.in), arena_.floats(layers_[l - 1].bias_grad), Mat(dx, b, p.in), a);
-      bias_grad_done = true;
       arena_.mark_dead(dz_id);
       std::swap(dz_id, dx_id);
     }

@@ -95,12 +95,12 @@ void ForwardForward::train_classifier(const float* embedded, const int32_t* labe
 void ForwardForward::choose_negatives(const int32_t* labels) {
   const int64_t b = batch_, k = spec_.classes;
   auto* negatives = static_cast<int32_t*>(arena_.raw(negatives_));
+  // Data mode, for the random samplers: every rank draws for the whole global batch and keeps its
+  // slice's draws, so the ranks together draw what one process with the whole batch would.
+  const bool sliced = mode_ == DistributedMode::data;
+  const int64_t offset = sliced ? b * comm_->rank() : 0, global = sliced ? b * comm_->size() : b;
   if (!hard_negatives_) {
-    // Uniform over the K-1 wrong labels: shift the true label by 1..K-1, never by 0. Data mode:
-    // every rank draws the shifts of the whole global batch and keeps its slice's, so the ranks
-    // together draw what one process with the whole batch would.
-    const bool sliced = mode_ == DistributedMode::data;
-    const int64_t offset = sliced ? b * comm_->rank() : 0, global = sliced ? b * comm_->size() : b;
+    // Uniform over the K-1 wrong labels: shift the true label by 1..K-1, never by 0.
     for (int64_t i = 0; i < global; ++i) {
       const auto shift = static_cast<int64_t>(negative_rng_.below(k - 1));
       if (i >= offset && i < offset + b) negatives[i - offset] = static_cast<int32_t>((labels[i - offset] + 1 + shift) % k);
@@ -110,9 +110,7 @@ void ForwardForward::choose_negatives(const int32_t* labels) {
   const float* probs = arena_.floats(probs_);
   if (sampled_negatives_) {
     // A wrong label drawn in proportion to the classifier's probability of it: one uniform number per
-    // row of the global batch (data mode: each rank uses its slice's, as with uniform negatives).
-    const bool sliced = mode_ == DistributedMode::data;
-    const int64_t offset = sliced ? b * comm_->rank() : 0, global = sliced ? b * comm_->size() : b;
+    // row of the global batch.
     for (int64_t g = 0; g < global; ++g) {
       const float u = negative_rng_.uniform();
       if (g < offset || g >= offset + b) continue;

@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "algorithms/backend/rng.hpp"
+#include "common/rng.hpp"
 
 namespace ffb {
 

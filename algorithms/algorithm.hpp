@@ -195,11 +195,21 @@ class Algorithm {
 };
 
 // Registry: the one explicit list of algorithms (registry.cpp).
+// A test accuracy the algorithm's source published, shown in the report beside the suite's own
+// figure. The setups differ (network, epochs, augmentation): `setup` says the source's.
+struct PublishedAccuracy {
+  std::string dataset;  // a registered dataset name
+  double accuracy = 0.0;
+  std::string setup;
+  std::string source;
+};
+
 struct AlgorithmInfo {
   std::string name;
   std::string summary;
   std::vector<OptionInfo> options;
   std::unique_ptr<Algorithm> (*create)(const nlohmann::json& options);
+  std::vector<PublishedAccuracy> published = {};
 };
 
 const std::vector<AlgorithmInfo>& registered_algorithms();

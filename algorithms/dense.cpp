@@ -14,12 +14,9 @@ void Dense::plan(MemoryPlan& plan, MatmulCache& matmuls, const std::string& name
   config_ = config;
   const int64_t b = config.batch, in = config.in, out = config.out;
   params_.plan(plan, name, in, out, config.optimizer);
-  if (config.bf16) {
-    constexpr int64_t half = sizeof(uint16_t);
-    params_.plan_bf16(plan, name);
-    input_bf16_ = plan.add_bytes(name + ".input.bf16", MemCategory::activations, b * in * half);
-    grad_bf16_ = plan.add_bytes(name + ".grad.bf16", MemCategory::activations, b * out * half);
-  }
+  if (config.bf16) params_.plan_bf16(plan, name);
+  input_.plan(plan, name + ".input.bf16", b * in, config.bf16);
+  grad_.plan(plan, name + ".grad.bf16", b * out, config.bf16);
   const int64_t rows = config.inference_batch > 0 ? config.inference_batch : b;
   forward_ = &matmuls.get({.m = rows, .n = out, .k = in, .bias = true, .relu = config.relu});
   train_forward_ = &matmuls.get({.m = b, .n = out, .k = in, .bias = true, .relu = config.relu, .bf16 = config.bf16});
@@ -32,26 +29,14 @@ void Dense::forward(const Arena& arena, const float* x, float* y, void* scratch)
 }
 
 void Dense::forward_train(const Arena& arena, const float* x, float* y, void* scratch) const {
-  if (!config_.bf16) {
-    train_forward_->run(x, arena.floats(params_.weight), y, arena.floats(params_.bias), scratch);
-    return;
-  }
-  auto* x_half = static_cast<uint16_t*>(arena.raw(input_bf16_));
-  kern::to_bf16(x_half, x, config_.batch * config_.in);
-  train_forward_->run(x_half, arena.raw(params_.weight_bf16), y, arena.floats(params_.bias), scratch);
+  train_forward_->run(input_.prepare(arena, x, config_.batch * config_.in), params_.matmul_weight(arena), y,
+                      arena.floats(params_.bias), scratch);
 }
 
 void Dense::backward(const Arena& arena, const float* x, const float* dz, float* dx, void* scratch) const {
-  const void* x_product = x;
-  const void* dz_product = dz;
-  const void* w_product = arena.floats(params_.weight);
-  if (config_.bf16) {
-    auto* dz_half = static_cast<uint16_t*>(arena.raw(grad_bf16_));
-    kern::to_bf16(dz_half, dz, config_.batch * config_.out);
-    x_product = arena.raw(input_bf16_);  // made by forward_train
-    dz_product = dz_half;
-    w_product = arena.raw(params_.weight_bf16);
-  }
+  const void* x_product = input_.prepared(arena, x);  // bf16: the copy forward_train made
+  const void* dz_product = grad_.prepare(arena, dz, config_.batch * config_.out);
+  const void* w_product = params_.matmul_weight(arena);
   weight_grad_->run(x_product, dz_product, arena.floats(params_.weight_grad), nullptr, scratch);
   std::memset(arena.floats(params_.bias_grad), 0, static_cast<size_t>(config_.out) * sizeof(float));
   kern::bias_grad_accumulate(arena.floats(params_.bias_grad), Mat(const_cast<float*>(dz), config_.batch, config_.out));

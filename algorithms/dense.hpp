@@ -49,7 +49,7 @@ class Dense {
  private:
   DenseConfig config_;
   LinearParams params_;
-  BufferId input_bf16_, grad_bf16_;
+  MatmulOperand input_, grad_;  // x and dz as the training products read them
   const Matmul* forward_ = nullptr;
   const Matmul* train_forward_ = nullptr;
   const Matmul* weight_grad_ = nullptr;

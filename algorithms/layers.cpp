@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 
 #include "algorithms/backend/kernels.hpp"
 
@@ -46,6 +47,18 @@ void LinearParams::plan_bf16(MemoryPlan& plan, const std::string& name) {
 
 void LinearParams::refresh_bf16(Arena& arena) const {
   if (weight_bf16.valid()) kern::to_bf16(static_cast<uint16_t*>(arena.raw(weight_bf16)), arena.floats(weight), in * out);
+}
+
+void MatmulOperand::plan(MemoryPlan& plan, const std::string& name, int64_t values, bool bf16) {
+  capacity = values;
+  copy = bf16 ? plan.add_bytes(name, MemCategory::activations, values * static_cast<int64_t>(sizeof(uint16_t))) : BufferId{};
+}
+
+const void* MatmulOperand::prepare(const Arena& arena, const float* values, int64_t count) const {
+  if (!copy.valid()) return values;
+  if (count > capacity) throw std::logic_error("MatmulOperand::prepare: more values than planned");
+  kern::to_bf16(static_cast<uint16_t*>(arena.raw(copy)), values, count);
+  return arena.raw(copy);
 }
 
 bool bf16_precision(const Options& options) { return options.choice("precision", {"f32", "bf16"}) == "bf16"; }

@@ -6,9 +6,15 @@
 
 #include "algorithms/algorithm.hpp"
 #include "algorithms/backend/optimizer.hpp"
-#include "algorithms/backend/rng.hpp"
+#include "common/rng.hpp"
 
 namespace ffb {
+
+// A matrix as the training products read it: its bfloat16 copy when one was planned (bf16
+// precision), else the f32 values.
+inline const void* matmul_view(const Arena& arena, BufferId values, BufferId bf16_copy) {
+  return bf16_copy.valid() ? arena.raw(bf16_copy) : static_cast<const void*>(arena.floats(values));
+}
 
 // W is stored in x out (row-major), so the forward product is X (B x in) * W with no transpose.
 struct LinearParams {
@@ -26,6 +32,30 @@ struct LinearParams {
   BufferId weight_bf16;
   void plan_bf16(MemoryPlan& plan, const std::string& name);
   void refresh_bf16(Arena& arena) const;
+  // W as the training products read it: the bf16 copy when one is planned, else the f32 weights.
+  const void* matmul_weight(const Arena& arena) const { return matmul_view(arena, weight, weight_bf16); }
+};
+
+// An activation as a training product reads it. f32: the values themselves. bf16: a bfloat16 copy
+// made into a buffer planned here. The precision is fixed when it is planned, so a step calls
+// `prepare` (and marks it live and dead) and never branches on precision.
+struct MatmulOperand {
+  BufferId copy;         // bf16 only
+  int64_t capacity = 0;  // values the copy holds
+
+  void plan(MemoryPlan& plan, const std::string& name, int64_t values, bool bf16);
+  // The operand for `values` (count values): converted into the copy when bf16, else `values`.
+  const void* prepare(const Arena& arena, const float* values, int64_t count) const;
+  // The operand a previous prepare of the same values made (no conversion).
+  const void* prepared(const Arena& arena, const float* values) const {
+    return copy.valid() ? arena.raw(copy) : static_cast<const void*>(values);
+  }
+  void mark_live(Arena& arena) const {
+    if (copy.valid()) arena.mark_live(copy);
+  }
+  void mark_dead(Arena& arena) const {
+    if (copy.valid()) arena.mark_dead(copy);
+  }
 };
 
 // "f32" or "bf16" (bf16 matmul inputs in the training step, f32 accumulation and master weights).

@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "algorithms/backend/rng.hpp"
+#include "common/rng.hpp"
 #include "datasets/seeds.hpp"
 
 namespace ffb::data {

@@ -13,7 +13,7 @@
 #include <limits>
 #include <numeric>
 
-#include "algorithms/backend/rng.hpp"
+#include "common/rng.hpp"
 
 #include "datasets/seeds.hpp"
 namespace ffb::data {

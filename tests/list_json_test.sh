@@ -31,6 +31,11 @@ assert sorted(names) == folders, f"registered {sorted(names)} but folders {folde
 for name in names:
     assert os.path.exists(os.path.join(root, "algorithms", name, "README.md")), f"algorithms/{name}/README.md is missing"
 datasets = {d["name"]: d for d in listed["datasets"]}
+# Published figures name a registered dataset, an accuracy in (0, 1], the source's setup and the source.
+for a in algorithms:
+    for figure in a["published"]:
+        assert figure["dataset"] in datasets, (a["name"], figure)
+        assert 0 < figure["accuracy"] <= 1 and figure["setup"] and figure["source"], (a["name"], figure)
 assert "synthetic" in datasets and datasets["synthetic"]["available"] is True, datasets
 for d in datasets.values():
     assert d["summary"] and isinstance(d["available"], bool), d

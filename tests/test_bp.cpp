@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "algorithms/algorithm.hpp"
-#include "algorithms/backend/rng.hpp"
+#include "common/rng.hpp"
 #include "tests/algorithm_helpers.hpp"
 
 using namespace ffb;

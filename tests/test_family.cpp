@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "algorithms/algorithm.hpp"
-#include "algorithms/backend/rng.hpp"
+#include "common/rng.hpp"
 #include "algorithms/fa/fa.hpp"
 #include "algorithms/ff_grouped/ff_grouped.hpp"
 #include "algorithms/scff/scff.hpp"

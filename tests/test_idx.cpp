@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "algorithms/backend/rng.hpp"
+#include "common/rng.hpp"
 #include "datasets/idx.hpp"
 
 namespace fs = std::filesystem;

@@ -10,7 +10,7 @@
 #include "algorithms/backend/kernels.hpp"
 #include "algorithms/backend/optimizer.hpp"
 #include "algorithms/backend/reference.hpp"
-#include "algorithms/backend/rng.hpp"
+#include "common/rng.hpp"
 
 using ffb::Mat;
 namespace kern = ffb::kern;

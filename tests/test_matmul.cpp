@@ -8,7 +8,7 @@
 #include "algorithms/backend/kernels.hpp"
 #include "algorithms/backend/matmul.hpp"
 #include "algorithms/backend/reference.hpp"
-#include "algorithms/backend/rng.hpp"
+#include "common/rng.hpp"
 #include "tests/skip.hpp"
 
 namespace {

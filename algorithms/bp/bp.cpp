@@ -54,13 +54,12 @@ void Backprop::plan_buffers(MemoryPlan& plan) {
   probs_ = plan.add_floats("probs", MemCategory::activations, b * spec.classes);
   grad_a_ = plan.add_floats("grad.a", MemCategory::activations, b * widest);
   grad_b_ = plan.add_floats("grad.b", MemCategory::activations, b * widest);
-  activations_bf16_.clear();
+  input_operand_.plan(plan, "input.bf16", b * spec.input, bf16_);
+  activation_operands_.assign(static_cast<size_t>(depth), MatmulOperand{});
+  for (int64_t l = 0; l < depth; ++l)
+    activation_operands_[l].plan(plan, fmt::format("a{}.bf16", l + 1), b * spec.hidden[l], bf16_);
+  grad_operand_.plan(plan, "grad.bf16", b * widest, bf16_);
   if (bf16_) {
-    constexpr int64_t half = sizeof(uint16_t);
-    input_bf16_ = plan.add_bytes("input.bf16", MemCategory::activations, b * spec.input * half);
-    for (int64_t l = 0; l < depth; ++l)
-      activations_bf16_.push_back(plan.add_bytes(fmt::format("a{}.bf16", l + 1), MemCategory::activations, b * spec.hidden[l] * half));
-    grad_bf16_ = plan.add_bytes("grad.bf16", MemCategory::activations, b * widest * half);
     for (int64_t l = 0; l <= depth; ++l) layers_[l].plan_bf16(plan, fmt::format("layer{}", l));
   }
 
@@ -84,8 +83,7 @@ void Backprop::init_weights(Rng& rng) {
 
 void Backprop::propagate_error(int64_t l, const void* dz, float* dx) {
   const auto& p = layers_[l];
-  const void* weight = bf16_ ? arena_.raw(p.weight_bf16) : static_cast<const void*>(arena_.floats(p.weight));
-  ops_[l].input_grad->run(dz, weight, dx, nullptr, scratchpad());
+  ops_[l].input_grad->run(dz, p.matmul_weight(arena_), dx, nullptr, scratchpad());
 }
 
 double Backprop::propagation_flops() const {
@@ -98,26 +96,25 @@ double Backprop::propagation_flops() const {
 void Backprop::forward(const float* x, bool training) {
   const int64_t depth = static_cast<int64_t>(activations_.size());
   void* scratch = scratchpad();
-  const bool half = training && bf16_;
+  // Training: each product reads its operands as the training products take them (the operands'
+  // bfloat16 copies with bf16 precision); inference: the f32 values and the f32 products.
   const void* in = x;
-  if (half) {
-    arena_.mark_live(input_bf16_);
-    kern::to_bf16(static_cast<uint16_t*>(arena_.raw(input_bf16_)), x, batch_ * spec_.input);
-    in = arena_.raw(input_bf16_);
+  if (training) {
+    input_operand_.mark_live(arena_);
+    in = input_operand_.prepare(arena_, x, batch_ * spec_.input);
   }
   for (int64_t l = 0; l <= depth; ++l) {
     const auto& p = layers_[l];
     float* out = l < depth ? arena_.floats(activations_[l]) : arena_.floats(logits_);
     arena_.mark_live(l < depth ? activations_[l] : logits_);
-    if (half) {
-      ops_[l].train_forward->run(in, arena_.raw(p.weight_bf16), out, arena_.floats(p.bias), scratch);
+    if (training) {
+      ops_[l].train_forward->run(in, p.matmul_weight(arena_), out, arena_.floats(p.bias), scratch);
       if (l < depth) {
-        arena_.mark_live(activations_bf16_[l]);
-        kern::to_bf16(static_cast<uint16_t*>(arena_.raw(activations_bf16_[l])), out, batch_ * p.out);
-        in = arena_.raw(activations_bf16_[l]);
+        activation_operands_[l].mark_live(arena_);
+        in = activation_operands_[l].prepare(arena_, out, batch_ * p.out);
       }
     } else {
-      (training ? ops_[l].train_forward : ops_[l].forward)->run(in, arena_.floats(p.weight), out, arena_.floats(p.bias), scratch);
+      ops_[l].forward->run(in, arena_.floats(p.weight), out, arena_.floats(p.bias), scratch);
       in = out;
     }
   }
@@ -144,15 +141,11 @@ StepStats Backprop::step(const float* x, const int32_t* labels) {
   ++step_;
   for (int64_t l = depth; l >= 0; --l) {
     const auto& p = layers_[l];
-    const void* layer_input = l == 0 ? static_cast<const void*>(x) : arena_.floats(activations_[l - 1]);
+    const void* layer_input = l == 0 ? input_operand_.prepared(arena_, x)
+                                     : activation_operands_[l - 1].prepared(arena_, arena_.floats(activations_[l - 1]));
     float* dz = arena_.floats(dz_id);
-    const void* dz_matmul = dz;
-    if (bf16_) {
-      layer_input = l == 0 ? arena_.raw(input_bf16_) : arena_.raw(activations_bf16_[l - 1]);
-      arena_.mark_live(grad_bf16_);
-      kern::to_bf16(static_cast<uint16_t*>(arena_.raw(grad_bf16_)), dz, b * p.out);
-      dz_matmul = arena_.raw(grad_bf16_);
-    }
+    grad_operand_.mark_live(arena_);
+    const void* dz_matmul = grad_operand_.prepare(arena_, dz, b * p.out);
     ops_[l].weight_grad->run(layer_input, dz_matmul, arena_.floats(p.weight_grad), nullptr, scratch);
     if (l == depth) {  // the output layer's; each lower layer's is made with the ReLU backward above it
       std::memset(arena_.floats(p.bias_grad), 0, static_cast<size_t>(p.out) * sizeof(float));
@@ -176,7 +169,7 @@ StepStats Backprop::step(const float* x, const int32_t* labels) {
     p.refresh_bf16(arena_);
     if (l > 0) {
       arena_.mark_dead(activations_[l - 1]);
-      if (bf16_) arena_.mark_dead(activations_bf16_[l - 1]);
+      activation_operands_[l - 1].mark_dead(arena_);
     }
   }
   arena_.mark_dead(dz_id);

@@ -49,9 +49,10 @@ class Backprop : public Algorithm {
   float base_lr_ = 0.0f;  // before the epoch's lr_decay_start factor
   int64_t lr_decay_start_ = 0;
   bool bf16_ = false;
-  // bf16 training: bfloat16 copies of the input, of each activation, and of dz.
-  BufferId input_bf16_, grad_bf16_;
-  std::vector<BufferId> activations_bf16_;
+  // The training products' operands: with bf16 precision bfloat16 copies of the input, of each
+  // activation and of dz; with f32 the values themselves.
+  MatmulOperand input_operand_, grad_operand_;
+  std::vector<MatmulOperand> activation_operands_;
   std::vector<LinearParams> layers_;     // L hidden + 1 output
   std::vector<BufferId> activations_;    // a_1 .. a_L (B x H_l), ReLU outputs
   BufferId logits_, probs_, grad_a_, grad_b_;

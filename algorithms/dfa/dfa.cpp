@@ -57,7 +57,7 @@ void DirectFeedbackAlignment::propagate_error(int64_t l, const void* dz, float* 
     arena_.mark_live(error_);
     std::memcpy(arena_.raw(error_), dz, static_cast<size_t>(error_bytes_));
   }
-  const void* b = bf16() ? arena_.raw(feedback_bf16_[l]) : static_cast<const void*>(arena_.floats(feedback_[l]));
+  const void* b = matmul_view(arena_, feedback_[l], feedback_bf16_[l]);
   products_[l]->run(arena_.raw(error_), b, dx, nullptr, scratchpad());
   if (l == 1) arena_.mark_dead(error_);
 }

@@ -55,7 +55,7 @@ void FeedbackAlignment::copy_weights_to_feedback() {
 }
 
 void FeedbackAlignment::propagate_error(int64_t l, const void* dz, float* dx) {
-  const void* b = bf16() ? arena_.raw(feedback_bf16_[l]) : static_cast<const void*>(arena_.floats(feedback_[l]));
+  const void* b = matmul_view(arena_, feedback_[l], feedback_bf16_[l]);
   products_[l]->run(dz, b, dx, nullptr, scratchpad());
 }
 

@@ -154,10 +154,10 @@ void ForwardForward::plan_buffers(MemoryPlan& plan) {
   label_values_ = plan.add_floats("label_values", MemCategory::activations, b2);
   negatives_ = plan.add_bytes("negatives", MemCategory::activations, b * static_cast<int64_t>(sizeof(int32_t)));
   peer_coefficients_ = plan.add_floats("peer_coefficients", MemCategory::scratch, widest_hidden);
+  MatmulOperand normalized_operand, hidden_grad_operand;  // bf16: the pair pass's product inputs
+  normalized_operand.plan(plan, "normalized.bf16", b2 * widest, bf16_);
+  hidden_grad_operand.plan(plan, "hidden.grad.bf16", b2 * widest_hidden, bf16_);
   if (bf16_) {
-    constexpr int64_t half = sizeof(uint16_t);
-    normalized_bf16_ = plan.add_bytes("normalized.bf16", MemCategory::activations, b2 * widest * half);
-    hidden_grad_bf16_ = plan.add_bytes("hidden.grad.bf16", MemCategory::activations, b2 * widest_hidden * half);
     for (int64_t l = 0; l < depth; ++l) layers_[l].plan_bf16(plan, fmt::format("layer{}", l));
   }
   // Goodness prediction runs all K labels at once: K*B rows.
@@ -168,7 +168,7 @@ void ForwardForward::plan_buffers(MemoryPlan& plan) {
   predict_goodness_ = plan.add_floats("predict.goodness", MemCategory::activations, kb);
   first_product_ = plan.add_floats("predict.first_product", MemCategory::activations, b * spec.hidden[0]);
 
-  shared_buffers_ = {hidden_, scale_, goodness_, goodness_grad_, normalized_bf16_, hidden_grad_bf16_, peer_coefficients_, {}};
+  shared_buffers_ = {hidden_, scale_, goodness_, goodness_grad_, normalized_operand, hidden_grad_operand, peer_coefficients_, {}};
   stage_buffers_.clear();
   stage_ops_.clear();
   stage_inputs_.clear();
@@ -222,7 +222,6 @@ void ForwardForward::init_weights(Rng& rng) {
 
 void ForwardForward::plan_pipeline(MemoryPlan& plan, int64_t batch) {
   const int64_t b2 = 2 * batch, depth = static_cast<int64_t>(layers_.size());
-  constexpr int64_t half = sizeof(uint16_t);
   for (int64_t l = 0; l < depth; ++l) {
     const auto& p = layers_[l];
     const std::string name = fmt::format("layer{}.stage", l);
@@ -244,10 +243,8 @@ void ForwardForward::plan_pipeline(MemoryPlan& plan, int64_t batch) {
     buffers.scale = plan.add_floats(name + ".scale", MemCategory::activations, b2);
     buffers.goodness = plan.add_floats(name + ".goodness", MemCategory::activations, b2);
     buffers.goodness_grad = plan.add_floats(name + ".goodness.grad", MemCategory::activations, b2);
-    if (bf16_) {
-      buffers.input_bf16 = plan.add_bytes(name + ".input.bf16", MemCategory::activations, b2 * p.in * half);
-      buffers.grad_bf16 = plan.add_bytes(name + ".hidden.grad.bf16", MemCategory::activations, b2 * p.out * half);
-    }
+    buffers.input.plan(plan, name + ".input.bf16", b2 * p.in, bf16_);
+    buffers.grad.plan(plan, name + ".hidden.grad.bf16", b2 * p.out, bf16_);
     if (peer_normalization_ > 0.0f) buffers.peer = plan.add_floats(name + ".peer_coefficients", MemCategory::scratch, p.out);
     stage_buffers_.push_back(buffers);
     stage_inputs_.push_back(inputs);

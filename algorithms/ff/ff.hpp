@@ -74,7 +74,9 @@ class ForwardForward : public Algorithm {
   // The buffers one layer's training work uses: shared by all layers in the simultaneous and
   // layer-wise schedules, one set per layer in the pipelined one (its layers run at the same time).
   struct LayerBuffers {
-    BufferId hidden, scale, goodness, goodness_grad, input_bf16, grad_bf16, peer, scratch;
+    BufferId hidden, scale, goodness, goodness_grad;
+    MatmulOperand input, grad;  // the pair's normalised input and dLoss/dz as the products read them
+    BufferId peer, scratch;
   };
   // Layer l on its normalised 2B-row input: forward; the normalised output into `next` (unless
   // null); when `train`, the local loss, gradient and update. Fills stats' layer-l entries and
@@ -98,7 +100,6 @@ class ForwardForward : public Algorithm {
   float base_lr_ = 0.0f, base_classifier_lr_ = 0.0f;  // before the epoch's lr_decay_start factor
   int64_t lr_decay_start_ = 0;
   bool bf16_ = false;
-  BufferId normalized_bf16_, hidden_grad_bf16_;  // bf16 training: the pair pass's matmul inputs
   kern::NormKind norm_ = kern::NormKind::l2;
   bool hard_negatives_ = false;     // negatives chosen from the classifier's probabilities (hard or sampled)
   bool sampled_negatives_ = false;  // drawn in proportion to them, not the most probable

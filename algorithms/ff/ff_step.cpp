@@ -201,10 +201,8 @@ StepStats ForwardForward::step(const float* x, const int32_t* labels) {
     const bool train_this = trained_layer_ < 0 || l == trained_layer_;
     const bool feeds_next = l + 1 < depth() && (trained_layer_ < 0 || l < trained_layer_);
     arena_.mark_live(hidden_);
-    if (bf16_) {
-      arena_.mark_live(normalized_bf16_);
-      if (train_this) arena_.mark_live(hidden_grad_bf16_);
-    }
+    shared_buffers_.input.mark_live(arena_);
+    if (train_this) shared_buffers_.grad.mark_live(arena_);
     if (feeds_next) arena_.mark_live(next);
     total_loss += layer_pass(l, shared_buffers_, *ops_[l].forward_pair, *ops_[l].weight_grad, arena_.floats(current),
                              feeds_next ? arena_.floats(next) : nullptr, train_this, stats);
@@ -223,14 +221,8 @@ double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const 
   const auto& p = layers_[l];
   void* scratch = arena_.raw(buffers.scratch);
   float* hidden = arena_.floats(buffers.hidden);
-  const void* input_matmul = input;
-  const void* weight_matmul = arena_.floats(p.weight);
-  if (bf16_) {
-    kern::to_bf16(static_cast<uint16_t*>(arena_.raw(buffers.input_bf16)), input, b2 * p.in);
-    input_matmul = arena_.raw(buffers.input_bf16);
-    weight_matmul = arena_.raw(p.weight_bf16);
-  }
-  forward.run(input_matmul, weight_matmul, hidden, arena_.floats(p.bias), scratch);
+  const void* input_matmul = buffers.input.prepare(arena_, input, b2 * p.in);
+  forward.run(input_matmul, p.matmul_weight(arena_), hidden, arena_.floats(p.bias), scratch);
   const Mat h(hidden, b2, p.out);
   // Between the two GEMMs, two parallel regions instead of one per kernel: (1) per row, one sum of
   // squares gives the goodness and the next layer's normalised input; then, on one thread, the pair
@@ -303,11 +295,7 @@ double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const 
       for (int64_t n = begin; n < end; ++n) bias_grad[n] = 0.0f + acc[n - begin];
     }
   }
-  const void* grad_matmul = hidden;
-  if (bf16_) {
-    kern::to_bf16(static_cast<uint16_t*>(arena_.raw(buffers.grad_bf16)), hidden, b2 * p.out);
-    grad_matmul = arena_.raw(buffers.grad_bf16);
-  }
+  const void* grad_matmul = buffers.grad.prepare(arena_, hidden, b2 * p.out);
   weight_grad.run(input_matmul, grad_matmul, arena_.floats(p.weight_grad), nullptr, scratch);
   average_gradients(arena_.floats(p.weight_grad), p.in * p.out);  // data mode: the ranks' mean
   average_gradients(arena_.floats(p.bias_grad), p.out);
@@ -328,10 +316,8 @@ double ForwardForward::pipeline_pass(const float* first_input, StepStats& stats)
     }
     if (!owns(static_cast<int64_t>(l))) continue;
     arena_.mark_live(stage_buffers_[l].hidden);
-    if (bf16_) {
-      arena_.mark_live(stage_buffers_[l].input_bf16);
-      arena_.mark_live(stage_buffers_[l].grad_bf16);
-    }
+    stage_buffers_[l].input.mark_live(arena_);
+    stage_buffers_[l].grad.mark_live(arena_);
   }
   double losses[kMaxLayers] = {};
   std::exception_ptr failure;
@@ -359,10 +345,8 @@ double ForwardForward::pipeline_pass(const float* first_input, StepStats& stats)
   for (size_t l = 0; l < stage_buffers_.size(); ++l) {
     if (!owns(static_cast<int64_t>(l))) continue;
     arena_.mark_dead(stage_buffers_[l].hidden);
-    if (bf16_) {
-      arena_.mark_dead(stage_buffers_[l].input_bf16);
-      arena_.mark_dead(stage_buffers_[l].grad_bf16);
-    }
+    stage_buffers_[l].input.mark_dead(arena_);
+    stage_buffers_[l].grad.mark_dead(arena_);
   }
   double total = 0.0;
   for (int64_t l = 0; l < depth(); ++l) total += losses[l];

@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 
 #include "algorithms/backend/kernels.hpp"
-#include "algorithms/backend/rng.hpp"
+#include "common/rng.hpp"
 
 namespace ffb {
 

@@ -62,6 +62,10 @@ nlohmann::json list_json() {
     algorithm["data_parallel"] = instance->distribution_problem(DistributedMode::data).empty();
     const auto pipeline = instance->distribution_problem(DistributedMode::pipeline);
     algorithm["pipeline"] = pipeline.empty() ? "with its defaults" : pipeline;
+    algorithm["published"] = nlohmann::json::array();
+    for (const auto& figure : info.published)
+      algorithm["published"].push_back(
+          {{"dataset", figure.dataset}, {"accuracy", figure.accuracy}, {"setup", figure.setup}, {"source", figure.source}});
     out["algorithms"].push_back(algorithm);
   }
   out["datasets"] = nlohmann::json::array();

@@ -19,7 +19,7 @@
 #include "algorithms/backend/ceiling.hpp"
 #include "algorithms/backend/engine.hpp"
 #include "algorithms/backend/matmul.hpp"
-#include "algorithms/backend/rng.hpp"
+#include "common/rng.hpp"
 #include "bench/harness/training.hpp"
 #include "datasets/dataset.hpp"
 

@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 
 #include "algorithms/algorithm.hpp"
-#include "algorithms/backend/rng.hpp"
+#include "common/rng.hpp"
 #include "datasets/dataset.hpp"
 
 namespace ffb {

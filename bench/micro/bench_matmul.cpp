@@ -11,7 +11,7 @@
 #include "bench/micro/common.hpp"
 #include "algorithms/backend/matmul.hpp"
 #include "algorithms/backend/reference.hpp"
-#include "algorithms/backend/rng.hpp"
+#include "common/rng.hpp"
 
 namespace {
 

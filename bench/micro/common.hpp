@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "algorithms/backend/engine.hpp"
-#include "algorithms/backend/rng.hpp"
+#include "common/rng.hpp"
 
 namespace ffb::micro {
 

@@ -17,7 +17,7 @@
 
 #include "algorithms/algorithm.hpp"
 #include "algorithms/backend/engine.hpp"
-#include "algorithms/backend/rng.hpp"
+#include "common/rng.hpp"
 #include "bench/distributed/mpi_communicator.hpp"
 
 using namespace ffb;

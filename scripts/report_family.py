@@ -4,7 +4,10 @@ algorithm label: accuracy and time per epoch from convergence points; speed, the
 FLOPs per phase, memory and layer-locality from throughput points. The algorithms' summaries and
 distributed modes come from the run's manifest (`ffbench list --json`, written by `ffbench run`).
 """
+import json
+import os
 import statistics
+import subprocess
 
 MiB = 1024.0 * 1024.0
 MIN_ALGORITHMS = 4
@@ -21,6 +24,26 @@ def family_experiments(points, measure):
         if p["point"]["measure"] == measure and p["point"].get("distributed", "none") == "none":
             groups.setdefault(p["point"]["experiment"], []).append(p)
     return {e: ps for e, ps in groups.items() if len({p["point"]["algorithm"] for p in ps}) >= MIN_ALGORITHMS}
+
+
+def published_figures(algorithms):
+    """name -> [published accuracy], from the run's manifest; a run made before the registry carried
+    them gets them from this checkout's `ffbench list --json` (citations, not measurements)."""
+    if any("published" in a for a in algorithms.values()):
+        return {n: a.get("published", []) for n, a in algorithms.items()}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ffbench = os.path.join(root, "build", "release", "bench", "ffbench")
+    if not os.access(ffbench, os.X_OK):
+        return {}
+    done = subprocess.run([ffbench, "list", "--json"], capture_output=True, text=True)
+    if done.returncode != 0:
+        return {}
+    return {a["name"]: a.get("published", []) for a in json.loads(done.stdout).get("algorithms", [])}
+
+
+def published_cell(figures, dataset):
+    mine = [f for f in figures if f.get("dataset") == dataset]
+    return "; ".join(f"{100 * f['accuracy']:.2f}% ({f['setup']}; {f['source']})" for f in mine) or "-"
 
 
 def locality(info):
@@ -41,7 +64,7 @@ def best_mode(point):
     return mode, accuracy[mode]
 
 
-def convergence_rows(points):
+def convergence_rows(points, published):
     rows, summary = [], {}
     for label in sorted({p["point"]["label"] for p in points}, key=lambda l: (l not in ("bp", "ff"), l)):
         mine = [p for p in points if p["point"]["label"] == label]
@@ -56,8 +79,9 @@ def convergence_rows(points):
         summary[label] = {"accuracy": acc, "per_epoch": per_epoch, "modes": modes, "epochs": epochs,
                           "split": "test"}
         spread = f"{100 * min(accuracies):.2f}..{100 * max(accuracies):.2f}%" if len(accuracies) > 1 else "-"
+        figures = published.get(mine[0]["point"]["algorithm"], [])
         rows.append([label, mine[0].get("model", "?"), epochs, len(mine), f"{100 * acc:.2f}%", spread, ", ".join(modes),
-                     f"{per_epoch:.2f}" if per_epoch else "n/a"])
+                     f"{per_epoch:.2f}" if per_epoch else "n/a", published_cell(figures, mine[0]["point"].get("dataset"))])
     return rows, summary
 
 
@@ -113,13 +137,17 @@ def section(report):
         lines.append("")
         report.table(["algorithm", "what", "layers learn"], [[n, a.get("summary", ""), locality(a)] for n, a in algorithms.items()])
     accuracy_summary, speed_summary = {}, {}
+    published = published_figures(algorithms) if convergence else {}
     for experiment, points in sorted(convergence.items()):
         split = "validation" if any(p.get("validation_samples") for p in points) else "test"
         lines += [f"### Accuracy: `{experiment}`", "",
                   f"Final {'test (once, after training on the validation-selected setup)' if split == 'validation' else 'test'} "
-                  "accuracy in each algorithm's best prediction mode, median over seeds; seconds of training per epoch.", ""]
-        rows, summary = convergence_rows(points)
-        report.table(["label", "model", "epochs", "seeds", "accuracy", "spread", "mode", "s / epoch"], rows)
+                  "accuracy in each algorithm's best prediction mode, median over seeds; seconds of training per epoch; "
+                  "beside it the test accuracy the algorithm's source published on this dataset, in the source's own "
+                  "setup (network and epochs differ from this experiment's).", ""]
+        rows, summary = convergence_rows(points, published)
+        report.table(["label", "model", "epochs", "seeds", "accuracy", "spread", "mode", "s / epoch",
+                      "published (source's setup)"], rows)
         accuracy_summary[experiment] = summary
         plot_accuracy(report, experiment, summary)
     for experiment, points in sorted(throughput.items()):

@@ -3,6 +3,7 @@
 // written atomically; --resume skips points already finished; a crashed point is recorded as
 // failed and the sweep goes on.
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -171,6 +172,24 @@ MpiLauncher mpi_launcher(const SuitePoint& point) {
   return launcher;
 }
 
+// A stop asked of `ffbench run` (SIGINT, SIGTERM, SIGHUP sent to it alone, e.g. by `kill` or
+// `pkill`, not only Ctrl-C to the whole group) reaches the point it is running, which stops too; the
+// sweep then ends as interrupted, resumable. Between points, the sweep stops before the next one.
+volatile sig_atomic_t g_stop_signal = 0;
+volatile sig_atomic_t g_child_pid = 0;
+
+void forward_stop(int sig) {
+  g_stop_signal = sig;
+  if (g_child_pid > 0) kill(static_cast<pid_t>(g_child_pid), sig);
+}
+
+void install_stop_forwarding() {
+  struct sigaction action {};
+  action.sa_handler = forward_stop;
+  sigemptyset(&action.sa_mask);
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &action, nullptr);
+}
+
 // Runs `argv` with stderr sent to `stderr_path`; returns the wait status.
 int spawn_and_wait(const std::vector<std::string>& args, const std::string& stderr_path) {
   posix_spawn_file_actions_t actions;
@@ -183,9 +202,12 @@ int spawn_and_wait(const std::vector<std::string>& args, const std::string& stde
   const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw std::runtime_error(fmt::format("cannot start {}: {}", args[0], std::strerror(rc)));
+  g_child_pid = pid;
+  if (g_stop_signal != 0) kill(pid, g_stop_signal);  // asked to stop while it was starting
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  g_child_pid = 0;
   return status;
 }
 
@@ -340,8 +362,14 @@ int command_run(const RunArgs& args) {
       return nullptr;
     }
   };
+  install_stop_forwarding();
   for (auto point : suite.points) {
     ++index;
+    if (g_stop_signal != 0) {
+      fmt::print(stderr, "ffbench run: stopped (signal {}) before {}; finish with: ffbench run --resume {}\n",
+                 static_cast<int>(g_stop_signal), point.id, run_dir.string());
+      return 130;
+    }
     const fs::path result = run_dir / "points" / (point.id + ".json");
     if (finished(result)) {
       ++done_before;
@@ -387,7 +415,7 @@ int command_run(const RunArgs& args) {
       const std::string why = WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
                                                   : fmt::format("exit code {}", WEXITSTATUS(status));
       const std::string errors = tail(read_file(stderr_file), 8);
-      if (WIFSIGNALED(status) && (WTERMSIG(status) == SIGINT || WTERMSIG(status) == SIGTERM)) {
+      if (g_stop_signal != 0 || (WIFSIGNALED(status) && (WTERMSIG(status) == SIGINT || WTERMSIG(status) == SIGTERM))) {
         fmt::print(stderr, "ffbench run: interrupted during {}; finish with: ffbench run --resume {}\n", point.id,
                    run_dir.string());
         return 130;

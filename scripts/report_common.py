@@ -158,6 +158,15 @@ class ReportBase:
         return f"`{setting}` by default; points: {', '.join(per_point)}" + (
             " (flush = FTZ/DAZ on every thread, as DL frameworks do)" if "flush" in per_point else "")
 
+    def revision_text(self):
+        """The source tree's revision, and the binary's when it was built from another (or with changes)."""
+        m = self.manifest
+        text = f"{m.get('revision')}{' (dirty)' if m.get('dirty') else ''}"
+        built = m.get("binary_revision")
+        if built and (not str(m.get("revision", "")).startswith(built.split("-")[0]) or built.endswith("-dirty")):
+            text += f"; **the binary was built from {built}**"
+        return text
+
     def peak_fma_text(self):
         peak = self.manifest.get("peak_fma")
         if not peak:
@@ -203,7 +212,7 @@ class ReportBase:
             ["GEMM ceiling", "per matmul shape of the step, the faster of oneDNN's plain and preferred (blocked) layouts, "
                              "no post-ops, fastest of 5 timings, same process" if self.has_new_ceiling() else
                              "plain row-major oneDNN GEMM only (a run from before the blocked-layout ceiling)"],
-            ["revision", f"{m.get('revision')}{' (dirty)' if m.get('dirty') else ''}"],
+            ["revision", self.revision_text()],
             ["created", m.get("created")],
         ])
         statuses = defaultdict(int)

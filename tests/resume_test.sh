@@ -62,6 +62,10 @@ index = json.load(open(os.path.join(run, "index.json")))
 assert len(index) == total and len({e["id"] for e in index}) == total
 print(f"resume_test: {total} points, each finished once; diverged: {diverged}")
 PY
+# The manifest names the revision the binary was built from (stamped at build time), as --version does.
+built=$("$ffbench" --version | awk '{print $2}')
+manifest_built=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get('binary_revision', 'missing'))" "$run_dir/manifest.json")
+[[ $manifest_built == "$built" ]] || fail "manifest binary_revision '$manifest_built', but ffbench --version says '$built'"
 /usr/bin/python3 "$here/../scripts/report.py" "$run_dir" >"$work/report.log" 2>&1 || fail "report.py failed: $(tail -5 "$work/report.log")"
 [[ -s $run_dir/REPORT.md ]] || fail "no REPORT.md"
 grep -q "FF's speed and scalability limits" "$run_dir/REPORT.md" || fail "REPORT.md lacks the findings section"

@@ -13,6 +13,7 @@
 #include "algorithms/algorithm.hpp"
 #include "algorithms/backend/engine.hpp"
 #include "algorithms/backend/matmul.hpp"
+#include "bench/build_info.hpp"
 #include "bench/distributed/mpi_communicator.hpp"
 #include "bench/ffbench/commands.hpp"
 #include "datasets/dataset.hpp"
@@ -72,7 +73,7 @@ int main(int argc, char** argv) {
   CLI::App app{"ffbench: Forward-Forward versus backpropagation on one CPU backend.\n"
                "Measures throughput, memory, convergence and scaling; see README.md."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("ffbench ") + FFB_GIT_REV);
+  app.set_version_flag("--version", std::string("ffbench ") + build_revision());
 
   auto* list = app.add_subcommand("list", "List algorithms (with options and defaults), datasets and suites");
   bool list_json = false;

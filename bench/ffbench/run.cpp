@@ -25,6 +25,7 @@
 
 #include "algorithms/backend/engine.hpp"
 #include "algorithms/backend/matmul.hpp"
+#include "bench/build_info.hpp"
 #include "bench/distributed/mpi_communicator.hpp"
 #include "bench/ffbench/commands.hpp"
 #include "bench/harness/point.hpp"
@@ -85,7 +86,15 @@ nlohmann::json manifest(const Suite& suite, const std::string& suite_path) {
   const std::string source = FFB_SOURCE_DIR;
   std::string revision = shell_output("git -C '" + source + "' rev-parse HEAD 2>/dev/null");
   const bool dirty = !shell_output("git -C '" + source + "' status --porcelain --untracked-files=no 2>/dev/null").empty();
-  if (revision.empty()) revision = FFB_GIT_REV;
+  const std::string built = build_revision();
+  if (revision.empty()) revision = built;
+  // The tree's revision names the results only if the binary was built from it: warn when not (a
+  // binary kept from an older build, or one rebuilt from uncommitted changes).
+  const bool same_commit = revision.rfind(built.substr(0, built.find('-')), 0) == 0;
+  if (!same_commit || built.find("-dirty") != std::string::npos)
+    std::cerr << fmt::format("ffbench run: warning: this binary was built from {}, the source tree is at {}{}: "
+                             "rebuild (cmake --build) so the manifest's revision is the code that ran\n",
+                             built, revision.substr(0, 12), dirty ? " (with uncommitted changes)" : "");
   std::vector<uint64_t> seeds;
   for (const auto& p : suite.points)
     if (std::find(seeds.begin(), seeds.end(), p.seed) == seeds.end()) seeds.push_back(p.seed);
@@ -96,6 +105,7 @@ nlohmann::json manifest(const Suite& suite, const std::string& suite_path) {
           {"created", stamp},
           {"revision", revision},
           {"dirty", dirty},
+          {"binary_revision", built},
           {"compiler", FFB_COMPILER},
           {"compiler_flags", FFB_CXX_FLAGS},
           {"build_type", FFB_BUILD_TYPE},

@@ -5,6 +5,7 @@
 
 #include "algorithms/backend/engine.hpp"
 #include "algorithms/backend/matmul.hpp"
+#include "bench/build_info.hpp"
 
 namespace ffb::micro {
 void register_algorithm_benchmarks();
@@ -12,7 +13,7 @@ void register_algorithm_benchmarks();
 
 int main(int argc, char** argv) {
   ffb::set_threads(0);
-  benchmark::AddCustomContext("ffbench_revision", FFB_GIT_REV);
+  benchmark::AddCustomContext("ffbench_revision", ffb::build_revision());
   benchmark::AddCustomContext("build_type", FFB_BUILD_TYPE);
   benchmark::AddCustomContext("onednn_version", ffb::onednn_version());
   benchmark::AddCustomContext("onednn_isa", ffb::onednn_isa());

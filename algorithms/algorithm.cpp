@@ -2,6 +2,7 @@
 // registry look-ups. The registry's list itself is in registry.cpp.
 #include "algorithms/algorithm.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
@@ -12,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "algorithms/backend/ceiling.hpp"
 #include "common/rng.hpp"
 
 namespace ffb {
@@ -145,6 +147,40 @@ void Algorithm::begin_setup(const ModelSpec& spec, int64_t batch) {
 
 void Algorithm::finish_setup(MemoryPlan& plan) { arena_.allocate(plan); }
 
+void PackedWeights::run(const Arena& arena, const InferenceProduct& product, const void* a, const float* w, float* c,
+                        const float* bias, void* scratch, uint64_t weights_version) {
+  if (product.packed == nullptr) {
+    product.plain->run(a, w, c, bias, scratch);
+    return;
+  }
+  void* packed = arena.raw(buffer);
+  if (packed_for != product.packed || version != weights_version) {
+    product.packed->pack_b(w, packed);
+    packed_for = product.packed;
+    version = weights_version;
+  }
+  product.packed->run(a, packed, c, bias, scratch);
+}
+
+InferenceProduct Algorithm::inference_op(const MatmulShape& shape, int64_t& packed_bytes) {
+  InferenceProduct product;
+  product.plain = &matmul_op(shape);
+  MatmulShape twin = shape;
+  twin.packed_b = true;
+  const Matmul& packed = matmul_op(twin);
+  if (!packed.packed_layout_differs()) return product;
+  packed_bytes = std::max(packed_bytes, packed.packed_b_bytes());
+  if (packing_choice(shape).packed) product.packed = &packed;
+  return product;
+}
+
+PackedWeights Algorithm::plan_packed_weights(MemoryPlan& plan, const std::string& name, int64_t bytes) {
+  PackedWeights packed;
+  if (bytes > 0) packed.buffer = plan.add_bytes(name, MemCategory::scratch, bytes);
+  return packed;
+}
+
+
 void Algorithm::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) {
   begin_setup(spec, batch);
   seed_ = seed;
@@ -156,6 +192,7 @@ void Algorithm::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) {
   finish_setup(plan);
   Rng rng(seed);
   init_weights(rng);
+  ++weights_version_;
   weights_changed();
 }
 
@@ -186,7 +223,10 @@ int64_t Algorithm::best_class(const float* row, int64_t classes) {
   return best;
 }
 
-StepStats Algorithm::train_step(const float* x, const int32_t* labels) { return step(x, labels); }
+StepStats Algorithm::train_step(const float* x, const int32_t* labels) {
+  ++weights_version_;
+  return step(x, labels);
+}
 
 int Algorithm::mode_index(const std::string& mode) const {
   const auto modes = prediction_modes();
@@ -323,6 +363,7 @@ void Algorithm::load(const std::string& path) {
   }
   for (auto& [index, data] : staged)
     std::memcpy(arena_.raw(BufferId{index}), data.data(), data.size() * sizeof(float));
+  ++weights_version_;
   weights_changed();
 }
 

@@ -84,6 +84,26 @@ class Options {
 
 enum class Phase { train, inference };
 
+// An inference product (fixed weights, f32) and, when packing_choice chose it for this shape, its
+// twin that reads the weights packed in oneDNN's preferred layout (Algorithm::inference_op makes both).
+struct InferenceProduct {
+  const Matmul* plain = nullptr;
+  const Matmul* packed = nullptr;  // nullptr: the plain product runs
+};
+
+// One weight matrix packed for inference: a buffer planned once (Algorithm::plan_packed_weights),
+// refilled only when the weights changed since (the algorithm's weights version) or another
+// product's layout is in it, so a whole evaluation packs each weight once.
+struct PackedWeights {
+  BufferId buffer;  // invalid: no product of this weight packs
+  const Matmul* packed_for = nullptr;
+  uint64_t version = 0;
+
+  // C = A W (+ bias) (ReLU) as `product` says, reading W packed when its packed twin was chosen.
+  void run(const Arena& arena, const InferenceProduct& product, const void* a, const float* w, float* c,
+           const float* bias, void* scratch, uint64_t weights_version);
+};
+
 class Algorithm {
  public:
   virtual ~Algorithm() = default;
@@ -123,7 +143,11 @@ class Algorithm {
   void load(const std::string& path);
 
   const Arena& arena() const { return arena_; }
-  Arena& arena() { return arena_; }
+  // Writable access may change the weights: packed inference copies are refilled after it.
+  Arena& arena() {
+    ++weights_version_;
+    return arena_;
+  }
   const ModelSpec& spec() const { return spec_; }
   int64_t batch() const { return batch_; }
   const Options& options() const { return *options_; }
@@ -154,6 +178,16 @@ class Algorithm {
   void begin_setup(const ModelSpec& spec, int64_t batch);
   // Matmul primitive for a shape, created now (during setup) and kept.
   const Matmul& matmul_op(const MatmulShape& shape) { return matmuls_.get(shape); }
+  // An f32 inference product of fixed weights (B = W): the plain primitive, and its packed twin
+  // where packing_choice chose packing for the shape. `packed_bytes` grows to the packed layout's
+  // size wherever oneDNN prefers another layout (chosen or not, so the arena plan does not depend
+  // on a timing); plan it with plan_packed_weights.
+  InferenceProduct inference_op(const MatmulShape& shape, int64_t& packed_bytes);
+  // Plans a packed copy of one weight matrix (scratch) when `bytes` > 0.
+  static PackedWeights plan_packed_weights(MemoryPlan& plan, const std::string& name, int64_t bytes);
+  // Changes whenever the weights may have changed (a step, setup, load, writable arena access).
+  uint64_t weights_version() const { return weights_version_; }
+  void note_weights_changed() { ++weights_version_; }
   // Scores rows in chunks of B and hands each row's K scores to `visit` (predict and evaluate).
   void for_each_scored_row(const float* x, int64_t rows, int mode, const std::function<void(int64_t, const float*)>& visit);
   // Called after load() replaced the weights, and after init_weights (bf16 working copies are
@@ -192,6 +226,7 @@ class Algorithm {
   BufferId input_buffer_;   // B x D, planned by every algorithm for padded prediction
   BufferId scratchpad_;     // the matmul primitives' scratchpad (the setup contract plans it)
   uint64_t seed_ = 0;       // setup's seed (the setup contract stores it before plan_buffers)
+  uint64_t weights_version_ = 1;
 };
 
 // Registry: the one explicit list of algorithms (registry.cpp).

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "algorithms/backend/ceiling.hpp"
 #include "algorithms/backend/kernels.hpp"
 #include "algorithms/backend/matmul.hpp"
 #include "algorithms/backend/reference.hpp"
@@ -188,4 +189,41 @@ TEST_CASE("matmul cache counts each primitive's runs, FLOPs and seconds", "[matm
   }
   CHECK(flops == 3 * a.flops() + 2 * b.flops());
   CHECK(seconds == Approx(op_a.seconds() + op_b.seconds()));
+}
+
+TEST_CASE("matmul with B packed in oneDNN's preferred layout matches the reference", "[matmul]") {
+  // The packed twin reads B converted by pack_b from the plain layout the unpacked shape reads
+  // (strides and transposes included); with post-ops as inference runs them.
+  const int64_t sizes[][3] = {{1, 1, 1}, {7, 33, 17}, {32, 24, 64}, {64, 130, 65}, {256, 500, 784}};
+  for (const auto& mnk : sizes)
+    for (int variant = 0; variant < 4; ++variant) {
+      ffb::MatmulShape s;
+      s.m = mnk[0];
+      s.n = mnk[1];
+      s.k = mnk[2];
+      s.trans_b = variant & 1;
+      s.bias = s.relu = variant & 2;
+      s.packed_b = true;
+      check_against_reference(s);
+    }
+  ffb::MatmulShape strided{.m = 9, .n = 11, .k = 13, .packed_b = true, .ldb = 16};
+  check_against_reference(strided);
+}
+
+TEST_CASE("packing choices: off never packs, force packs wherever the layout differs, on only with equal bits", "[matmul]") {
+  const ffb::MatmulShape shape{.m = 48, .n = 40, .k = 72, .bias = true, .relu = true};
+  ffb::set_packing_mode("off");
+  CHECK_FALSE(ffb::packing_choice(shape).packed);
+  ffb::set_packing_mode("force");
+  const auto forced = ffb::packing_choice(shape);
+  CHECK(forced.packed == forced.layout_differs);
+  ffb::set_packing_mode("on");
+  const auto on = ffb::packing_choice(shape);
+  CHECK(on.packed == (on.layout_differs && on.same_bits));
+  ffb::set_packing_mode("sometimes");
+  CHECK_THROWS_WITH(ffb::packing_choice(shape), Catch::Contains("use auto"));
+  ffb::set_packing_mode("");
+  const auto measured = ffb::packing_choice(shape);  // auto: a measured choice, packed only with equal bits
+  CHECK((!measured.packed || measured.same_bits));
+  CHECK_FALSE(measured.reason.empty());
 }

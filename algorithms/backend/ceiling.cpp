@@ -8,10 +8,15 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <cstdlib>
 #include <functional>
+#include <map>
+#include <mutex>
+#include <stdexcept>
 #include <vector>
 
 #include <dnnl.hpp>
+#include <fmt/format.h>
 #include <omp.h>
 
 #include "algorithms/backend/engine.hpp"
@@ -139,9 +144,85 @@ float fma_chains_scalar(int64_t iterations) {
 }
 }  // namespace
 
+namespace {
+std::mutex packing_mutex;
+std::map<MatmulShape, PackingChoice> packing_choices;
+std::string packing_mode_set;  // set_packing_mode's; empty: the environment's
+}  // namespace
+
+void set_packing_mode(const std::string& mode) {
+  const std::lock_guard<std::mutex> lock(packing_mutex);
+  packing_mode_set = mode;
+  packing_choices.clear();
+}
+
+const PackingChoice& packing_choice(const MatmulShape& shape) {
+  auto& choices = packing_choices;
+  MatmulShape s = shape;
+  s.packed_b = false;
+  s.threads = s.instance = 0;
+  s = s.normalized();
+  const std::lock_guard<std::mutex> lock(packing_mutex);
+  const auto found = choices.find(s);
+  if (found != choices.end()) return found->second;
+  PackingChoice choice;
+  const char* setting = std::getenv("FFB_PACKED_WEIGHTS");
+  const std::string mode = !packing_mode_set.empty() ? packing_mode_set
+                           : setting == nullptr || *setting == '\0' ? "auto" : setting;
+  if (mode != "auto" && mode != "on" && mode != "off" && mode != "force")
+    throw std::invalid_argument("FFB_PACKED_WEIGHTS='" + mode + "': use auto (measure each shape), on, off or force");
+  MatmulShape p = s;
+  p.packed_b = true;
+  MatmulCache cache;
+  const Matmul& plain = cache.get(s);
+  const Matmul& packed = cache.get(p);
+  choice.layout_differs = packed.packed_layout_differs();
+  if (s.bf16 || mode == "off" || !choice.layout_differs) {
+    choice.reason = s.bf16 ? "bf16 (training products only)" : mode == "off" ? "FFB_PACKED_WEIGHTS=off" : "oneDNN prefers the plain layout";
+    return choices.emplace(s, choice).first->second;
+  }
+  // Pseudo-random operands with both signs (so a ReLU post-op matters) and a bias.
+  const int64_t a_rows = s.trans_a ? s.k : s.m, b_rows = s.trans_b ? s.n : s.k;
+  std::vector<float> a(static_cast<size_t>(a_rows * s.lda)), b(static_cast<size_t>(b_rows * s.ldb)), bias(static_cast<size_t>(s.n));
+  uint32_t state = 12345u;
+  auto next = [&state] {
+    state = state * 1664525u + 1013904223u;
+    return static_cast<float>(static_cast<int32_t>(state >> 8) - (1 << 23)) / static_cast<float>(1 << 23);
+  };
+  for (auto& v : a) v = next();
+  for (auto& v : b) v = next();
+  for (auto& v : bias) v = next();
+  std::vector<float> plain_c(static_cast<size_t>(s.m * s.ldc), 0.5f), packed_c(plain_c);
+  std::vector<char> packed_b(static_cast<size_t>(packed.packed_b_bytes()));
+  std::vector<char> scratch(static_cast<size_t>(std::max(plain.scratchpad_bytes(), packed.scratchpad_bytes())) + 64);
+  packed.pack_b(b.data(), packed_b.data());
+  plain.run(a.data(), b.data(), plain_c.data(), bias.data(), scratch.data());
+  packed.run(a.data(), packed_b.data(), packed_c.data(), bias.data(), scratch.data());
+  choice.same_bits = std::memcmp(plain_c.data(), packed_c.data(), plain_c.size() * sizeof(float)) == 0;
+  if (mode == "force") {
+    choice.packed = true;
+    choice.reason = "FFB_PACKED_WEIGHTS=force";
+  } else if (!choice.same_bits) {
+    choice.reason = "the packed product's bits differ from the plain one's";
+  } else if (mode == "on") {
+    choice.packed = true;
+    choice.reason = "FFB_PACKED_WEIGHTS=on";
+  } else {
+    const CallTimes plain_times = call_seconds([&] { plain.run(a.data(), b.data(), plain_c.data(), bias.data(), scratch.data()); }, 0.01, 5);
+    const CallTimes packed_times =
+        call_seconds([&] { packed.run(a.data(), packed_b.data(), packed_c.data(), bias.data(), scratch.data()); }, 0.01, 5);
+    choice.plain_gflops = s.flops() / plain_times.fastest * 1e-9;
+    choice.packed_gflops = s.flops() / packed_times.fastest * 1e-9;
+    choice.packed = choice.packed_gflops >= 1.01 * choice.plain_gflops;
+    choice.reason = fmt::format("measured {:.0f} GFLOP/s packed against {:.0f} plain", choice.packed_gflops, choice.plain_gflops);
+  }
+  return choices.emplace(s, choice).first->second;
+}
+
 GemmCeiling measure_gemm_ceiling(const MatmulShape& shape, double seconds_per_timing, int timings, bool blocked) {
   MatmulShape s = shape;
   s.accumulate = s.bias = s.relu = false;
+  s.packed_b = false;  // the ceiling times the plain and the preferred layouts itself
   s.threads = s.instance = 0;  // the ceiling is the GEMM on all the process's threads, whatever the schedule
   s = s.normalized();
   GemmCeiling ceiling;

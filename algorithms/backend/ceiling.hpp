@@ -30,6 +30,26 @@ struct GemmCeiling {
 GemmCeiling measure_gemm_ceiling(const MatmulShape& shape, double seconds_per_timing = 0.02, int timings = 5,
                                  bool blocked = true);
 
+// Whether products of `shape` (f32, fixed B) should read B packed in oneDNN's preferred layout:
+// decided once per shape and process by measurement. Both layouts run the shape with its post-ops
+// on the same pseudo-random data; packing is chosen only when oneDNN prefers a layout other than
+// the plain one, its fastest timing beats the plain one's by at least 1 %, and its output has the
+// same bits (so the choice, which depends on timings, never changes a result). The environment
+// variable FFB_PACKED_WEIGHTS overrides the timing: "off" never packs, "on" packs wherever the bits
+// agree, "auto" (or unset) measures; "force" packs wherever the layout differs, even when the bits
+// do not agree (for tests of the packed path on any CPU).
+struct PackingChoice {
+  bool packed = false;
+  bool layout_differs = false;  // oneDNN prefers a layout other than the plain one
+  bool same_bits = false;       // the packed product gave the plain product's bits
+  double plain_gflops = 0.0, packed_gflops = 0.0;  // fastest timings (0 when not timed)
+  std::string reason;           // one line: why packed or not
+};
+const PackingChoice& packing_choice(const MatmulShape& shape);
+// Sets the mode as FFB_PACKED_WEIGHTS would ("" returns to the environment's) and forgets every
+// choice made so far; algorithms set up afterwards choose again. For tests.
+void set_packing_mode(const std::string& mode);
+
 struct PeakFma {
   double gflops = 0.0;  // all threads together
   int threads = 0;

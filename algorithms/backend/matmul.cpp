@@ -40,8 +40,9 @@ MatmulShape MatmulShape::normalized() const {
 }
 
 std::string MatmulShape::describe() const {
-  return fmt::format("{}x{}x{} (MxNxK){}{}{}{}{}{}{}", m, n, k, trans_a ? " A^T" : "", trans_b ? " B^T" : "",
-                     accumulate ? " +=C" : "", bias ? " +bias" : "", relu ? " relu" : "", bf16 ? " bf16" : "",
+  return fmt::format("{}x{}x{} (MxNxK){}{}{}{}{}{}{}{}", m, n, k, trans_a ? " A^T" : "", trans_b ? " B^T" : "",
+                     packed_b ? " B packed" : "", accumulate ? " +=C" : "", bias ? " +bias" : "", relu ? " relu" : "",
+                     bf16 ? " bf16" : "",
                      threads > 0 ? fmt::format(" {}-thread#{}", threads, instance) : std::string());
 }
 
@@ -51,6 +52,10 @@ struct Matmul::Impl {
   dnnl::memory::desc scratch_desc;
   int64_t scratch_bytes = 0;
   std::string impl_name;
+  // packed_b: the plain B and its conversion into the primitive's layout.
+  dnnl::memory plain_b_mem;
+  dnnl::reorder pack;
+  bool packed_differs = false;
 };
 
 Matmul::Matmul(const MatmulShape& requested) : shape_(requested.normalized()), impl_(std::make_unique<Impl>()) {
@@ -77,7 +82,8 @@ Matmul::Matmul(const MatmulShape& requested) : shape_(requested.normalized()), i
 
   auto& eng = cpu_engine();
   prepare_streams(1);  // the stream run() uses exists before any step, never created inside one
-  const auto desc = s.bias ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md) : dnnl::matmul::desc(a_md, b_md, c_md);
+  const auto b_request = s.packed_b ? dnnl::memory::desc(dims{s.k, s.n}, input_type, dnnl::memory::format_tag::any) : b_md;
+  const auto desc = s.bias ? dnnl::matmul::desc(a_md, b_request, bias_md, c_md) : dnnl::matmul::desc(a_md, b_request, c_md);
   dnnl::matmul::primitive_desc pd;
   // oneDNN (OpenMP runtime) partitions the work for omp_get_max_threads() at creation.
   const int saved_threads = omp_get_max_threads();
@@ -92,7 +98,12 @@ Matmul::Matmul(const MatmulShape& requested) : shape_(requested.normalized()), i
   }
   omp_set_num_threads(saved_threads);
   impl_->a_mem = dnnl::memory(a_md, eng, DNNL_MEMORY_NONE);
-  impl_->b_mem = dnnl::memory(b_md, eng, DNNL_MEMORY_NONE);
+  impl_->b_mem = dnnl::memory(pd.weights_desc(), eng, DNNL_MEMORY_NONE);
+  if (s.packed_b) {
+    impl_->plain_b_mem = dnnl::memory(b_md, eng, DNNL_MEMORY_NONE);
+    impl_->pack = dnnl::reorder(dnnl::reorder::primitive_desc(eng, b_md, eng, pd.weights_desc()));
+    impl_->packed_differs = pd.weights_desc() != b_md;
+  }
   impl_->c_mem = dnnl::memory(c_md, eng, DNNL_MEMORY_NONE);
   if (s.bias) impl_->bias_mem = dnnl::memory(bias_md, eng, DNNL_MEMORY_NONE);
   impl_->scratch_desc = pd.scratchpad_desc();
@@ -104,6 +115,24 @@ Matmul::Matmul(const MatmulShape& requested) : shape_(requested.normalized()), i
 Matmul::~Matmul() = default;
 
 int64_t Matmul::scratchpad_bytes() const { return impl_->scratch_bytes; }
+int64_t Matmul::packed_b_bytes() const {
+  return shape_.packed_b ? static_cast<int64_t>(impl_->b_mem.get_desc().get_size()) : 0;
+}
+bool Matmul::packed_layout_differs() const { return impl_->packed_differs; }
+
+void Matmul::pack_b(const void* plain_b, void* packed) const {
+  if (!shape_.packed_b) throw std::logic_error(fmt::format("matmul {}: pack_b on a shape without packed_b", shape_.describe()));
+  LibraryCallScope scope;
+  auto& im = *impl_;
+  im.plain_b_mem.set_data_handle(const_cast<void*>(plain_b));
+  im.b_mem.set_data_handle(packed);
+  dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, im.plain_b_mem.get()}, {DNNL_ARG_TO, im.b_mem.get()}};
+  auto& strm = cpu_stream();
+  const auto status = dnnl_primitive_execute(im.pack.get(), strm.get(), 2, args);
+  if (status != dnnl_success)
+    throw std::runtime_error(fmt::format("matmul {}: packing B failed (status {})", shape_.describe(), static_cast<int>(status)));
+  dnnl_stream_wait(strm.get());
+}
 const char* Matmul::implementation() const { return impl_->impl_name.c_str(); }
 
 void Matmul::run(const void* a, const void* b, float* c, const float* bias, void* scratchpad) const {
@@ -164,7 +193,9 @@ void matmul(const MatmulShape& shape, const void* a, const void* b, float* c, co
   static MatmulCache cache;  // tests and tools only; algorithms own their cache
   const auto& op = cache.get(shape);
   std::vector<char> scratch(static_cast<size_t>(op.scratchpad_bytes()) + 64);
-  op.run(a, b, c, bias, scratch.empty() ? nullptr : scratch.data());
+  std::vector<char> packed(static_cast<size_t>(op.packed_b_bytes()));
+  if (shape.packed_b) op.pack_b(b, packed.data());
+  op.run(a, shape.packed_b ? packed.data() : b, c, bias, scratch.empty() ? nullptr : scratch.data());
 }
 
 std::string onednn_version() {

@@ -23,6 +23,9 @@ struct MatmulShape {
   bool bias = false;        // add a bias row vector of N floats
   bool relu = false;        // apply ReLU last
   bool bf16 = false;        // A and B hold bfloat16 (uint16_t) values; C, bias and accumulation stay f32
+  // B is held in the layout oneDNN prefers for this shape (format "any", usually blocked), made
+  // from the plain B by Matmul::pack_b: for weights that stay fixed over many products (inference).
+  bool packed_b = false;
   int64_t lda = 0, ldb = 0, ldc = 0;  // row strides; 0 means "packed" (the stored row length)
   // Threads the primitive is created for: 0 = the process's count at creation. A primitive run
   // inside a parallel region (the pipelined FF schedule) runs on its calling thread alone, so it is
@@ -33,7 +36,9 @@ struct MatmulShape {
 
   MatmulShape normalized() const;
   std::string describe() const;
-  auto key() const { return std::tie(m, n, k, trans_a, trans_b, accumulate, bias, relu, bf16, lda, ldb, ldc, threads, instance); }
+  auto key() const {
+    return std::tie(m, n, k, trans_a, trans_b, accumulate, bias, relu, bf16, packed_b, lda, ldb, ldc, threads, instance);
+  }
   bool operator<(const MatmulShape& other) const { return key() < other.key(); }
   double flops() const { return 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k); }
 };
@@ -54,6 +59,12 @@ class Matmul {
   // with the FLOPs, it tells how fast the GEMMs ran inside a step, against the same shapes alone.
   double seconds() const { return seconds_; }
   const char* implementation() const;
+  // packed_b shapes: the bytes of B in the packed layout (0 for other shapes), whether that layout
+  // differs from the plain one, and the conversion of a plain B (as the unpacked shape reads it:
+  // row stride ldb, transposed when trans_b) into it. pack_b allocates nothing of ours.
+  int64_t packed_b_bytes() const;
+  bool packed_layout_differs() const;
+  void pack_b(const void* plain_b, void* packed) const;
 
   // C = op(A) op(B) (+ bias) (+ C) (ReLU). `scratchpad` must hold scratchpad_bytes() bytes
   // (nullptr allowed when that is 0). Allocates nothing of ours.

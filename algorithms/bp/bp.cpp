@@ -64,13 +64,16 @@ void Backprop::plan_buffers(MemoryPlan& plan) {
   }
 
   ops_.clear();
+  packed_weights_.clear();
   for (int64_t l = 0; l <= depth; ++l) {
     const auto& p = layers_[l];
     MatmulShape fwd{.m = b, .n = p.out, .k = p.in, .bias = true, .relu = l < depth};
     MatmulShape train_fwd{.m = b, .n = p.out, .k = p.in, .bias = true, .relu = l < depth, .bf16 = bf16_};
     MatmulShape dw{.m = p.in, .n = p.out, .k = b, .trans_a = true, .bf16 = bf16_};
     MatmulShape dx{.m = b, .n = p.in, .k = p.out, .trans_b = true, .bf16 = bf16_};
-    ops_.push_back({&matmul_op(fwd), &matmul_op(dw), l > 0 ? &matmul_op(dx) : nullptr, &matmul_op(train_fwd)});
+    int64_t packed_bytes = 0;
+    ops_.push_back({inference_op(fwd, packed_bytes), &matmul_op(dw), l > 0 ? &matmul_op(dx) : nullptr, &matmul_op(train_fwd)});
+    packed_weights_.push_back(plan_packed_weights(plan, fmt::format("layer{}.weight.packed", l), packed_bytes));
   }
   plan_feedback(plan);
 }
@@ -114,7 +117,8 @@ void Backprop::forward(const float* x, bool training) {
         in = activation_operands_[l].prepare(arena_, out, batch_ * p.out);
       }
     } else {
-      ops_[l].forward->run(in, arena_.floats(p.weight), out, arena_.floats(p.bias), scratch);
+      packed_weights_[l].run(arena_, ops_[l].forward, in, arena_.floats(p.weight), out, arena_.floats(p.bias), scratch,
+                             weights_version());
       in = out;
     }
   }

@@ -57,12 +57,13 @@ class Backprop : public Algorithm {
   std::vector<BufferId> activations_;    // a_1 .. a_L (B x H_l), ReLU outputs
   BufferId logits_, probs_, grad_a_, grad_b_;
   struct Ops {
-    const Matmul* forward;
+    InferenceProduct forward;     // inference (f32; the weights packed where that pays)
     const Matmul* weight_grad;
     const Matmul* input_grad;  // nullptr for the first layer
     const Matmul* train_forward;  // the forward used in training (bf16 inputs when precision is bf16)
   };
   std::vector<Ops> ops_;
+  std::vector<PackedWeights> packed_weights_;  // per layer, for inference
   const float* input_ = nullptr;
   int64_t step_ = 0;
   std::string name_;

@@ -176,18 +176,28 @@ void ForwardForward::plan_buffers(MemoryPlan& plan) {
   if (pipelined_) plan_pipeline(plan, batch);
 
   ops_.clear();
+  packed_weights_.clear();
   for (int64_t l = 0; l < depth; ++l) {
     const auto& p = layers_[l];
     LayerOps ops{};
+    int64_t packed_bytes = 0;
     if (!pipelined_) {
       ops.forward_pair = &matmul_op({.m = b2, .n = p.out, .k = p.in, .bias = true, .relu = true, .bf16 = bf16_});
       ops.weight_grad = &matmul_op({.m = p.in, .n = p.out, .k = b2, .trans_a = true, .bf16 = bf16_});
     }
-    ops.forward_single = &matmul_op({.m = b, .n = p.out, .k = p.in, .bias = true, .relu = true});
-    if (l > 0) ops.forward_labels = &matmul_op({.m = kb, .n = p.out, .k = p.in, .bias = true, .relu = true});
+    const MatmulShape single{.m = b, .n = p.out, .k = p.in, .bias = true, .relu = true};
+    const MatmulShape labels{.m = kb, .n = p.out, .k = p.in, .bias = true, .relu = true};
+    ops.forward_single = &matmul_op(single);
+    ops.infer_single = inference_op(single, packed_bytes);
+    if (l > 0) {
+      ops.forward_labels = &matmul_op(labels);
+      ops.infer_labels = inference_op(labels, packed_bytes);
+    } else {
+      first_product_op_ = inference_op({.m = b, .n = spec.hidden[0], .k = spec.input}, packed_bytes);
+    }
     ops_.push_back(ops);
+    packed_weights_.push_back(plan_packed_weights(plan, fmt::format("layer{}.weight.packed", l), packed_bytes));
   }
-  first_product_op_ = &matmul_op({.m = b, .n = spec.hidden[0], .k = spec.input});
   classifier_forward_.clear();
   classifier_grad_.clear();
   if (classifier_) {

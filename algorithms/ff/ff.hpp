@@ -63,7 +63,8 @@ class ForwardForward : public Algorithm {
   void embed(float* out, const float* x, const int32_t* labels, int64_t rows, int64_t out_rows) const;
   float label_value(const float* image) const;
   // Neutral-label pass through every layer; fills the classifier's features and logits (B x K).
-  void neutral_forward(const float* embedded, bool gradient);
+  // `inference`: prediction's pass (the inference products, weights packed where that pays).
+  void neutral_forward(const float* embedded, bool gradient, bool inference = false);
   // Softmax loss and the classifier's update; `embedded` (the neutral input) is read again when
   // the features are recomputed.
   void train_classifier(const float* embedded, const int32_t* labels, StepStats& stats);
@@ -133,8 +134,12 @@ class ForwardForward : public Algorithm {
     const Matmul* weight_grad;    // in x H = n^T (2B x in) * dz (2B x H)
     const Matmul* forward_single; // B rows (neutral pass)
     const Matmul* forward_labels; // K*B rows (goodness prediction), layers >= 1
+    // Inference (softmax prediction's pass; goodness prediction's K*B rows, layers >= 1): the
+    // weights read packed where that pays (packing_choice).
+    InferenceProduct infer_single, infer_labels;
   };
   std::vector<LayerOps> ops_;
+  std::vector<PackedWeights> packed_weights_;  // per layer, for inference
   LayerBuffers shared_buffers_{};
   // Pipelined schedule: per layer its buffers, its 1-thread primitives, and (layers >= 1) its input
   // written by layer l-1 one step earlier (two slots: one written while the other is read).
@@ -147,7 +152,7 @@ class ForwardForward : public Algorithm {
   std::vector<std::array<BufferId, 2>> stage_inputs_;
   std::vector<std::vector<int64_t>> stage_layers_;  // per thread of the stage team: its layers, in order
   int stage_threads_ = 1;
-  const Matmul* first_product_op_ = nullptr;  // B rows, no bias, no ReLU: the shared layer-1 product
+  InferenceProduct first_product_op_;  // B rows, no bias, no ReLU: the shared layer-1 product of goodness prediction
   std::vector<const Matmul*> classifier_forward_, classifier_grad_;
   Rng negative_rng_{0};
   int64_t step_ = 0;

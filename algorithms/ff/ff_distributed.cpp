@@ -72,6 +72,7 @@ void ForwardForward::gather_weights() {
       comm_->broadcast(arena_.floats(p.weight), p.in * p.out, r);
       comm_->broadcast(arena_.floats(p.bias), p.out, r);
     }
+  note_weights_changed();
   weights_changed();
 }
 

@@ -27,7 +27,7 @@ void ForwardForward::scores(const float* x, int64_t rows, int mode, float* out_s
   }
   float* embedded = arena_.floats(embedded_);
   embed(embedded, input, nullptr, b, b);
-  neutral_forward(embedded, false);
+  neutral_forward(embedded, false, true);
   std::memcpy(out_scores, arena_.floats(logits_), static_cast<size_t>(rows * k) * sizeof(float));
 }
 
@@ -57,7 +57,7 @@ void ForwardForward::scores_goodness(const float* x, float* out_scores) {
   const auto& first = layers_[0];
   const int64_t h0 = first.out;
   float* product = arena_.floats(first_product_);
-  first_product_op_->run(rest, arena_.floats(first.weight), product, nullptr, scratch);
+  packed_weights_[0].run(arena_, first_product_op_, rest, arena_.floats(first.weight), product, nullptr, scratch, weights_version());
   float* current = arena_.floats(predict_a_);
   float* other = arena_.floats(predict_b_);
   const float* weight0 = arena_.floats(first.weight);
@@ -88,7 +88,8 @@ void ForwardForward::scores_goodness(const float* x, float* out_scores) {
   for (int64_t l = 1; l < depth(); ++l) {
     const auto& p = layers_[l];
     kern::normalize_forward(Mat(normalized, kb, p.in), scale, Mat(current, kb, p.in), norm_, norm_eps_);
-    ops_[l].forward_labels->run(normalized, arena_.floats(p.weight), other, arena_.floats(p.bias), scratch);
+    packed_weights_[l].run(arena_, ops_[l].infer_labels, normalized, arena_.floats(p.weight), other, arena_.floats(p.bias),
+                           scratch, weights_version());
     std::swap(current, other);
     if (counts(l)) add_goodness(current, p.out);
     if (only_layer_ >= 0 && l >= only_layer_) break;

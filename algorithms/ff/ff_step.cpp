@@ -16,7 +16,7 @@
 
 namespace ffb {
 
-void ForwardForward::neutral_forward(const float* embedded, bool gradient) {
+void ForwardForward::neutral_forward(const float* embedded, bool gradient, bool inference) {
   // gradient == false: the neutral pass, with the classifier's logits (B x K) summed over its
   // layers. gradient == true (classifier_features "recompute", after the logits' gradient is known):
   // the same pass again, each layer's feature feeding its share of the classifier's weight gradient
@@ -38,7 +38,11 @@ void ForwardForward::neutral_forward(const float* embedded, bool gradient) {
   for (int64_t l = 0; l < depth(); ++l) {
     const auto& p = layers_[l];
     float* hidden = arena_.floats(hidden_);
-    ops_[l].forward_single->run(input, arena_.floats(p.weight), hidden, arena_.floats(p.bias), scratch);
+    if (inference)
+      packed_weights_[l].run(arena_, ops_[l].infer_single, input, arena_.floats(p.weight), hidden, arena_.floats(p.bias),
+                             scratch, weights_version());
+    else
+      ops_[l].forward_single->run(input, arena_.floats(p.weight), hidden, arena_.floats(p.bias), scratch);
     const int64_t feature = l - first_classifier_layer();
     float* next = nullptr;
     if (classifier_ && feature >= 0 && keep_features_) {

@@ -32,8 +32,8 @@ void LinearParams::init(Arena& arena, Rng& rng) const {
 }
 
 void LinearParams::update(Arena& arena, const OptimizerConfig& config, int64_t step) const {
-  optimizer_step(config, step, arena.floats(weight), arena.floats(weight_grad), arena.floats(weight_state), in * out);
-  optimizer_step(config, step, arena.floats(bias), arena.floats(bias_grad), arena.floats(bias_state), out);
+  optimizer_step(config, step, {arena.floats(weight), arena.floats(weight_grad), arena.floats(weight_state), in * out},
+                 {arena.floats(bias), arena.floats(bias_grad), arena.floats(bias_state), out});
 }
 
 void LinearParams::zero_grads(Arena& arena) const {

@@ -29,4 +29,15 @@ int optimizer_state_per_parameter(OptimizerKind kind);
 void optimizer_step(const OptimizerConfig& config, int64_t step, float* weights, const float* grads, float* state,
                     int64_t n);
 
+// One parameter array with its gradient and optimizer state (as optimizer_step takes them).
+struct ParamSpan {
+  float* weights;
+  const float* grads;
+  float* state;
+  int64_t n;
+};
+// A layer's update: both arrays (weights and bias) in one parallel region, one barrier instead of
+// two; each value is updated by the same expression as optimizer_step (same bits).
+void optimizer_step(const OptimizerConfig& config, int64_t step, const ParamSpan& first, const ParamSpan& second);
+
 }  // namespace ffb

@@ -194,7 +194,10 @@ class GemmClock {
   nlohmann::json profile(const MatmulCache& matmuls, double section_seconds, const nlohmann::json& roofline) const {
     // Per shape (primitives that differ only in post-ops or threads pooled), so a miss can be traced
     // to the shapes that lose.
-    std::map<std::tuple<int64_t, int64_t, int64_t, bool, bool, bool>, std::pair<double, double>> per_shape;  // flops, seconds
+    struct Pooled {
+      double flops = 0.0, seconds = 0.0, packed_flops = 0.0;  // packed: runs that read B packed (inference)
+    };
+    std::map<std::tuple<int64_t, int64_t, int64_t, bool, bool, bool>, Pooled> per_shape;
     const auto after = matmuls.run_seconds_each();
     double flops = 0.0, seconds = 0.0;
     bool concurrent = false;  // primitives made for fewer threads than the process's run side by side
@@ -204,8 +207,9 @@ class GemmClock {
       if (runs <= 0) continue;
       concurrent = concurrent || (s.threads > 0 && s.threads < threads());
       auto& acc = per_shape[{s.m, s.n, s.k, s.trans_a, s.trans_b, s.bf16}];
-      acc.first += s.flops() * runs;
-      acc.second += after[i].first - before_[i].first;
+      acc.flops += s.flops() * runs;
+      acc.seconds += after[i].first - before_[i].first;
+      if (s.packed_b) acc.packed_flops += s.flops() * runs;
       flops += s.flops() * runs;
       seconds += after[i].first - before_[i].first;
     }
@@ -220,8 +224,9 @@ class GemmClock {
           median = c["median_gflops"].get<double>();
         }
       shapes.push_back({{"m", m}, {"n", n}, {"k", k}, {"trans_a", ta}, {"trans_b", tb}, {"bf16", bf16},
-                        {"time_share", acc.second / wall}, {"gflops_in_step", acc.second > 0 ? acc.first / acc.second * 1e-9 : 0.0},
-                        {"ceiling_gflops", ceiling}, {"ceiling_median_gflops", median}});
+                        {"time_share", acc.seconds / wall}, {"gflops_in_step", acc.seconds > 0 ? acc.flops / acc.seconds * 1e-9 : 0.0},
+                        {"ceiling_gflops", ceiling}, {"ceiling_median_gflops", median},
+                        {"packed_b_share", acc.flops > 0 ? acc.packed_flops / acc.flops : 0.0}});
     }
     const double rate = seconds > 0 ? flops / seconds * 1e-9 : 0.0;
     return {{"shapes", shapes}, {"concurrent_callers", concurrent}, {"gemm_time_share", seconds / wall}, {"gemm_gflops_in_step", rate},

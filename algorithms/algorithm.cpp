@@ -165,6 +165,7 @@ void PackedWeights::run(const Arena& arena, const InferenceProduct& product, con
 InferenceProduct Algorithm::inference_op(const MatmulShape& shape, int64_t& packed_bytes) {
   InferenceProduct product;
   product.plain = &matmul_op(shape);
+  if (!packing_enabled()) return product;  // off: no packed twin, no bytes planned for one
   MatmulShape twin = shape;
   twin.packed_b = true;
   const Matmul& packed = matmul_op(twin);

@@ -181,7 +181,7 @@ class Algorithm {
   // An f32 inference product of fixed weights (B = W): the plain primitive, and its packed twin
   // where packing_choice chose packing for the shape. `packed_bytes` grows to the packed layout's
   // size wherever oneDNN prefers another layout (chosen or not, so the arena plan does not depend
-  // on a timing); plan it with plan_packed_weights.
+  // on a timing; nothing with FFB_PACKED_WEIGHTS=off); plan it with plan_packed_weights.
   InferenceProduct inference_op(const MatmulShape& shape, int64_t& packed_bytes);
   // Plans a packed copy of one weight matrix (scratch) when `bytes` > 0.
   static PackedWeights plan_packed_weights(MemoryPlan& plan, const std::string& name, int64_t bytes);

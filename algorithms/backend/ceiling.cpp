@@ -156,6 +156,23 @@ void set_packing_mode(const std::string& mode) {
   packing_choices.clear();
 }
 
+namespace {
+// The mode in force (the caller holds packing_mutex).
+std::string packing_mode_locked() {
+  const char* setting = std::getenv("FFB_PACKED_WEIGHTS");
+  const std::string mode = !packing_mode_set.empty() ? packing_mode_set
+                           : setting == nullptr || *setting == '\0' ? "auto" : setting;
+  if (mode != "auto" && mode != "on" && mode != "off" && mode != "force")
+    throw std::invalid_argument("FFB_PACKED_WEIGHTS='" + mode + "': use auto (measure each shape), on, off or force");
+  return mode;
+}
+}  // namespace
+
+bool packing_enabled() {
+  const std::lock_guard<std::mutex> lock(packing_mutex);
+  return packing_mode_locked() != "off";
+}
+
 const PackingChoice& packing_choice(const MatmulShape& shape) {
   auto& choices = packing_choices;
   MatmulShape s = shape;
@@ -166,11 +183,7 @@ const PackingChoice& packing_choice(const MatmulShape& shape) {
   const auto found = choices.find(s);
   if (found != choices.end()) return found->second;
   PackingChoice choice;
-  const char* setting = std::getenv("FFB_PACKED_WEIGHTS");
-  const std::string mode = !packing_mode_set.empty() ? packing_mode_set
-                           : setting == nullptr || *setting == '\0' ? "auto" : setting;
-  if (mode != "auto" && mode != "on" && mode != "off" && mode != "force")
-    throw std::invalid_argument("FFB_PACKED_WEIGHTS='" + mode + "': use auto (measure each shape), on, off or force");
+  const std::string mode = packing_mode_locked();
   MatmulShape p = s;
   p.packed_b = true;
   MatmulCache cache;

@@ -46,6 +46,8 @@ struct PackingChoice {
   std::string reason;           // one line: why packed or not
 };
 const PackingChoice& packing_choice(const MatmulShape& shape);
+// False when the mode is "off": then algorithms plan no packed copies at all (no memory for them).
+bool packing_enabled();
 // Sets the mode as FFB_PACKED_WEIGHTS would ("" returns to the environment's) and forgets every
 // choice made so far; algorithms set up afterwards choose again. For tests.
 void set_packing_mode(const std::string& mode);

@@ -197,14 +197,9 @@ TEST_CASE("matmul with B packed in oneDNN's preferred layout matches the referen
   const int64_t sizes[][3] = {{1, 1, 1}, {7, 33, 17}, {32, 24, 64}, {64, 130, 65}, {256, 500, 784}};
   for (const auto& mnk : sizes)
     for (int variant = 0; variant < 4; ++variant) {
-      ffb::MatmulShape s;
-      s.m = mnk[0];
-      s.n = mnk[1];
-      s.k = mnk[2];
-      s.trans_b = variant & 1;
-      s.bias = s.relu = variant & 2;
-      s.packed_b = true;
-      check_against_reference(s);
+      const bool transposed = variant & 1, post_ops = variant & 2;
+      check_against_reference(
+          {.m = mnk[0], .n = mnk[1], .k = mnk[2], .trans_b = transposed, .bias = post_ops, .relu = post_ops, .packed_b = true});
     }
   ffb::MatmulShape strided{.m = 9, .n = 11, .k = 13, .packed_b = true, .ldb = 16};
   check_against_reference(strided);

@@ -249,7 +249,11 @@ class ReproduceSections:
                             profiled.add(key)
                             if shape["packed_b_share"] > 0:
                                 packed.add(key)
-            if profiled:
+            if profiled and not packed:
+                rows.append(["weights in oneDNN's preferred (blocked) layout where it pays (inference)",
+                             f"none of {len(profiled)} inference GEMM shapes read packed weights in this run "
+                             f"(FFB_PACKED_WEIGHTS=off, or no shape's timing favoured packing)", "not used in this run"])
+            elif profiled:
                 rows.append(["weights in oneDNN's preferred (blocked) layout where it pays (inference)",
                              f"{len(packed)} of {len(profiled)} inference GEMM shapes read packed weights, each chosen by a "
                              f"timing at setup (>= 1 % faster, same bits); training keeps row-major weights (they change "

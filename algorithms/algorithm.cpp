@@ -181,7 +181,6 @@ PackedWeights Algorithm::plan_packed_weights(MemoryPlan& plan, const std::string
   return packed;
 }
 
-
 void Algorithm::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) {
   begin_setup(spec, batch);
   seed_ = seed;

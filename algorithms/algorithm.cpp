@@ -192,8 +192,7 @@ void Algorithm::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) {
   finish_setup(plan);
   Rng rng(seed);
   init_weights(rng);
-  ++weights_version_;
-  weights_changed();
+  weights_replaced();
 }
 
 void Algorithm::plan_buffers(MemoryPlan& plan) {
@@ -363,8 +362,7 @@ void Algorithm::load(const std::string& path) {
   }
   for (auto& [index, data] : staged)
     std::memcpy(arena_.raw(BufferId{index}), data.data(), data.size() * sizeof(float));
-  ++weights_version_;
-  weights_changed();
+  weights_replaced();
 }
 
 const AlgorithmInfo& find_algorithm(const std::string& name) {

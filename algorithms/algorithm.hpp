@@ -187,7 +187,12 @@ class Algorithm {
   static PackedWeights plan_packed_weights(MemoryPlan& plan, const std::string& name, int64_t bytes);
   // Changes whenever the weights may have changed (a step, setup, load, writable arena access).
   uint64_t weights_version() const { return weights_version_; }
-  void note_weights_changed() { ++weights_version_; }
+  // Weights replaced outside a step (initialised, loaded, gathered from other ranks): a new
+  // version (packed copies are refilled), then weights_changed.
+  void weights_replaced() {
+    ++weights_version_;
+    weights_changed();
+  }
   // Scores rows in chunks of B and hands each row's K scores to `visit` (predict and evaluate).
   void for_each_scored_row(const float* x, int64_t rows, int mode, const std::function<void(int64_t, const float*)>& visit);
   // Called after load() replaced the weights, and after init_weights (bf16 working copies are

@@ -190,7 +190,6 @@ void ForwardForward::plan_buffers(MemoryPlan& plan) {
     ops.forward_single = &matmul_op(single);
     ops.infer_single = inference_op(single, packed_bytes);
     if (l > 0) {
-      ops.forward_labels = &matmul_op(labels);
       ops.infer_labels = inference_op(labels, packed_bytes);
     } else {
       first_product_op_ = inference_op({.m = b, .n = spec.hidden[0], .k = spec.input}, packed_bytes);

@@ -133,7 +133,6 @@ class ForwardForward : public Algorithm {
     const Matmul* forward_pair;   // 2B rows: normalised input * W + b, ReLU
     const Matmul* weight_grad;    // in x H = n^T (2B x in) * dz (2B x H)
     const Matmul* forward_single; // B rows (neutral pass)
-    const Matmul* forward_labels; // K*B rows (goodness prediction), layers >= 1
     // Inference (softmax prediction's pass; goodness prediction's K*B rows, layers >= 1): the
     // weights read packed where that pays (packing_choice).
     InferenceProduct infer_single, infer_labels;

@@ -72,8 +72,7 @@ void ForwardForward::gather_weights() {
       comm_->broadcast(arena_.floats(p.weight), p.in * p.out, r);
       comm_->broadcast(arena_.floats(p.bias), p.out, r);
     }
-  note_weights_changed();
-  weights_changed();
+  weights_replaced();
 }
 
 std::vector<int64_t> ForwardForward::partition_layers(const std::vector<double>& costs, int ranks) {

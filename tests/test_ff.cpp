@@ -6,6 +6,7 @@
 // implementations, the schedules, and learning on the synthetic set.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -389,6 +390,30 @@ TEST_CASE("ff: both prediction modes agree with naive implementations", "[ff]") 
     }
   ff.scores_goodness_naive(x.data(), rows, plain.data());
   for (int64_t i = 0; i < rows * K; ++i) CHECK(fast[i] == Approx(plain[i]).epsilon(1e-4).margin(1e-6));
+  // One layer's goodness alone (the per-layer diagnostic): the label whose goodness at that layer is
+  // highest, against the same choice made on the naive activities. A near tie (closer than the
+  // float rounding) would not say which is right, so the check needs clear winners.
+  for (int target = 0; target < 3; ++target) {
+    int64_t agree = 0, clear = 0;
+    for (int64_t i = 0; i < rows; ++i) {
+      std::vector<double> g(K);
+      for (int label = 0; label < K; ++label) {
+        auto a = embed(x.data() + i * D, label);
+        for (int l = 0; l <= target; ++l) a = layer(ff, l, a, hidden[l]);
+        g[label] = goodness(a);
+      }
+      std::vector<double> sorted = g;
+      std::sort(sorted.begin(), sorted.end());
+      if (sorted[K - 1] - sorted[K - 2] < 1e-4 * std::abs(sorted[K - 1])) continue;
+      ++clear;
+      const auto best = static_cast<int32_t>(std::max_element(g.begin(), g.end()) - g.begin());
+      const int32_t truth[1] = {best};
+      agree += ff.evaluate_layer(x.data() + i * D, truth, 1, target) == 1.0;
+    }
+    INFO("layer " << target);
+    CHECK(clear >= 3);
+    CHECK(agree == clear);
+  }
   // Softmax: neutral label, normalised activities of layers 2 and 3, linear classifier.
   ff.scores(x.data(), rows, 1, fast.data());
   const float* wc = buffer(ff, "classifier.weight");

@@ -161,11 +161,8 @@ void ForwardForward::plan_buffers(MemoryPlan& plan) {
     for (int64_t l = 0; l < depth; ++l) layers_[l].plan_bf16(plan, fmt::format("layer{}", l));
   }
   // Goodness prediction runs all K labels at once: K*B rows.
-  predict_a_ = plan.add_floats("predict.a", MemCategory::activations, kb * widest_hidden);
-  predict_b_ = plan.add_floats("predict.b", MemCategory::activations, kb * widest_hidden);
+  predict_hidden_ = plan.add_floats("predict.hidden", MemCategory::activations, kb * widest_hidden);
   predict_norm_ = plan.add_floats("predict.normalized", MemCategory::activations, kb * widest_hidden);
-  predict_scale_ = plan.add_floats("predict.scale", MemCategory::activations, kb);
-  predict_goodness_ = plan.add_floats("predict.goodness", MemCategory::activations, kb);
   first_product_ = plan.add_floats("predict.first_product", MemCategory::activations, b * spec.hidden[0]);
 
   shared_buffers_ = {hidden_, scale_, goodness_, goodness_grad_, normalized_operand, hidden_grad_operand, peer_coefficients_, {}};

@@ -126,7 +126,7 @@ class ForwardForward : public Algorithm {
   BufferId negatives_;                         // B labels
   BufferId label_values_;                      // 2B: the value written in each row's label slot
   // Goodness prediction: K*B rows at once.
-  BufferId predict_a_, predict_b_, predict_norm_, predict_scale_, predict_goodness_, first_product_;
+  BufferId predict_hidden_, predict_norm_, first_product_;
   BufferId peer_coefficients_;          // Hmax: peer-normalisation gradient per unit
 
   struct LayerOps {

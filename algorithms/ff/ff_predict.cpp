@@ -58,41 +58,55 @@ void ForwardForward::scores_goodness(const float* x, float* out_scores) {
   const int64_t h0 = first.out;
   float* product = arena_.floats(first_product_);
   packed_weights_[0].run(arena_, first_product_op_, rest, arena_.floats(first.weight), product, nullptr, scratch, weights_version());
-  float* current = arena_.floats(predict_a_);
-  float* other = arena_.floats(predict_b_);
+  // After each layer, one pass per row (row r = label * B + i) does what goodness_forward, the
+  // score sum and normalize_forward did in three: one sum of squares gives the row's goodness (added
+  // to its label's score) and the next layer's normalised input. Same expressions, same order: the
+  // same bits as the separate kernels.
+  float* hidden = arena_.floats(predict_hidden_);
+  float* normalized = arena_.floats(predict_norm_);
+  auto counts = [&](int64_t l) { return only_layer_ >= 0 ? l == only_layer_ : l >= first_goodness_layer(); };
+  auto feeds = [&](int64_t l) { return l + 1 < depth() && !(only_layer_ >= 0 && l >= only_layer_); };
+  auto finish_row = [&](float* row, int64_t r, int64_t width, bool count, bool feed, float* out) {
+    const float sum = kern::row_sum_squares(row, width);
+    if (count) out_scores[(r % b) * k + r / b] += (goodness_mean_ ? 1.0f / static_cast<float>(width) : 1.0f) * sum;
+    if (!feed) return;
+    const float norm_c = norm_ == kern::NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(width);
+    const float s = 1.0f / (std::sqrt(norm_c * sum) + norm_eps_);
+#pragma omp simd
+    for (int64_t j = 0; j < width; ++j) out[j] = row[j] * s;
+  };
+  std::fill(out_scores, out_scores + b * k, 0.0f);
   const float* weight0 = arena_.floats(first.weight);
   const float* bias0 = arena_.floats(first.bias);
+  {
+    // Layer 1 from the shared product; its activations are written where its normalised output goes
+    // and scaled there in place (the row is still in cache).
+    const bool count = counts(0), feed = feeds(0);
 #pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t label = 0; label < k; ++label)
-    for (int64_t i = 0; i < b; ++i) {
-      const float s = row_scale[i], v = values[i];
-      const float* p = product + i * h0;
-      const float* w = weight0 + label * h0;
-      float* out = current + (label * b + i) * h0;
-      for (int64_t j = 0; j < h0; ++j) {
-        const float z = s * (p[j] + v * w[j]) + bias0[j];
-        out[j] = z > 0.0f ? z : 0.0f;
-      }
-    }
-  std::fill(out_scores, out_scores + b * k, 0.0f);
-  float* goodness = arena_.floats(predict_goodness_);
-  auto add_goodness = [&](const float* hidden, int64_t width) {
-    kern::goodness_forward(goodness, Mat(const_cast<float*>(hidden), kb, width), goodness_mean_);
     for (int64_t label = 0; label < k; ++label)
-      for (int64_t i = 0; i < b; ++i) out_scores[i * k + label] += goodness[label * b + i];
-  };
-  auto counts = [&](int64_t l) { return only_layer_ >= 0 ? l == only_layer_ : l >= first_goodness_layer(); };
-  if (counts(0)) add_goodness(current, h0);
-  float* normalized = arena_.floats(predict_norm_);
-  float* scale = arena_.floats(predict_scale_);
+      for (int64_t i = 0; i < b; ++i) {
+        const float s = row_scale[i], v = values[i];
+        const float* p = product + i * h0;
+        const float* w = weight0 + label * h0;
+        const int64_t r = label * b + i;
+        float* out = normalized + r * h0;
+        for (int64_t j = 0; j < h0; ++j) {
+          const float z = s * (p[j] + v * w[j]) + bias0[j];
+          out[j] = z > 0.0f ? z : 0.0f;
+        }
+        finish_row(out, r, h0, count, feed, out);
+      }
+    if (!feed) return;
+  }
   for (int64_t l = 1; l < depth(); ++l) {
     const auto& p = layers_[l];
-    kern::normalize_forward(Mat(normalized, kb, p.in), scale, Mat(current, kb, p.in), norm_, norm_eps_);
-    packed_weights_[l].run(arena_, ops_[l].infer_labels, normalized, arena_.floats(p.weight), other, arena_.floats(p.bias),
+    packed_weights_[l].run(arena_, ops_[l].infer_labels, normalized, arena_.floats(p.weight), hidden, arena_.floats(p.bias),
                            scratch, weights_version());
-    std::swap(current, other);
-    if (counts(l)) add_goodness(current, p.out);
-    if (only_layer_ >= 0 && l >= only_layer_) break;
+    const bool count = counts(l), feed = feeds(l);
+    const int64_t width = p.out;
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < kb; ++r) finish_row(hidden + r * width, r, width, count, feed, normalized + r * width);
+    if (!feed) break;
   }
 }
 

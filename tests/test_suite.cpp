@@ -401,4 +401,22 @@ TEST_CASE("point: the step profile splits the windows' time into GEMMs and the r
   // bp runs forward, weight-gradient and input-gradient products: at least 3 distinct shapes.
   CHECK(profile.at("shapes").size() >= 3);
   CHECK(result.at("inference").at("softmax").at("profile").at("gemm_time_share").get<double>() > 0.0);
+  // The drift check: one ceiling round per timed window, each window's rate over its round.
+  const auto& flops = result.at("flops_per_sample");
+  const std::pair<const nlohmann::json*, double> measured_with_flops[] = {
+      {&result.at("train"), flops.at("train").get<double>()},
+      {&result.at("inference").at("softmax"), flops.at("inference").at("softmax").get<double>()}};
+  for (const auto& [measured, flops_per_sample] : measured_with_flops) {
+    const auto& paired = measured->at("paired");
+    REQUIRE(paired.at("fractions").size() == 2);
+    REQUIRE(paired.at("ceiling_gflops").size() == 2);
+    const auto& rates = measured->at("samples_per_s");
+    for (size_t r = 0; r < 2; ++r) {
+      const double round = paired.at("ceiling_gflops")[r].get<double>();
+      CHECK(round > 0.0);
+      CHECK(paired.at("fractions")[r].get<double>() == Approx(rates[r].get<double>() * flops_per_sample * 1e-9 / round).epsilon(1e-12));
+    }
+    const double a = paired.at("fractions")[0].get<double>(), b = paired.at("fractions")[1].get<double>();
+    CHECK(paired.at("roofline_fraction").get<double>() == Approx(0.5 * (a + b)).epsilon(1e-12));
+  }
 }

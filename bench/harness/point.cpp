@@ -112,6 +112,17 @@ nlohmann::json measure_gemm_roofline(const std::vector<std::pair<MatmulShape, in
                                "timings of >= 20 ms; bf16 shapes in bf16"}};
 }
 
+double measure_gemm_ceiling_round(const std::vector<std::pair<MatmulShape, int64_t>>& executed, bool blocked, double seconds) {
+  double total_flops = 0.0, total_seconds = 0.0;
+  for (const auto& [s, count] : executed) {
+    if (count <= 0) continue;
+    const auto ceiling = measure_gemm_ceiling(s, seconds, 1, blocked);
+    total_flops += s.flops() * static_cast<double>(count);
+    total_seconds += s.flops() * static_cast<double>(count) / (ceiling.gflops * 1e9);
+  }
+  return total_seconds > 0 ? total_flops / total_seconds * 1e-9 : 0.0;
+}
+
 double measure_gemm_rate() {
   MatmulShape shape;
   shape.m = 256, shape.n = 1000, shape.k = 1000;
@@ -243,6 +254,21 @@ class GemmClock {
   std::vector<std::pair<double, int64_t>> before_;
 };
 
+// Each timed window's rate against the ceiling round taken right after it; the median of those
+// ratios is the fraction of the ceiling with the machine's drift between the two paired out.
+nlohmann::json paired_fractions(const std::vector<double>& rates, const std::vector<double>& rounds, double flops_per_sample) {
+  std::vector<double> fractions, ceilings;
+  for (size_t r = 0; r < rates.size() && r < rounds.size(); ++r) {
+    if (rounds[r] <= 0.0) continue;
+    fractions.push_back(rates[r] * flops_per_sample * 1e-9 / rounds[r]);
+    ceilings.push_back(rounds[r]);
+  }
+  if (fractions.empty()) return nullptr;
+  return {{"roofline_fraction", median(fractions)}, {"fractions", fractions}, {"ceiling_gflops", ceilings},
+          {"method", "each timed window against one ceiling round taken right after it (every shape timed once, >= 10 ms, "
+                     "the faster layout as in the ceiling); the median of the window-to-round ratios"}};
+}
+
 nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, const ModelSpec& spec,
                               const ProgressFn& progress) {
   // Dense work does not depend on the pixel values: uniform random inputs and labels stand in for
@@ -280,6 +306,7 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
   int64_t peak_live = 0;
   double windows_seconds = 0.0;
   const GemmClock train_clock(algorithm.matmuls());
+  std::vector<double> rounds;  // the ceiling again right after each window (paired with it)
   for (int64_t r = 0; r < point.repeats; ++r) {
     const auto start = Clock::now();
     for (int64_t s = 0; s < point.steps; ++s) {
@@ -290,6 +317,7 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
     windows_seconds += window;
     peak_live = std::max(peak_live, algorithm.arena().peak_live_activation_bytes());
     rates.push_back(static_cast<double>(point.steps * b) / window);
+    rounds.push_back(measure_gemm_ceiling_round(after, everything));
     if (progress) progress(static_cast<double>(r + 1) / total_windows, fmt::format("train {:.0f} samples/s", rates.back()));
   }
   const double train_rate = median(rates);
@@ -301,6 +329,7 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
                      {"gflops", train_rate * train_flops * 1e-9},
                      {"roofline_fraction", train_rate * train_flops * 1e-9 / roofline},
                      {"step_ms_median", 1e3 * static_cast<double>(b) / train_rate}};
+  result["train"]["paired"] = paired_fractions(rates, rounds, train_flops);
   result["peak_live_activations"] = peak_live;
   const auto modes = everything ? algorithm.prediction_modes() : std::vector<std::string>{};
   std::vector<float> scores(static_cast<size_t>(b * spec.classes));
@@ -314,6 +343,7 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
     std::vector<double> mode_rates;
     const GemmClock mode_clock(algorithm.matmuls());
     double mode_seconds = 0.0;
+    std::vector<double> mode_rounds;
     for (int64_t r = 0; r < point.repeats; ++r) {
       const auto start = Clock::now();
       for (int64_t s = 0; s < point.steps; ++s)
@@ -321,6 +351,7 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
       const double window = since(start);
       mode_seconds += window;
       mode_rates.push_back(static_cast<double>(point.steps * b) / window);
+      mode_rounds.push_back(measure_gemm_ceiling_round(counts));
       if (progress)
         progress((static_cast<double>(point.repeats) * (1 + static_cast<double>(m)) + static_cast<double>(r + 1)) / total_windows,
                  fmt::format("predict {} {:.0f} samples/s", modes[m], mode_rates.back()));
@@ -330,7 +361,8 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
     result["inference"][modes[m]] = {{"samples_per_s", mode_rates}, {"samples_per_s_median", rate},
                                      {"gflops", rate * flops * 1e-9}, {"roofline_gflops", mode_roofline["gflops"]},
                                      {"roofline_fraction", rate * flops * 1e-9 / mode_roofline["gflops"].get<double>()},
-                                     {"profile", mode_clock.profile(algorithm.matmuls(), mode_seconds, mode_roofline)}};
+                                     {"profile", mode_clock.profile(algorithm.matmuls(), mode_seconds, mode_roofline)},
+                                     {"paired", paired_fractions(mode_rates, mode_rounds, flops)}};
   }
   if (point.trained_epochs > 0) result["train_after_training"] = time_after_training(point, algorithm, train_rate, progress);
   return result;

@@ -82,17 +82,24 @@ void relu_backward_bias_grad(const Mat& dx, float* dbias, const Mat& dy, const M
   }
 }
 
+float row_sum_squares(const float* x, int64_t n) {
+  float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+  for (int64_t i = 0; i < n; ++i) acc += x[i] * x[i];
+  return acc;
+}
+
+float normalize_row(float* out, const float* in, int64_t n, float c, float eps) {
+  const float s = 1.0f / (std::sqrt(c * row_sum_squares(in, n)) + eps);
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) out[i] = in[i] * s;
+  return s;
+}
+
 void normalize_forward(const Mat& y, float* scale, const Mat& x, NormKind kind, float eps) {
   const float c = kind == NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(x.cols);
 #pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < x.rows; ++b) {
-    const float* in = x.row(b);
-    float* out = y.row(b);
-    const float s = 1.0f / (std::sqrt(c * row_sum_squares(in, x.cols)) + eps);
-    scale[b] = s;
-#pragma omp simd
-    for (int64_t n = 0; n < x.cols; ++n) out[n] = in[n] * s;
-  }
+  for (int64_t b = 0; b < x.rows; ++b) scale[b] = normalize_row(y.row(b), x.row(b), x.cols, c, eps);
 }
 
 void normalize_backward(const Mat& dx, const Mat& dy, const Mat& x, const float* scale, NormKind kind, float eps) {

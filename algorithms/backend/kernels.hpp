@@ -27,19 +27,19 @@ void relu_backward_bias_grad(const Mat& dx, float* dbias, const Mat& dy, const M
 // y[b] = x[b] * scale[b], scale[b] = 1 / (r[b] + eps) with r = ||x[b]|| (l2) or sqrt(mean x[b]^2) (rms).
 // scale (B floats) is kept for the backward. y may alias x only if the backward is not needed.
 void normalize_forward(const Mat& y, float* scale, const Mat& x, NormKind kind, float eps);
+// One row of normalize_forward (c = 1 for l2, 1/n for rms); returns its scale. out may be in
+// (in place). A fused pass that calls it gets normalize_forward's bits: the same compiled code.
+float normalize_row(float* out, const float* in, int64_t n, float c, float eps);
 // dx = d(y)/d(x)^T dy given the forward's x and scale.
 void normalize_backward(const Mat& dx, const Mat& dy, const Mat& x, const float* scale, NormKind kind, float eps);
 
 // Goodness: g[b] = sum_h h[b,h]^2, or its mean over H when `mean`.
 void goodness_forward(float* g, const Mat& h, bool mean);
-// sum_n x[n]^2 of one row: the reduction normalize_forward and goodness_forward share, inline so a
-// fused kernel that needs both gets the same bits from one pass.
-inline float row_sum_squares(const float* x, int64_t n) {
-  float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-  for (int64_t i = 0; i < n; ++i) acc += x[i] * x[i];
-  return acc;
-}
+// sum_n x[n]^2 of one row: the reduction normalize_forward and goodness_forward share. Out of line
+// on purpose: the order of a vectorised reduction is the compiler's choice and can change with the
+// loop it is inlined into, so every caller (the kernels and the fused passes) runs the same
+// compiled code and gets the same bits.
+float row_sum_squares(const float* x, int64_t n);
 // dh[b,h] = dg[b] * 2 h[b,h] (/ H when mean)
 void goodness_backward(const Mat& dh, const float* dg, const Mat& h, bool mean);
 

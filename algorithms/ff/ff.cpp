@@ -144,7 +144,7 @@ void ForwardForward::plan_buffers(MemoryPlan& plan) {
     probs_ = plan.add_floats("probs", MemCategory::activations, b * k);
     logits_grad_ = plan.add_floats("logits.grad", MemCategory::activations, b * k);
   }
-  embedded_ = plan.add_floats("embedded", MemCategory::activations, b2 * spec.input);
+  embedded_ = plan.add_floats("embedded", MemCategory::activations, b * spec.input);
   normalized_a_ = plan.add_floats("normalized.a", MemCategory::activations, b2 * widest);
   normalized_b_ = plan.add_floats("normalized.b", MemCategory::activations, b2 * widest);
   hidden_ = plan.add_floats("hidden", MemCategory::activations, b2 * widest_hidden);
@@ -300,8 +300,21 @@ float ForwardForward::label_value(const float* image) const {
   return best;
 }
 
-void ForwardForward::embed(float* out, const float* x, const int32_t* labels, int64_t rows, int64_t out_rows) const {
+float ForwardForward::embed_row(float* row, const float* image, const int32_t* label) const {
   const int64_t d = spec_.input, k = spec_.classes;
+  std::memcpy(row, image, static_cast<size_t>(d) * sizeof(float));
+  const float v = label_value(image);
+  if (label == nullptr) {
+    for (int64_t c = 0; c < k; ++c) row[c] = v / static_cast<float>(k);
+  } else {
+    for (int64_t c = 0; c < k; ++c) row[c] = 0.0f;
+    row[*label] = v;
+  }
+  return v;
+}
+
+void ForwardForward::embed(float* out, const float* x, const int32_t* labels, int64_t rows, int64_t out_rows) const {
+  const int64_t d = spec_.input;
   float* values = arena_.floats(label_values_);
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < out_rows; ++b) {
@@ -311,15 +324,21 @@ void ForwardForward::embed(float* out, const float* x, const int32_t* labels, in
       values[b] = 0.0f;
       continue;
     }
-    std::memcpy(row, x + b * d, static_cast<size_t>(d) * sizeof(float));
-    const float v = label_value(x + b * d);
-    values[b] = v;
-    if (labels == nullptr) {
-      for (int64_t c = 0; c < k; ++c) row[c] = v / static_cast<float>(k);
-    } else {
-      for (int64_t c = 0; c < k; ++c) row[c] = 0.0f;
-      row[labels[b]] = v;
-    }
+    values[b] = embed_row(row, x + b * d, labels == nullptr ? nullptr : labels + b);
+  }
+}
+
+void ForwardForward::embed_normalized(float* out, float* scale, const float* x, int64_t b, const int32_t* positive,
+                                      const int32_t* negative) const {
+  const int64_t d = spec_.input, rows = positive == nullptr ? b : 2 * b;
+  const float c = norm_ == kern::NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(d);
+  float* values = arena_.floats(label_values_);
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = out + r * d;
+    const int64_t i = r < b ? r : r - b;  // the image: row r of the positives, row r - b of the negatives
+    values[r] = embed_row(row, x + i * d, positive == nullptr ? nullptr : r < b ? positive + i : negative + i);
+    scale[r] = kern::normalize_row(row, row, d, c, norm_eps_);  // in place, on the row just written (in L1)
   }
 }
 

@@ -51,6 +51,15 @@ class ForwardForward : public Algorithm {
   // units, writes dLoss/dg into dg and returns the mean loss. FF: softplus(theta - g_pos) and
   // softplus(g_neg - theta), averaged over the 2B terms.
   virtual double pair_loss(const float* g, float* dg, int64_t b, int64_t width) const;
+  // Whether pair_loss's dLoss/dg of a row depends on that row's goodness alone (FF's loss: yes,
+  // so the layer pass computes it per row, fused with the goodness; SymBa's pairs rows: no).
+  virtual bool row_local_loss() const { return true; }
+  // FF's pair loss per row (row i < B positive, else negative) and its mean over the 2B rows.
+  static float pair_row_margin(float g, bool positive, float theta) { return positive ? theta - g : g - theta; }
+  static float pair_row_grad(float g, bool positive, float theta, float inv) {
+    return (positive ? -1.0f : 1.0f) * kern::sigmoid(pair_row_margin(g, positive, theta)) * inv;
+  }
+  double pair_loss_value(const float* g, int64_t b, int64_t width) const;
   // The layer's threshold: `threshold` per unit, so times the width for sum goodness.
   double layer_threshold(int64_t width) const { return goodness_mean_ ? threshold_ : threshold_ * static_cast<double>(width); }
   double threshold_ = 1.0;
@@ -61,13 +70,22 @@ class ForwardForward : public Algorithm {
   // Writes B rows of x with the label slots set: one-hot of labels, or neutral (1/K each) when
   // labels is nullptr. Rows beyond `rows` (padding) are zero.
   void embed(float* out, const float* x, const int32_t* labels, int64_t rows, int64_t out_rows) const;
+  // One row of embed: the image with its label slots set (one-hot of *label, neutral when label is
+  // nullptr); returns the value written in the label slot.
+  float embed_row(float* row, const float* image, const int32_t* label) const;
+  // embed, then normalize_forward, in one pass per row, written straight into the normalised
+  // buffer (the same values, bit for bit): B neutral rows when `positive` is nullptr, else 2B rows,
+  // the B images with their positive labels, then the same B images with their negative labels.
+  void embed_normalized(float* out, float* scale, const float* x, int64_t b, const int32_t* positive,
+                        const int32_t* negative) const;
   float label_value(const float* image) const;
-  // Neutral-label pass through every layer; fills the classifier's features and logits (B x K).
-  // `inference`: prediction's pass (the inference products, weights packed where that pays).
-  void neutral_forward(const float* embedded, bool gradient, bool inference = false);
-  // Softmax loss and the classifier's update; `embedded` (the neutral input) is read again when
-  // the features are recomputed.
-  void train_classifier(const float* embedded, const int32_t* labels, StepStats& stats);
+  // Neutral-label pass through every layer, from the batch's images x; fills the classifier's
+  // features and logits (B x K). `inference`: prediction's pass (the inference products, weights
+  // packed where that pays).
+  void neutral_forward(const float* x, bool gradient, bool inference = false);
+  // Softmax loss and the classifier's update; the images x are read again when the features are
+  // recomputed.
+  void train_classifier(const float* x, const int32_t* labels, StepStats& stats);
   void choose_negatives(const int32_t* labels);
   void scores_goodness(const float* x, float* out_scores);
   // Updates layer l's running means and fills `coefficients` (H); returns the peer loss.
@@ -118,7 +136,8 @@ class ForwardForward : public Algorithm {
   LinearParams classifier_params_;
   std::vector<BufferId> peer_means_;    // per layer: running mean activity per unit
   std::vector<BufferId> features_;      // per classifier layer: normalised neutral activities (B x H)
-  BufferId embedded_;                   // 2B x D: positives then negatives (also the neutral input)
+  BufferId embedded_;                   // B x D: prediction's label-free input (training writes its
+                                        // inputs normalised straight into normalized_a_)
   BufferId normalized_a_, normalized_b_;  // 2B x Hmax ping-pong: normalised layer inputs
   BufferId hidden_;                     // 2B x Hmax: layer output, then reused for dz in place
   BufferId scale_, goodness_, goodness_grad_;  // 2B each

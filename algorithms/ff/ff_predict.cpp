@@ -17,7 +17,7 @@
 namespace ffb {
 
 void ForwardForward::scores(const float* x, int64_t rows, int mode, float* out_scores) {
-  const int64_t b = batch_, k = spec_.classes;
+  const int64_t k = spec_.classes;
   const float* input = padded_input(x, rows);
   arena_.reset_live();
   if (mode == 0) {
@@ -25,9 +25,7 @@ void ForwardForward::scores(const float* x, int64_t rows, int mode, float* out_s
     std::memcpy(out_scores, arena_.floats(score_buffer_), static_cast<size_t>(rows * k) * sizeof(float));
     return;
   }
-  float* embedded = arena_.floats(embedded_);
-  embed(embedded, input, nullptr, b, b);
-  neutral_forward(embedded, false, true);
+  neutral_forward(input, false, true);
   std::memcpy(out_scores, arena_.floats(logits_), static_cast<size_t>(rows * k) * sizeof(float));
 }
 

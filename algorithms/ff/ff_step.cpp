@@ -16,7 +16,7 @@
 
 namespace ffb {
 
-void ForwardForward::neutral_forward(const float* embedded, bool gradient, bool inference) {
+void ForwardForward::neutral_forward(const float* x, bool gradient, bool inference) {
   // gradient == false: the neutral pass, with the classifier's logits (B x K) summed over its
   // layers. gradient == true (classifier_features "recompute", after the logits' gradient is known):
   // the same pass again, each layer's feature feeding its share of the classifier's weight gradient
@@ -32,8 +32,7 @@ void ForwardForward::neutral_forward(const float* embedded, bool gradient, bool 
   arena_.mark_live(normalized_a_);
   arena_.mark_live(hidden_);
   if (classifier_ && !gradient) arena_.mark_live(logits_);
-  kern::normalize_forward(Mat(normalized, b, spec_.input), scale, Mat(const_cast<float*>(embedded), b, spec_.input),
-                          norm_, norm_eps_);
+  embed_normalized(normalized, scale, x, b, nullptr, nullptr);
   const float* input = normalized;
   for (int64_t l = 0; l < depth(); ++l) {
     const auto& p = layers_[l];
@@ -68,7 +67,7 @@ void ForwardForward::neutral_forward(const float* embedded, bool gradient, bool 
   arena_.mark_dead(normalized_b_);
 }
 
-void ForwardForward::train_classifier(const float* embedded, const int32_t* labels, StepStats& stats) {
+void ForwardForward::train_classifier(const float* x, const int32_t* labels, StepStats& stats) {
   const int64_t b = batch_, k = spec_.classes;
   arena_.mark_live(probs_);
   arena_.mark_live(logits_grad_);
@@ -86,7 +85,7 @@ void ForwardForward::train_classifier(const float* embedded, const int32_t* labe
       arena_.mark_dead(features_[f]);
     }
   } else {
-    neutral_forward(embedded, true);
+    neutral_forward(x, true);
   }
   std::memset(arena_.floats(classifier_params_.bias_grad), 0, static_cast<size_t>(k) * sizeof(float));
   kern::bias_grad_accumulate(arena_.floats(classifier_params_.bias_grad), dlogits);
@@ -151,17 +150,20 @@ const int32_t* ForwardForward::last_negative_labels() const { return static_cast
 double ForwardForward::pair_loss(const float* g, float* dg, int64_t b, int64_t width) const {
   const float theta = static_cast<float>(layer_threshold(width));
   const float inv = 1.0f / static_cast<float>(2 * b);
+  for (int64_t i = 0; i < 2 * b; ++i) dg[i] = pair_row_grad(g[i], i < b, theta, inv);
+  return pair_loss_value(g, b, width);
+}
+
+double ForwardForward::pair_loss_value(const float* g, int64_t b, int64_t width) const {
+  const float theta = static_cast<float>(layer_threshold(width));
+  const float inv = 1.0f / static_cast<float>(2 * b);
   double total = 0.0;
-  for (int64_t i = 0; i < 2 * b; ++i) {
-    const float margin = i < b ? theta - g[i] : g[i] - theta;  // positive: raise g; negative: lower it
-    total += kern::softplus(margin);
-    dg[i] = (i < b ? -1.0f : 1.0f) * kern::sigmoid(margin) * inv;
-  }
+  for (int64_t i = 0; i < 2 * b; ++i) total += kern::softplus(pair_row_margin(g[i], i < b, theta));
   return total * inv;
 }
 
 StepStats ForwardForward::step(const float* x, const int32_t* labels) {
-  const int64_t b = batch_, b2 = 2 * batch_, d = spec_.input;
+  const int64_t b = batch_;
   StepStats stats;
   stats.samples = b;
   stats.layers = static_cast<int>(depth());
@@ -175,22 +177,16 @@ StepStats ForwardForward::step(const float* x, const int32_t* labels) {
     boundary_after_step();
     return stats;
   }
-  float* embedded = arena_.floats(embedded_);
-  arena_.mark_live(embedded_);
   if (classifier_) {
-    embed(embedded, x, nullptr, b, b);
-    neutral_forward(embedded, false);
-    train_classifier(embedded, labels, stats);
+    neutral_forward(x, false);
+    train_classifier(x, labels, stats);
   }
   choose_negatives(labels);
-  embed(embedded, x, labels, b, b);
-  embed(embedded + b * d, x, static_cast<const int32_t*>(arena_.raw(negatives_)), b, b);
-
-  float* scale = arena_.floats(scale_);
+  // The pair's input (positives, then the same images with their negative labels), embedded and
+  // normalised in one pass per row.
   BufferId current = normalized_a_, next = normalized_b_;
   arena_.mark_live(current);
-  kern::normalize_forward(Mat(arena_.floats(current), b2, d), scale, Mat(embedded, b2, d), norm_, norm_eps_);
-  arena_.mark_dead(embedded_);
+  embed_normalized(arena_.floats(current), arena_.floats(scale_), x, b, labels, static_cast<const int32_t*>(arena_.raw(negatives_)));
   double total_loss = 0.0;
   if (pipelined_) {
     boundary_before_step();
@@ -228,11 +224,14 @@ double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const 
   const void* input_matmul = buffers.input.prepare(arena_, input, b2 * p.in);
   forward.run(input_matmul, p.matmul_weight(arena_), hidden, arena_.floats(p.bias), scratch);
   const Mat h(hidden, b2, p.out);
-  // Between the two GEMMs, two parallel regions instead of one per kernel: (1) per row, one sum of
-  // squares gives the goodness and the next layer's normalised input; then, on one thread, the pair
-  // loss and its statistics; (2) per row dLoss/dz over h, then per column block the bias gradient.
-  // Each value is computed by the same expressions in the same order as the separate kernels
-  // (normalize_forward, goodness_forward, bias_grad_accumulate), so the results are the same bits.
+  // Between the two GEMMs, two parallel regions instead of one per kernel. (1) Per row, one sum of
+  // squares gives the goodness and the next layer's normalised input; where each row's loss
+  // gradient depends on that row alone (FF's pair loss, no peer normalisation: `fused`), the same
+  // pass also writes dLoss/dg and dLoss/dz over h, so h is read once. Then, on one thread, the pair
+  // loss and its statistics. (2) Per row dLoss/dz over h (when not fused), then per column block
+  // the bias gradient. Each value is computed by the same expressions in the same order as the
+  // separate kernels (normalize_forward, goodness_forward, pair_loss, bias_grad_accumulate), so the
+  // results are the same bits.
   float* goodness = arena_.floats(buffers.goodness);
   float* goodness_grad = arena_.floats(buffers.goodness_grad);
   float* scale = arena_.floats(buffers.scale);
@@ -240,20 +239,42 @@ double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const 
   const float norm_c = norm_ == kern::NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(width);
   const float good_c = goodness_mean_ ? 1.0f / static_cast<float>(width) : 1.0f;
   const float eps = norm_eps_;
+  const bool fused = train && peer_normalization_ <= 0.0f && row_local_loss();
+  const float theta = static_cast<float>(layer_threshold(width));
+  const float inv = 1.0f / static_cast<float>(b2);
+  const float c = goodness_mean_ ? 2.0f / static_cast<float>(p.out) : 2.0f;  // d(goodness)/dh = c h
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < b2; ++r) {
-    const float* row = hidden + r * width;
+    float* row = hidden + r * width;
     const float sum = kern::row_sum_squares(row, width);
     if (train) goodness[r] = good_c * sum;
-    if (next == nullptr) continue;
-    const float s = 1.0f / (std::sqrt(norm_c * sum) + eps);
-    scale[r] = s;
-    float* out = next + r * width;
+    float factor = 0.0f;
+    if (fused) {
+      goodness_grad[r] = pair_row_grad(goodness[r], r < b, theta, inv);
+      factor = c * goodness_grad[r];
+    }
+    if (next != nullptr) {
+      const float s = 1.0f / (std::sqrt(norm_c * sum) + eps);
+      scale[r] = s;
+      float* out = next + r * width;
+      if (fused) {
 #pragma omp simd
-    for (int64_t j = 0; j < width; ++j) out[j] = row[j] * s;
+        for (int64_t j = 0; j < width; ++j) {
+          const float value = row[j];
+          out[j] = value * s;
+          row[j] = factor * value;
+        }
+      } else {
+#pragma omp simd
+        for (int64_t j = 0; j < width; ++j) out[j] = row[j] * s;
+      }
+    } else if (fused) {
+#pragma omp simd
+      for (int64_t j = 0; j < width; ++j) row[j] = factor * row[j];
+    }
   }
   if (!train) return 0.0;
-  const double loss = pair_loss(goodness, goodness_grad, b, p.out);
+  const double loss = fused ? pair_loss_value(goodness, b, p.out) : pair_loss(goodness, goodness_grad, b, p.out);
   double pos = 0.0, neg = 0.0;
   for (int64_t i = 0; i < b; ++i) {
     pos += goodness[i];
@@ -269,22 +290,23 @@ double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const 
     peer = coefficients;
   }
   // dLoss/dz, written over h: dg * d(goodness)/dh, zero where ReLU was off (h = 0 there).
-  const float c = goodness_mean_ ? 2.0f / static_cast<float>(p.out) : 2.0f;
   float* bias_grad = arena_.floats(p.bias_grad);
   constexpr int64_t block = 64;
   const int64_t blocks = (width + block - 1) / block;
 #pragma omp parallel
   {
+    if (!fused) {
 #pragma omp for schedule(static)
-    for (int64_t r = 0; r < b2; ++r) {
-      float* row = hidden + r * width;
-      const float factor = c * goodness_grad[r];
-      const bool positive = r < b && peer != nullptr;
-      for (int64_t j = 0; j < width; ++j) {
-        const float value = row[j];
-        float grad = factor * value;
-        if (positive && value > 0.0f) grad += peer[j];
-        row[j] = grad;
+      for (int64_t r = 0; r < b2; ++r) {
+        float* row = hidden + r * width;
+        const float factor = c * goodness_grad[r];
+        const bool positive = r < b && peer != nullptr;
+        for (int64_t j = 0; j < width; ++j) {
+          const float value = row[j];
+          float grad = factor * value;
+          if (positive && value > 0.0f) grad += peer[j];
+          row[j] = grad;
+        }
       }
     }
 #pragma omp for schedule(static)

@@ -31,6 +31,7 @@ class SymBa final : public ForwardForward {
       : ForwardForward(options, "ff_symba", symba_options()), alpha_(static_cast<float>(this->options().number("alpha"))) {}
 
  protected:
+  bool row_local_loss() const override { return false; }  // each pair's rows share one loss term
   double pair_loss(const float* g, float* dg, int64_t b, int64_t width) const override {
     (void)width;
     const float inv = 1.0f / static_cast<float>(b);

@@ -253,8 +253,10 @@ class ReproduceSections:
             worst = max(profile.get("shapes", []), default=None,
                         key=lambda s: s["time_share"] * (1 - s["gflops_in_step"] / s["ceiling_gflops"]) if s["ceiling_gflops"] else 0)
             median = profile.get("gemm_fraction_of_ceiling_median_in_step")
+            alone = profile.get("gemm_rate_vs_alone")
             text = (f"GEMMs {100 * profile['gemm_time_share']:.0f}% of the step at {100 * profile['gemm_fraction_of_ceiling_in_step']:.0f}% "
                     f"of their ceiling" + (f" ({100 * median:.0f}% of its median timing)" if median else "") +
+                    (f", {100 * alone:.0f}% of their own speed alone in the same layouts (rounds after each window)" if alone else "") +
                     f"; outside them {100 * max(0.0, 1 - profile['gemm_time_share']):.0f}%")
             if worst and worst["ceiling_gflops"]:
                 text += (f"; {worst['m']}x{worst['n']}x{worst['k']}{' A^T' if worst['trans_a'] else ''}{' B^T' if worst['trans_b'] else ''} "

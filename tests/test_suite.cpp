@@ -401,6 +401,16 @@ TEST_CASE("point: the step profile splits the windows' time into GEMMs and the r
   // bp runs forward, weight-gradient and input-gradient products: at least 3 distinct shapes.
   CHECK(profile.at("shapes").size() >= 3);
   CHECK(result.at("inference").at("softmax").at("profile").at("gemm_time_share").get<double>() > 0.0);
+  // The GEMMs in the step against the same shapes alone (the rounds' median rates): per shape, and
+  // over the step, the time the shapes' FLOPs take alone over the time they took in the step.
+  double alone_time = 0.0, step_time = 0.0;
+  for (const auto& s : profile.at("shapes")) {
+    REQUIRE(s.contains("alone_gflops"));
+    CHECK(s.at("alone_gflops").get<double>() > 0.0);
+    alone_time += s.at("time_share").get<double>() * s.at("gflops_in_step").get<double>() / s.at("alone_gflops").get<double>();
+    step_time += s.at("time_share").get<double>();
+  }
+  CHECK(profile.at("gemm_rate_vs_alone").get<double>() == Approx(alone_time / step_time).epsilon(1e-9));
   // The drift check: one ceiling round per timed window, each window's rate over its round.
   const auto& flops = result.at("flops_per_sample");
   const std::pair<const nlohmann::json*, double> measured_with_flops[] = {

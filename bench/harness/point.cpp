@@ -112,15 +112,35 @@ nlohmann::json measure_gemm_roofline(const std::vector<std::pair<MatmulShape, in
                                "timings of >= 20 ms; bf16 shapes in bf16"}};
 }
 
-double measure_gemm_ceiling_round(const std::vector<std::pair<MatmulShape, int64_t>>& executed, bool blocked, double seconds) {
+namespace {
+// A shape as the step profile pools it (post-ops, threads and packing aside).
+using ShapeKey = std::tuple<int64_t, int64_t, int64_t, bool, bool, bool>;
+ShapeKey shape_key(const MatmulShape& s) { return {s.m, s.n, s.k, s.trans_a, s.trans_b, s.bf16}; }
+// Per shape, each ceiling round's GFLOP/s alone in the plain layout and in the blocked one (0: not timed).
+struct RoundRates {
+  std::vector<double> plain, blocked;
+};
+using AloneRates = std::map<ShapeKey, RoundRates>;
+
+double ceiling_round(const std::vector<std::pair<MatmulShape, int64_t>>& executed, bool blocked, double seconds, AloneRates* alone) {
   double total_flops = 0.0, total_seconds = 0.0;
   for (const auto& [s, count] : executed) {
     if (count <= 0) continue;
     const auto ceiling = measure_gemm_ceiling(s, seconds, 1, blocked);
     total_flops += s.flops() * static_cast<double>(count);
     total_seconds += s.flops() * static_cast<double>(count) / (ceiling.gflops * 1e9);
+    if (alone != nullptr) {
+      auto& rates = (*alone)[shape_key(s)];
+      rates.plain.push_back(ceiling.plain_gflops);
+      rates.blocked.push_back(ceiling.blocked_gflops);
+    }
   }
   return total_seconds > 0 ? total_flops / total_seconds * 1e-9 : 0.0;
+}
+}  // namespace
+
+double measure_gemm_ceiling_round(const std::vector<std::pair<MatmulShape, int64_t>>& executed, bool blocked, double seconds) {
+  return ceiling_round(executed, blocked, seconds, nullptr);
 }
 
 double measure_gemm_rate() {
@@ -202,13 +222,16 @@ class GemmClock {
  public:
   explicit GemmClock(const MatmulCache& matmuls) : shapes_(matmuls.run_counts()), before_(matmuls.run_seconds_each()) {}
 
-  nlohmann::json profile(const MatmulCache& matmuls, double section_seconds, const nlohmann::json& roofline) const {
+  // `alone`: the ceiling rounds' per-shape rates (taken right after each window), for the GEMMs'
+  // speed in the step against the same shapes alone in the layouts the step runs them in.
+  nlohmann::json profile(const MatmulCache& matmuls, double section_seconds, const nlohmann::json& roofline,
+                         const AloneRates& alone = {}) const {
     // Per shape (primitives that differ only in post-ops or threads pooled), so a miss can be traced
     // to the shapes that lose.
     struct Pooled {
       double flops = 0.0, seconds = 0.0, packed_flops = 0.0;  // packed: runs that read B packed (inference)
     };
-    std::map<std::tuple<int64_t, int64_t, int64_t, bool, bool, bool>, Pooled> per_shape;
+    std::map<ShapeKey, Pooled> per_shape;
     const auto after = matmuls.run_seconds_each();
     double flops = 0.0, seconds = 0.0;
     bool concurrent = false;  // primitives made for fewer threads than the process's run side by side
@@ -217,7 +240,7 @@ class GemmClock {
       const double runs = static_cast<double>(after[i].second - before_[i].second);
       if (runs <= 0) continue;
       concurrent = concurrent || (s.threads > 0 && s.threads < threads());
-      auto& acc = per_shape[{s.m, s.n, s.k, s.trans_a, s.trans_b, s.bf16}];
+      auto& acc = per_shape[shape_key(s)];
       acc.flops += s.flops() * runs;
       acc.seconds += after[i].first - before_[i].first;
       if (s.packed_b) acc.packed_flops += s.flops() * runs;
@@ -226,8 +249,24 @@ class GemmClock {
     }
     const double wall = std::max(section_seconds, 1e-12);
     nlohmann::json shapes = nlohmann::json::array();
+    double alone_seconds = 0.0;  // the same GEMMs alone (median round rates), in the step's layouts
+    bool every_shape_alone = !alone.empty();
     for (const auto& [key, acc] : per_shape) {
       const auto& [m, n, k, ta, tb, bf16] = key;
+      double alone_gflops = 0.0;
+      if (const auto found = alone.find(key); found != alone.end() && !found->second.plain.empty()) {
+        const double plain = median(found->second.plain), packed_rate = median(found->second.blocked);
+        const double packed = acc.flops > 0 ? acc.packed_flops / acc.flops : 0.0;  // inference may read B packed
+        const double time = acc.flops * (1 - packed) / (plain * 1e9) + (packed > 0 && packed_rate > 0 ? acc.flops * packed / (packed_rate * 1e9) : 0.0);
+        if (plain > 0 && time > 0) {
+          alone_gflops = acc.flops / time * 1e-9;
+          alone_seconds += time;
+        } else {
+          every_shape_alone = false;
+        }
+      } else {
+        every_shape_alone = false;
+      }
       double ceiling = 0.0, median = 0.0;
       for (const auto& c : roofline["shapes"])
         if (c["m"] == m && c["n"] == n && c["k"] == k && c["trans_a"] == ta && c["trans_b"] == tb && c["bf16"] == bf16) {
@@ -238,15 +277,22 @@ class GemmClock {
                         {"time_share", acc.seconds / wall}, {"gflops_in_step", acc.seconds > 0 ? acc.flops / acc.seconds * 1e-9 : 0.0},
                         {"ceiling_gflops", ceiling}, {"ceiling_median_gflops", median},
                         {"packed_b_share", acc.flops > 0 ? acc.packed_flops / acc.flops : 0.0}});
+      if (alone_gflops > 0) shapes.back()["alone_gflops"] = alone_gflops;
     }
     const double rate = seconds > 0 ? flops / seconds * 1e-9 : 0.0;
-    return {{"shapes", shapes}, {"concurrent_callers", concurrent}, {"gemm_time_share", seconds / wall}, {"gemm_gflops_in_step", rate},
+    nlohmann::json result = {{"shapes", shapes}, {"concurrent_callers", concurrent}, {"gemm_time_share", seconds / wall}, {"gemm_gflops_in_step", rate},
             {"gemm_fraction_of_ceiling_in_step", rate / std::max(roofline["gflops"].get<double>(), 1e-12)},
             {"gemm_fraction_of_ceiling_median_in_step", rate / std::max(roofline["median_gflops"].get<double>(), 1e-12)},
             {"method", "wall time inside Matmul::run over the timed windows' wall time; the GEMMs' rate there over the same "
                        "shapes' ceiling. With concurrent_callers (a schedule that runs single-thread GEMMs on several threads "
                        "at once) the times are summed over the threads, so the share can exceed 1 and the rate is one "
                        "thread's: neither compares with the all-thread ceiling"}};
+    // The same GEMMs alone, timed in the rounds after the windows, in the layouts the step runs
+    // (plain, packed where inference reads packed weights): their time over the step's GEMM time.
+    if (every_shape_alone && seconds > 0) {
+      result["gemm_rate_vs_alone"] = alone_seconds / seconds;
+    }
+    return result;
   }
 
  private:
@@ -307,6 +353,7 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
   double windows_seconds = 0.0;
   const GemmClock train_clock(algorithm.matmuls());
   std::vector<double> rounds;  // the ceiling again right after each window (paired with it)
+  AloneRates train_alone;      // and each shape's rates in it
   for (int64_t r = 0; r < point.repeats; ++r) {
     const auto start = Clock::now();
     for (int64_t s = 0; s < point.steps; ++s) {
@@ -317,11 +364,11 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
     windows_seconds += window;
     peak_live = std::max(peak_live, algorithm.arena().peak_live_activation_bytes());
     rates.push_back(static_cast<double>(point.steps * b) / window);
-    rounds.push_back(measure_gemm_ceiling_round(after, everything));
+    rounds.push_back(ceiling_round(after, everything, 0.01, &train_alone));
     if (progress) progress(static_cast<double>(r + 1) / total_windows, fmt::format("train {:.0f} samples/s", rates.back()));
   }
   const double train_rate = median(rates);
-  result["step_profile"] = train_clock.profile(algorithm.matmuls(), windows_seconds, result["roofline"]);
+  result["step_profile"] = train_clock.profile(algorithm.matmuls(), windows_seconds, result["roofline"], train_alone);
   result["census_at_init"] = census_json(value_census(algorithm.arena()));
   result["train"] = {{"samples_per_s", rates}, {"samples_per_s_median", train_rate},
                      {"samples_per_s_min", *std::min_element(rates.begin(), rates.end())},
@@ -344,6 +391,7 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
     const GemmClock mode_clock(algorithm.matmuls());
     double mode_seconds = 0.0;
     std::vector<double> mode_rounds;
+    AloneRates mode_alone;
     for (int64_t r = 0; r < point.repeats; ++r) {
       const auto start = Clock::now();
       for (int64_t s = 0; s < point.steps; ++s)
@@ -351,7 +399,7 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
       const double window = since(start);
       mode_seconds += window;
       mode_rates.push_back(static_cast<double>(point.steps * b) / window);
-      mode_rounds.push_back(measure_gemm_ceiling_round(counts));
+      mode_rounds.push_back(ceiling_round(counts, true, 0.01, &mode_alone));
       if (progress)
         progress((static_cast<double>(point.repeats) * (1 + static_cast<double>(m)) + static_cast<double>(r + 1)) / total_windows,
                  fmt::format("predict {} {:.0f} samples/s", modes[m], mode_rates.back()));
@@ -361,7 +409,7 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
     result["inference"][modes[m]] = {{"samples_per_s", mode_rates}, {"samples_per_s_median", rate},
                                      {"gflops", rate * flops * 1e-9}, {"roofline_gflops", mode_roofline["gflops"]},
                                      {"roofline_fraction", rate * flops * 1e-9 / mode_roofline["gflops"].get<double>()},
-                                     {"profile", mode_clock.profile(algorithm.matmuls(), mode_seconds, mode_roofline)},
+                                     {"profile", mode_clock.profile(algorithm.matmuls(), mode_seconds, mode_roofline, mode_alone)},
                                      {"paired", paired_fractions(mode_rates, mode_rounds, flops)}};
   }
   if (point.trained_epochs > 0) result["train_after_training"] = time_after_training(point, algorithm, train_rate, progress);

@@ -39,6 +39,36 @@ class SpeedSections:
             if axis:
                 self.sweep_plots(experiment, points, axis)
             self.inference_plot(experiment, points)
+        self.outside_gemm_findings()
+
+    def outside_gemm_findings(self):
+        """How the step's two parts scale with threads: the same training configuration (algorithm,
+        model, batch, options; every experiment that measured it) at its fewest and most threads,
+        the GEMMs' time per step against the time outside them (from the step profile's GEMM share),
+        medians over the points at each thread count."""
+        groups = defaultdict(lambda: defaultdict(list))
+        for p in self.ok:
+            profile = p.get("step_profile")
+            if p["point"]["measure"] != "throughput" or not profile or self.concurrent_gemms(p, profile):
+                continue
+            key = (p["point"]["label"], p["model"], p["point"]["batch"], json.dumps(p["point"].get("options", {}), sort_keys=True))
+            step = p["train"]["step_ms_median"]
+            share = profile["gemm_time_share"]
+            groups[key][p["point"]["threads"]].append((step * share, step * (1 - share)))
+        for (label, model, batch, _), by_threads in sorted(groups.items()):
+            if len(by_threads) < 2:
+                continue
+            few, many = min(by_threads), max(by_threads)
+            gemm_a, out_a = (med([x[i] for x in by_threads[few]]) for i in (0, 1))
+            gemm_b, out_b = (med([x[i] for x in by_threads[many]]) for i in (0, 1))
+            if out_b <= 0 or gemm_b <= 0:
+                continue
+            counts = f"{len(by_threads[few])} and {len(by_threads[many])} point(s)"
+            self.findings.append(
+                f"{label} {model}, B {batch}, {few} -> {many} threads ({counts}, medians): the GEMMs' time per step fell "
+                f"{gemm_a / gemm_b:.2f}x ({gemm_a:.2f} -> {gemm_b:.2f} ms), the time outside them {out_a / out_b:.2f}x "
+                f"({out_a:.2f} -> {out_b:.2f} ms); the share outside the GEMMs went from {100 * out_a / (gemm_a + out_a):.0f}% "
+                f"to {100 * out_b / (gemm_b + out_b):.0f}%.")
 
     def sweep_plots(self, experiment, points, axis):
         labels = sorted({p["point"]["label"] for p in points})

@@ -1,0 +1,43 @@
+#!/usr/bin/python3
+"""The report's thread-scaling finding for a step's two parts: the same configuration at its fewest and
+most threads, the GEMMs' time per step against the time outside them, medians over the points."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from report_common import ReportBase  # noqa: E402
+from report_speed import SpeedSections  # noqa: E402
+
+
+def point(threads, step_ms, gemm_share, experiment="width", options=None):
+    return {"status": "ok", "model": "[784,8]->10", "train": {"step_ms_median": step_ms},
+            "step_profile": {"gemm_time_share": gemm_share, "concurrent_callers": False},
+            "point": {"experiment": experiment, "label": "ff", "measure": "throughput", "batch": 256, "threads": threads,
+                      "options": options or {}}}
+
+
+class Fake(SpeedSections):
+    concurrent_gemms = staticmethod(ReportBase.concurrent_gemms)
+
+    def __init__(self, points):
+        self.ok, self.findings = points, []
+
+
+def main():
+    # 1 thread: 10 ms, 90 % in GEMMs (9 + 1 ms); 2 threads, two points: 6 ms at 75 % and 8 ms at 75 %
+    # (medians 5.25 ms GEMMs, 1.75 ms outside); another configuration (options) stays apart.
+    points = [point(1, 10.0, 0.9), point(2, 6.0, 0.75), point(2, 8.0, 0.75, experiment="threads"),
+              point(1, 5.0, 0.5, options={"lr": 0.1})]
+    report = Fake(points)
+    report.outside_gemm_findings()
+    assert len(report.findings) == 1, report.findings
+    finding = report.findings[0]
+    assert "1 -> 2 threads (1 and 2 point(s), medians)" in finding, finding
+    assert "fell 1.71x (9.00 -> 5.25 ms)" in finding, finding
+    assert "the time outside them 0.57x (1.00 -> 1.75 ms)" in finding, finding
+    assert "from 10% to 25%" in finding, finding
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()

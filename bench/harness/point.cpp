@@ -122,26 +122,26 @@ struct RoundRates {
 };
 using AloneRates = std::map<ShapeKey, RoundRates>;
 
-double ceiling_round(const std::vector<std::pair<MatmulShape, int64_t>>& executed, bool blocked, double seconds, AloneRates* alone) {
+// One round of the step's ceiling: each shape timed once (a timing of >= `seconds`, plain and, with
+// `blocked`, the preferred layout), the step's matmul FLOPs over the summed times; each shape's
+// rates go into `alone`. The throughput measurement takes one round right after each timed window,
+// so every window has a ceiling taken seconds apart from it, not minutes: on a machine whose speed
+// drifts (a shared VM drifts by 10 % from minute to minute) the window-to-round ratios compare like
+// with like.
+double ceiling_round(const std::vector<std::pair<MatmulShape, int64_t>>& executed, bool blocked, double seconds, AloneRates& alone) {
   double total_flops = 0.0, total_seconds = 0.0;
   for (const auto& [s, count] : executed) {
     if (count <= 0) continue;
     const auto ceiling = measure_gemm_ceiling(s, seconds, 1, blocked);
     total_flops += s.flops() * static_cast<double>(count);
     total_seconds += s.flops() * static_cast<double>(count) / (ceiling.gflops * 1e9);
-    if (alone != nullptr) {
-      auto& rates = (*alone)[shape_key(s)];
-      rates.plain.push_back(ceiling.plain_gflops);
-      rates.blocked.push_back(ceiling.blocked_gflops);
-    }
+    auto& rates = alone[shape_key(s)];
+    rates.plain.push_back(ceiling.plain_gflops);
+    rates.blocked.push_back(ceiling.blocked_gflops);
   }
   return total_seconds > 0 ? total_flops / total_seconds * 1e-9 : 0.0;
 }
 }  // namespace
-
-double measure_gemm_ceiling_round(const std::vector<std::pair<MatmulShape, int64_t>>& executed, bool blocked, double seconds) {
-  return ceiling_round(executed, blocked, seconds, nullptr);
-}
 
 double measure_gemm_rate() {
   MatmulShape shape;
@@ -364,7 +364,7 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
     windows_seconds += window;
     peak_live = std::max(peak_live, algorithm.arena().peak_live_activation_bytes());
     rates.push_back(static_cast<double>(point.steps * b) / window);
-    rounds.push_back(ceiling_round(after, everything, 0.01, &train_alone));
+    rounds.push_back(ceiling_round(after, everything, 0.01, train_alone));
     if (progress) progress(static_cast<double>(r + 1) / total_windows, fmt::format("train {:.0f} samples/s", rates.back()));
   }
   const double train_rate = median(rates);
@@ -399,7 +399,7 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
       const double window = since(start);
       mode_seconds += window;
       mode_rates.push_back(static_cast<double>(point.steps * b) / window);
-      mode_rounds.push_back(ceiling_round(counts, true, 0.01, &mode_alone));
+      mode_rounds.push_back(ceiling_round(counts, true, 0.01, mode_alone));
       if (progress)
         progress((static_cast<double>(point.repeats) * (1 + static_cast<double>(m)) + static_cast<double>(r + 1)) / total_windows,
                  fmt::format("predict {} {:.0f} samples/s", modes[m], mode_rates.back()));

@@ -31,14 +31,6 @@ nlohmann::json run_point(const SuitePoint& point, const ProgressFn& progress, Co
 // times the plain layout only (plain_gflops; gflops is then the plain figure too).
 nlohmann::json measure_gemm_roofline(const std::vector<std::pair<MatmulShape, int64_t>>& shapes, bool blocked = true);
 
-// One round of the same ceiling: each shape timed once (a timing of >= `seconds`, plain and, with
-// `blocked`, the preferred layout), the step's matmul FLOPs over the summed times. The throughput
-// measurement takes one round right after each timed window, so every window has a ceiling taken
-// seconds apart from it, not minutes: on a machine whose speed drifts (a shared VM drifts by 10 %
-// from minute to minute) the window-to-round ratios compare like with like.
-double measure_gemm_ceiling_round(const std::vector<std::pair<MatmulShape, int64_t>>& shapes, bool blocked = true,
-                                  double seconds = 0.01);
-
 // This machine's f32 GEMM GFLOP/s on a mid-sized shape (256x1000x1000) on the process's threads:
 // for estimates, not for results.
 double measure_gemm_rate();

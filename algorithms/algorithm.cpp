@@ -224,6 +224,7 @@ int64_t Algorithm::best_class(const float* row, int64_t classes) {
 
 StepStats Algorithm::train_step(const float* x, const int32_t* labels) {
   ++weights_version_;
+  phases_.start();
   return step(x, labels);
 }
 

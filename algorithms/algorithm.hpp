@@ -19,6 +19,7 @@
 #include "algorithms/backend/arena.hpp"
 #include "algorithms/backend/communicator.hpp"
 #include "algorithms/backend/matmul.hpp"
+#include "algorithms/backend/phases.hpp"
 
 namespace ffb {
 
@@ -152,6 +153,8 @@ class Algorithm {
   int64_t batch() const { return batch_; }
   const Options& options() const { return *options_; }
   const MatmulCache& matmuls() const { return matmuls_; }
+  // The step's parts and their accumulated wall time (empty where an algorithm names none).
+  const StepPhases& phases() const { return phases_; }
 
   // Distributed training (algorithms/backend/communicator.hpp). Called before setup(); throws,
   // saying why and what to use instead, when the algorithm cannot train in that mode. In "data"
@@ -226,6 +229,7 @@ class Algorithm {
   int64_t batch_ = 0;
   std::unique_ptr<Options> options_;
   MatmulCache matmuls_;
+  StepPhases phases_;  // named in plan_buffers, lapped by step()
   Arena arena_;
   BufferId score_buffer_;   // B x K, planned by every algorithm for evaluate()
   BufferId input_buffer_;   // B x D, planned by every algorithm for padded prediction

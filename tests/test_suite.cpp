@@ -379,6 +379,45 @@ TEST_CASE("point: scope 'train' times the training windows and the plain GEMM ra
   CHECK_THROWS_WITH(SuitePoint::from_json(bad), Catch::Contains("scope 'most'"));
 }
 
+TEST_CASE("point: the step's parts sum to the step and hold its products", "[suite]") {
+  for (const std::string algorithm : {"bp", "ff"}) {
+    INFO(algorithm);
+    const auto suite = parse(with_experiment(R"({"name": "x", "measure": "throughput", "hidden": [32, 32],
+        "batch": 16, "steps": 3, "warmup": 1, "repeats": 2, "algorithms": [{"algorithm": ")" + algorithm + R"("}]})"));
+    const auto result = run_point(suite.points.at(0), nullptr);
+    REQUIRE(result.at("status") == "ok");
+    const auto& parts = result.at("step_parts");
+    const double step = parts.at("step_us").get<double>(), summed = parts.at("summed_us_per_step").get<double>();
+    double total = 0.0, products = 0.0;
+    for (const auto& part : parts.at("parts")) {
+      const auto name = part.at("part").get<std::string>();
+      const double us = part.at("us_per_step").get<double>();
+      CHECK(us > 0.0);
+      total += us;
+      // bp's product parts hold every product; ff's neutral pass and classifier hold products too.
+      if (name.find("products") != std::string::npos || name.find("neutral") != std::string::npos ||
+          name.find("classifier") != std::string::npos)
+        products += us;
+    }
+    CHECK(total == Approx(summed).epsilon(1e-9));
+    // The laps run from the step's start to its last part: all of the step but the loop around it.
+    CHECK(summed <= step);
+    CHECK(summed >= 0.5 * step);
+    // Every GEMM runs inside a part that names products (its clock reads are inside the laps').
+    const double gemm = result.at("step_profile").at("gemm_time_share").get<double>() * step;
+    CHECK(gemm > 0.0);
+    CHECK(products >= gemm * (1.0 - 1e-9));
+  }
+  // The names are the algorithm's own, in step order.
+  const auto suite = parse(with_experiment(R"({"name": "x", "measure": "throughput", "hidden": [32, 32],
+      "batch": 16, "steps": 2, "warmup": 1, "repeats": 1, "algorithms": [{"algorithm": "bp"}]})"));
+  const auto result = run_point(suite.points.at(0), nullptr);
+  const auto& parts = result.at("step_parts").at("parts");
+  REQUIRE(parts.size() >= 5);
+  CHECK(parts[0].at("part").get<std::string>().rfind("forward products", 0) == 0);
+  CHECK(parts.back().at("part").get<std::string>() == "update");
+}
+
 TEST_CASE("point: the step profile splits the windows' time into GEMMs and the rest, per shape", "[suite]") {
   const auto suite = parse(with_experiment(R"({"name": "x", "measure": "throughput", "hidden": [32, 32],
       "batch": 16, "steps": 3, "warmup": 1, "repeats": 2, "algorithms": [{"algorithm": "bp"}]})"));

@@ -36,6 +36,8 @@ void Backprop::weights_changed() {
 }
 
 void Backprop::plan_buffers(MemoryPlan& plan) {
+  phases_.define({"forward products (bias and ReLU fused)", "softmax loss and its gradient", "weight-gradient products (and the output bias gradient)",
+                  "error products (dLoss/dx)", "ReLU backward and bias gradient", "update"});
   const auto& spec = spec_;
   const int64_t depth = static_cast<int64_t>(spec.hidden.size());
   const int64_t b = batch_;
@@ -129,6 +131,7 @@ StepStats Backprop::step(const float* x, const int32_t* labels) {
   const int64_t b = batch_;
   arena_.reset_live();
   forward(x, true);
+  phases_.lap(kForward);
   StepStats stats;
   stats.samples = b;
   const Mat logits(arena_.floats(logits_), b, spec_.classes);
@@ -141,6 +144,7 @@ StepStats Backprop::step(const float* x, const int32_t* labels) {
   arena_.mark_live(dz_id);
   kern::softmax_xent_backward(Mat(arena_.floats(dz_id), b, spec_.classes), probs, labels, 1.0f / static_cast<float>(b));
   arena_.mark_dead(probs_);
+  phases_.lap(kLoss);
   void* scratch = scratchpad();
   ++step_;
   for (int64_t l = depth; l >= 0; --l) {
@@ -155,13 +159,16 @@ StepStats Backprop::step(const float* x, const int32_t* labels) {
       std::memset(arena_.floats(p.bias_grad), 0, static_cast<size_t>(p.out) * sizeof(float));
       kern::bias_grad_accumulate(arena_.floats(p.bias_grad), Mat(dz, b, p.out));
     }
+    phases_.lap(kWeightGrad);
     if (l > 0) {
       arena_.mark_live(dx_id);
       float* dx = arena_.floats(dx_id);
       propagate_error(l, dz_matmul, dx);
+      phases_.lap(kError);
       const Mat a(arena_.floats(activations_[l - 1]), b, p.in);
       // The layer below's dz, and its bias gradient in the same pass.
       kern::relu_backward_bias_grad(Mat(dx, b, p.in), arena_.floats(layers_[l - 1].bias_grad), Mat(dx, b, p.in), a);
+      phases_.lap(kRelu);
       arena_.mark_dead(dz_id);
       std::swap(dz_id, dx_id);
     }
@@ -171,6 +178,7 @@ StepStats Backprop::step(const float* x, const int32_t* labels) {
     average_gradients(arena_.floats(p.bias_grad), p.out);
     p.update(arena_, optimizer_, step_);
     p.refresh_bf16(arena_);
+    phases_.lap(kUpdate);
     if (l > 0) {
       arena_.mark_dead(activations_[l - 1]);
       activation_operands_[l - 1].mark_dead(arena_);

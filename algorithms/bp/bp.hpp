@@ -41,6 +41,8 @@ class Backprop : public Algorithm {
   bool bf16() const { return bf16_; }
 
  private:
+  // The step's parts (StepPhases), in the order a step runs them (the backward parts per layer).
+  enum Part : size_t { kForward, kLoss, kWeightGrad, kError, kRelu, kUpdate };
   // Forward through every layer; logits land in logits_. Marks activations live as it goes.
   // `training` selects the training matmuls (bf16 when asked) over the f32 inference ones.
   void forward(const float* x, bool training = false);

@@ -204,6 +204,9 @@ void ForwardForward::plan_buffers(MemoryPlan& plan) {
       classifier_grad_.push_back(&matmul_op({.m = spec.hidden[l], .n = k, .k = b, .trans_a = true}));
     }
   }
+  phases_.define({"neutral pass (products, normalisation, classifier logits)", "classifier (loss, gradient, update)",
+                  "negative labels", "pair inputs embedded and normalised", "forward products", "goodness, normalisation, dLoss/dz",
+                  "pair loss", "bias gradient", "weight-gradient products", "update", "pipelined layers (all parts)"});
   // The pipelined layers run at the same time, so each also has a scratchpad of its own (the shared
   // one, scratchpad_, is planned by Algorithm::setup after this).
   for (size_t l = 0; l < stage_ops_.size(); ++l)

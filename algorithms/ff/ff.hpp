@@ -114,6 +114,8 @@ class ForwardForward : public Algorithm {
   void boundary_after_step();
 
   void weights_changed() override;
+  // The step's parts (StepPhases), in the order a step runs them.
+  enum Part : size_t { kNeutral, kClassifier, kNegatives, kInputs, kForward, kGoodness, kLoss, kBiasGrad, kWeightGrad, kUpdate, kPipelined };
   std::string name_;
   OptimizerConfig optimizer_, classifier_optimizer_;
   float base_lr_ = 0.0f, base_classifier_lr_ = 0.0f;  // before the epoch's lr_decay_start factor

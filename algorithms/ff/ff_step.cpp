@@ -175,23 +175,29 @@ StepStats ForwardForward::step(const float* x, const int32_t* labels) {
     boundary_before_step();
     stats.loss = pipeline_pass(nullptr, stats);
     boundary_after_step();
+    phases_.lap(kPipelined);
     return stats;
   }
   if (classifier_) {
     neutral_forward(x, false);
+    phases_.lap(kNeutral);
     train_classifier(x, labels, stats);
+    phases_.lap(kClassifier);
   }
   choose_negatives(labels);
+  phases_.lap(kNegatives);
   // The pair's input (positives, then the same images with their negative labels), embedded and
   // normalised in one pass per row.
   BufferId current = normalized_a_, next = normalized_b_;
   arena_.mark_live(current);
   embed_normalized(arena_.floats(current), arena_.floats(scale_), x, b, labels, static_cast<const int32_t*>(arena_.raw(negatives_)));
+  phases_.lap(kInputs);
   double total_loss = 0.0;
   if (pipelined_) {
     boundary_before_step();
     total_loss = pipeline_pass(arena_.floats(current), stats);
     boundary_after_step();
+    phases_.lap(kPipelined);
     arena_.mark_dead(current);
     stats.loss = total_loss;
     return stats;
@@ -223,6 +229,7 @@ double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const 
   float* hidden = arena_.floats(buffers.hidden);
   const void* input_matmul = buffers.input.prepare(arena_, input, b2 * p.in);
   forward.run(input_matmul, p.matmul_weight(arena_), hidden, arena_.floats(p.bias), scratch);
+  phases_.lap(kForward);
   const Mat h(hidden, b2, p.out);
   // Between the two GEMMs, two parallel regions instead of one per kernel. (1) Per row, one sum of
   // squares gives the goodness and the next layer's normalised input; where each row's loss
@@ -273,6 +280,7 @@ double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const 
       for (int64_t j = 0; j < width; ++j) row[j] = factor * row[j];
     }
   }
+  phases_.lap(kGoodness);
   if (!train) return 0.0;
   const double loss = fused ? pair_loss_value(goodness, b, p.out) : pair_loss(goodness, goodness_grad, b, p.out);
   double pos = 0.0, neg = 0.0;
@@ -289,6 +297,7 @@ double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const 
     stats.layer_loss[l] += static_cast<float>(peer_normalization_step(l, h, coefficients));
     peer = coefficients;
   }
+  phases_.lap(kLoss);
   // dLoss/dz, written over h: dg * d(goodness)/dh, zero where ReLU was off (h = 0 there).
   float* bias_grad = arena_.floats(p.bias_grad);
   constexpr int64_t block = 64;
@@ -321,12 +330,15 @@ double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const 
       for (int64_t n = begin; n < end; ++n) bias_grad[n] = 0.0f + acc[n - begin];
     }
   }
+  phases_.lap(kBiasGrad);
   const void* grad_matmul = buffers.grad.prepare(arena_, hidden, b2 * p.out);
   weight_grad.run(input_matmul, grad_matmul, arena_.floats(p.weight_grad), nullptr, scratch);
+  phases_.lap(kWeightGrad);
   average_gradients(arena_.floats(p.weight_grad), p.in * p.out);  // data mode: the ranks' mean
   average_gradients(arena_.floats(p.bias_grad), p.out);
   p.update(arena_, optimizer_, step_);
   p.refresh_bf16(arena_);
+  phases_.lap(kUpdate);
   return loss;
 }
 

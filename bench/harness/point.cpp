@@ -352,6 +352,7 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
   int64_t peak_live = 0;
   double windows_seconds = 0.0;
   const GemmClock train_clock(algorithm.matmuls());
+  const std::vector<double> phases_before = algorithm.phases().seconds();
   std::vector<double> rounds;  // the ceiling again right after each window (paired with it)
   AloneRates train_alone;      // and each shape's rates in it
   for (int64_t r = 0; r < point.repeats; ++r) {
@@ -369,6 +370,22 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
   }
   const double train_rate = median(rates);
   result["step_profile"] = train_clock.profile(algorithm.matmuls(), windows_seconds, result["roofline"], train_alone);
+  if (!algorithm.phases().names().empty()) {
+    // The step's parts (the algorithm's own lap clock on the step's thread), per step over the
+    // timed windows: where the time outside the products goes, and how each part scales with threads.
+    const double steps = static_cast<double>(point.repeats * point.steps);
+    nlohmann::json parts = nlohmann::json::array();
+    double summed = 0.0;
+    for (size_t i = 0; i < algorithm.phases().names().size(); ++i) {
+      const double us = (algorithm.phases().seconds()[i] - phases_before[i]) / steps * 1e6;
+      summed += us;
+      if (us > 0.0) parts.push_back({{"part", algorithm.phases().names()[i]}, {"us_per_step", us}});
+    }
+    result["step_parts"] = {{"parts", parts}, {"summed_us_per_step", summed}, {"step_us", windows_seconds / steps * 1e6},
+                            {"method", "the algorithm's lap clock: the wall time from the end of one part to the end of the "
+                                       "next, on the thread running the step, summed over layers, per step over the timed "
+                                       "windows; the parts sum to the step but for the loop around it"}};
+  }
   result["census_at_init"] = census_json(value_census(algorithm.arena()));
   result["train"] = {{"samples_per_s", rates}, {"samples_per_s_median", train_rate},
                      {"samples_per_s_min", *std::min_element(rates.begin(), rates.end())},

@@ -1,5 +1,6 @@
 """Report sections on published setups: the published figures, the reference setup, reproduction bands, tuning, performance targets."""
 from report_common import *  # noqa: F401,F403  (plt, helpers, the published figures)
+from report_speed import parts_outside_products
 
 
 def plain_layout_bound(p, profile):
@@ -266,6 +267,13 @@ class ReproduceSections:
                 text += (f"; plain-layout bound {100 * bound:.0f}% (the step's GEMMs in the layouts it runs, at their own "
                          f"isolated speed, nothing outside them)")
             return text
+        def parts_text(p):
+            # The largest parts of the step that hold no product (the algorithm's lap clock).
+            outside = list(parts_outside_products(p).items())[:3]
+            if not outside:
+                return ""
+            return ("; largest parts outside the products: " + ", ".join(f"{name} {us:.0f} us" for name, us in outside) +
+                    f" (of a {p['step_parts']['step_us']:.0f} us step)")
         def paired_text(measured):
             # The drift check: each window against a ceiling round taken right after it (the verdict
             # stays with the ceiling's fastest timings, the stricter figure).
@@ -286,7 +294,7 @@ class ReproduceSections:
                 rows.append([f"{algorithm} train >= {100 * goal:.0f}% of the GEMM ceiling (width {width}, B {p['point']['batch']}, "
                              f"{p['point']['threads']} thread{'s' if p['point']['threads'] > 1 else ''})",
                              f"{100 * fraction:.0f}%" + paired_text(p["train"]) +
-                             ("" if met else f"; profile: {gemm_profile(p, p.get('step_profile'))}"),
+                             ("" if met else f"; profile: {gemm_profile(p, p.get('step_profile'))}{parts_text(p)}"),
                              "met" if met else "missed"])
                 for mode, inference in sorted(p.get("inference", {}).items()):
                     if width < 1000 or "roofline_fraction" not in inference:

@@ -2,6 +2,16 @@
 from report_common import *  # noqa: F401,F403  (plt, helpers, the published figures)
 
 
+def parts_outside_products(p):
+    """A throughput point's step parts (the algorithm's lap clock, us per step) that hold no product:
+    name -> us, largest first. Parts naming products, and FF's neutral pass (its products with their
+    normalisation), are left out. Empty for a result from before the parts were recorded."""
+    parts = (p.get("step_parts") or {}).get("parts", [])
+    outside = [(q["part"], q["us_per_step"]) for q in parts
+               if "products" not in q["part"] and not q["part"].startswith("neutral pass")]
+    return dict(sorted(outside, key=lambda kv: -kv[1]))
+
+
 class SpeedSections:
     def throughput(self):
         groups = self.by_experiment("throughput")
@@ -54,7 +64,7 @@ class SpeedSections:
             key = (p["point"]["label"], p["model"], p["point"]["batch"], json.dumps(p["point"].get("options", {}), sort_keys=True))
             step = p["train"]["step_ms_median"]
             share = profile["gemm_time_share"]
-            groups[key][p["point"]["threads"]].append((step * share, step * (1 - share)))
+            groups[key][p["point"]["threads"]].append((step * share, step * (1 - share), parts_outside_products(p)))
         for (label, model, batch, _), by_threads in sorted(groups.items()):
             if len(by_threads) < 2:
                 continue
@@ -68,7 +78,22 @@ class SpeedSections:
                 f"{label} {model}, B {batch}, {few} -> {many} threads ({counts}, medians): the GEMMs' time per step fell "
                 f"{gemm_a / gemm_b:.2f}x ({gemm_a:.2f} -> {gemm_b:.2f} ms), the time outside them {out_a / out_b:.2f}x "
                 f"({out_a:.2f} -> {out_b:.2f} ms); the share outside the GEMMs went from {100 * out_a / (gemm_a + out_a):.0f}% "
-                f"to {100 * out_b / (gemm_b + out_b):.0f}%.")
+                f"to {100 * out_b / (gemm_b + out_b):.0f}%." + self.parts_scaling(by_threads[few], by_threads[many]))
+
+    @staticmethod
+    def parts_scaling(few, many):
+        """The parts outside the products at the fewest and the most threads (medians over the points
+        that recorded parts), the four largest at the most threads: which parts do not speed up."""
+        def medians(points):
+            recorded = [x[2] for x in points if x[2]]
+            names = set.intersection(*(set(r) for r in recorded)) if recorded else set()
+            return {name: med([r[name] for r in recorded]) for name in names}
+        a, b = medians(few), medians(many)
+        shared = sorted(set(a) & set(b), key=lambda name: -b[name])[:4]
+        if not shared:
+            return ""
+        return " Outside the products, per part (us per step): " + "; ".join(
+            f"{name} {a[name]:.0f} -> {b[name]:.0f} ({a[name] / b[name]:.2f}x)" for name in shared) + "."
 
     def sweep_plots(self, experiment, points, axis):
         labels = sorted({p["point"]["label"] for p in points})

@@ -9,8 +9,9 @@ from report_common import ReportBase  # noqa: E402
 from report_speed import SpeedSections  # noqa: E402
 
 
-def point(threads, step_ms, gemm_share, experiment="width", options=None):
+def point(threads, step_ms, gemm_share, experiment="width", options=None, parts=None):
     return {"status": "ok", "model": "[784,8]->10", "train": {"step_ms_median": step_ms},
+            "step_parts": {"parts": [{"part": name, "us_per_step": us} for name, us in (parts or {}).items()]},
             "step_profile": {"gemm_time_share": gemm_share, "concurrent_callers": False},
             "point": {"experiment": experiment, "label": "ff", "measure": "throughput", "batch": 256, "threads": threads,
                       "options": options or {}}}
@@ -36,6 +37,17 @@ def main():
     assert "fell 1.71x (9.00 -> 5.25 ms)" in finding, finding
     assert "the time outside them 0.57x (1.00 -> 1.75 ms)" in finding, finding
     assert "from 10% to 25%" in finding, finding
+    assert "per part" not in finding, finding  # no point recorded its parts
+    # With parts: the parts without products, medians per thread count, largest at the most threads
+    # first; product parts and FF's neutral pass left out.
+    parts1 = {"forward products": 4000.0, "neutral pass (products)": 900.0, "update": 300.0, "inputs": 150.0}
+    points = [point(1, 10.0, 0.9, parts=parts1),
+              point(2, 6.0, 0.75, parts={"forward products": 2000.0, "update": 500.0, "inputs": 100.0}),
+              point(2, 8.0, 0.75, experiment="threads", parts={"forward products": 2100.0, "update": 700.0, "inputs": 120.0})]
+    report = Fake(points)
+    report.outside_gemm_findings()
+    finding = report.findings[0]
+    assert finding.endswith(" Outside the products, per part (us per step): update 300 -> 600 (0.50x); inputs 150 -> 110 (1.36x)."), finding
     print("ok")
 
 

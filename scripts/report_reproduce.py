@@ -25,6 +25,19 @@ def plain_layout_bound(p, profile):
     return at_best / at_plain if at_plain else None
 
 
+def paired_text(measured):
+    """The drift check beside a target's figure: each timed window against a ceiling round taken right
+    after it, the median and (two or more windows) the windows' range, so a met or missed verdict
+    near its goal reads against the run's own spread. The verdict stays with the ceiling's fastest
+    timings, the stricter figure."""
+    paired = measured.get("paired") or {}
+    if "roofline_fraction" not in paired:
+        return ""
+    fractions = paired.get("fractions") or []
+    spread = (f", windows {100 * min(fractions):.0f}-{100 * max(fractions):.0f}%" if len(fractions) >= 2 else "")
+    return f" (paired with a ceiling round after each window: {100 * paired['roofline_fraction']:.0f}%{spread})"
+
+
 class ReproduceSections:
     def published(self):
         self.lines += ["## Published figures beside ours", "",
@@ -274,13 +287,6 @@ class ReproduceSections:
                 return ""
             return ("; largest parts outside the products: " + ", ".join(f"{name} {us:.0f} us" for name, us in outside) +
                     f" (of a {p['step_parts']['step_us']:.0f} us step)")
-        def paired_text(measured):
-            # The drift check: each window against a ceiling round taken right after it (the verdict
-            # stays with the ceiling's fastest timings, the stricter figure).
-            paired = measured.get("paired") or {}
-            if "roofline_fraction" not in paired:
-                return ""
-            return f" (paired with a ceiling round after each window: {100 * paired['roofline_fraction']:.0f}%)"
         for algorithm, goals in (("ff", ((500, 0.80), (1000, 0.90))), ("bp", ((500, 0.90),))):
             candidates = [p for p in throughput if p["point"]["label"] == algorithm and plain(p) and p["point"]["batch"] >= 256
                           and len(set(p["point"]["hidden"])) == 1 and p["point"]["experiment"].startswith("width")]

@@ -5,7 +5,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from report_reproduce import plain_layout_bound  # noqa: E402
+from report_reproduce import paired_text, plain_layout_bound  # noqa: E402
 
 
 def shape(m, n, k, **extra):
@@ -28,6 +28,12 @@ def main():
     # The transpose flag is part of the shape: an untransposed twin has no ceiling here, so no bound.
     profile["shapes"][1]["trans_a"] = False
     assert plain_layout_bound(point, profile) is None
+    # The drift check's text: the median of the window-to-round ratios and the windows' range.
+    assert paired_text({"paired": {"roofline_fraction": 0.84, "fractions": [0.80, 0.84, 0.86]}}) == \
+        " (paired with a ceiling round after each window: 84%, windows 80-86%)"
+    assert paired_text({"paired": {"roofline_fraction": 0.84, "fractions": [0.84]}}) == \
+        " (paired with a ceiling round after each window: 84%)"
+    assert paired_text({"paired": None}) == "" and paired_text({}) == ""
     print("ok")
 
 

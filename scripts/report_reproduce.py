@@ -35,7 +35,11 @@ def paired_text(measured):
         return ""
     fractions = paired.get("fractions") or []
     spread = (f", windows {100 * min(fractions):.0f}-{100 * max(fractions):.0f}%" if len(fractions) >= 2 else "")
-    return f" (paired with a ceiling round after each window: {100 * paired['roofline_fraction']:.0f}%{spread})"
+    # On several threads: what rewriting data the other cores hold cost the machine right after the
+    # windows (measure_shared_write), the host-dependent part of elementwise work's thread scaling.
+    shared = (measured.get("shared_write") or {}).get("median_ratio")
+    coherence = f"; rewriting data every thread read cost {shared:.1f}x then" if shared else ""
+    return f" (paired with a ceiling round after each window: {100 * paired['roofline_fraction']:.0f}%{spread}{coherence})"
 
 
 class ReproduceSections:

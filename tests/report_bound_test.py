@@ -34,6 +34,10 @@ def main():
     assert paired_text({"paired": {"roofline_fraction": 0.84, "fractions": [0.84]}}) == \
         " (paired with a ceiling round after each window: 84%)"
     assert paired_text({"paired": None}) == "" and paired_text({}) == ""
+    # Several threads: the machine's shared-write cost measured after the windows.
+    assert paired_text({"paired": {"roofline_fraction": 0.7, "fractions": [0.7, 0.74]},
+                        "shared_write": {"median_ratio": 6.44, "ratios": [6.0, 6.44, 7.0]}}) == \
+        " (paired with a ceiling round after each window: 70%, windows 70-74%; rewriting data every thread read cost 6.4x then)"
     print("ok")
 
 

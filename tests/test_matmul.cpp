@@ -5,6 +5,8 @@
 #include <cmath>
 #include <vector>
 
+#include <omp.h>
+
 #include "algorithms/backend/ceiling.hpp"
 #include "algorithms/backend/kernels.hpp"
 #include "algorithms/backend/matmul.hpp"
@@ -203,6 +205,15 @@ TEST_CASE("matmul with B packed in oneDNN's preferred layout matches the referen
     }
   ffb::MatmulShape strided{.m = 9, .n = 11, .k = 13, .packed_b = true, .ldb = 16};
   check_against_reference(strided);
+}
+
+TEST_CASE("shared write: both passes timed on the process's threads, the ratio is theirs", "[matmul]") {
+  const auto times = ffb::measure_shared_write(4096, 2);
+  CHECK(times.threads == omp_get_max_threads());
+  CHECK(times.own_seconds > 0.0);
+  CHECK(times.shared_seconds > 0.0);
+  CHECK(times.ratio() == Approx(times.shared_seconds / times.own_seconds).epsilon(1e-12));
+  CHECK(ffb::SharedWrite{}.ratio() == 0.0);  // nothing timed: no ratio, not a division by zero
 }
 
 TEST_CASE("packing choices: off never packs, force packs wherever the layout differs, on only with equal bits", "[matmul]") {

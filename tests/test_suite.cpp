@@ -9,6 +9,7 @@
 #include <set>
 
 #include "algorithms/algorithm.hpp"
+#include "algorithms/backend/engine.hpp"
 #include "bench/harness/point.hpp"
 #include "bench/harness/suite.hpp"
 #include "bench/harness/training.hpp"
@@ -407,6 +408,14 @@ TEST_CASE("point: the step's parts sum to the step and hold its products", "[sui
     const double gemm = result.at("step_profile").at("gemm_time_share").get<double>() * step;
     CHECK(gemm > 0.0);
     CHECK(products >= gemm * (1.0 - 1e-9));
+    // On more than one thread, the machine's cost of rewriting shared data after each window.
+    if (ffb::threads() > 1) {
+      const auto& shared = result.at("train").at("shared_write");
+      REQUIRE(shared.at("ratios").size() == 2);
+      for (const auto& ratio : shared.at("ratios")) CHECK(ratio.get<double>() > 0.0);
+    } else {
+      CHECK_FALSE(result.at("train").contains("shared_write"));
+    }
   }
   // The names are the algorithm's own, in step order.
   const auto suite = parse(with_experiment(R"({"name": "x", "measure": "throughput", "hidden": [32, 32],

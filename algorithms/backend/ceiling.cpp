@@ -282,4 +282,34 @@ PeakFma measure_peak_fma(int threads_wanted) {
   return peak;
 }
 
+SharedWrite measure_shared_write(int64_t floats, int timings) {
+  std::vector<float> w(static_cast<size_t>(std::max<int64_t>(floats, 16)), 1.0f);
+  const int64_t n = static_cast<int64_t>(w.size());
+  float* data = w.data();
+  SharedWrite result;
+  result.threads = omp_get_max_threads();
+  double fastest[2] = {1e30, 1e30};
+  float sink = 0.0f;
+  for (int t = 0; t < std::max(timings, 1); ++t) {
+    for (int shared = 0; shared < 2; ++shared) {
+      float acc = 0.0f;
+#pragma omp parallel reduction(+ : acc)
+      {
+        const int id = omp_get_thread_num(), team = omp_get_num_threads();
+        const int64_t lo = shared ? 0 : n * id / team, hi = shared ? n : n * (id + 1) / team;
+        for (int64_t i = lo; i < hi; i += 16) acc += data[i];  // one read per 64-byte line
+      }
+      sink += acc;
+      const auto start = std::chrono::steady_clock::now();
+#pragma omp parallel for simd schedule(static)
+      for (int64_t i = 0; i < n; ++i) data[i] = 0.999f * data[i] + 0.001f;
+      fastest[shared] = std::min(fastest[shared], std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+  }
+  result.own_seconds = fastest[0];
+  result.shared_seconds = fastest[1];
+  if (sink == -1.0f) result.own_seconds += 1e-30;  // keeps the reads
+  return result;
+}
+
 }  // namespace ffb

@@ -62,4 +62,17 @@ struct PeakFma {
 // Peak f32 FMA rate on `threads` threads (0: the process's count), best of a few timings.
 PeakFma measure_peak_fma(int threads = 0);
 
+// The cost of rewriting what every thread has read, a property of the machine (and of its host's
+// load, on a shared VM) behind elementwise work that does not speed up with threads: a weight
+// update rewrites W after every thread's share of a product read all of it. A write pass over
+// `floats` floats (each thread its static share, as the optimizer splits an array) is timed after
+// every thread read the whole array (`shared`) and after each read only its own share (`own`); the
+// fastest of `timings` each, interleaved. On one thread the two are the same pass.
+struct SharedWrite {
+  double own_seconds = 0.0, shared_seconds = 0.0;
+  int threads = 0;
+  double ratio() const { return own_seconds > 0.0 ? shared_seconds / own_seconds : 0.0; }
+};
+SharedWrite measure_shared_write(int64_t floats = 650000, int timings = 5);
+
 }  // namespace ffb

@@ -354,6 +354,7 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
   const GemmClock train_clock(algorithm.matmuls());
   const std::vector<double> phases_before = algorithm.phases().seconds();
   std::vector<double> rounds;  // the ceiling again right after each window (paired with it)
+  std::vector<double> shared_write;  // and (several threads) the machine's cost of rewriting shared data
   AloneRates train_alone;      // and each shape's rates in it
   for (int64_t r = 0; r < point.repeats; ++r) {
     const auto start = Clock::now();
@@ -366,6 +367,7 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
     peak_live = std::max(peak_live, algorithm.arena().peak_live_activation_bytes());
     rates.push_back(static_cast<double>(point.steps * b) / window);
     rounds.push_back(ceiling_round(after, everything, 0.01, train_alone));
+    if (threads() > 1) shared_write.push_back(measure_shared_write(650000, 3).ratio());
     if (progress) progress(static_cast<double>(r + 1) / total_windows, fmt::format("train {:.0f} samples/s", rates.back()));
   }
   const double train_rate = median(rates);
@@ -394,6 +396,12 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
                      {"roofline_fraction", train_rate * train_flops * 1e-9 / roofline},
                      {"step_ms_median", 1e3 * static_cast<double>(b) / train_rate}};
   result["train"]["paired"] = paired_fractions(rates, rounds, train_flops);
+  if (!shared_write.empty())
+    result["train"]["shared_write"] = {
+        {"ratios", shared_write}, {"median_ratio", median(shared_write)},
+        {"method", "after each timed window: a write pass over 650,000 floats after every thread read all of them, "
+                   "over the same pass after each thread read only its own share (fastest of 3 each; "
+                   "measure_shared_write): what rewriting data the other cores hold costs on this machine now"}};
   result["peak_live_activations"] = peak_live;
   const auto modes = everything ? algorithm.prediction_modes() : std::vector<std::string>{};
   std::vector<float> scores(static_cast<size_t>(b * spec.classes));

@@ -90,7 +90,7 @@ float row_sum_squares(const float* x, int64_t n) {
 }
 
 float normalize_row(float* out, const float* in, int64_t n, float c, float eps) {
-  const float s = 1.0f / (std::sqrt(c * row_sum_squares(in, n)) + eps);
+  const float s = norm_scale(row_sum_squares(in, n), c, eps);
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) out[i] = in[i] * s;
   return s;

@@ -3,6 +3,7 @@
 // Backward kernels overwrite their output (they do not accumulate) unless the name says `accumulate`.
 // Shapes: B rows (the batch), N or H columns.
 #pragma once
+#include <cmath>
 #include <cstdint>
 
 #include "algorithms/backend/tensor.hpp"
@@ -30,6 +31,9 @@ void normalize_forward(const Mat& y, float* scale, const Mat& x, NormKind kind, 
 // One row of normalize_forward (c = 1 for l2, 1/n for rms); returns its scale. out may be in
 // (in place). A fused pass that calls it gets normalize_forward's bits: the same compiled code.
 float normalize_row(float* out, const float* in, int64_t n, float c, float eps);
+// The scale normalize_row applies to a row whose sum of squares is `sum`: 1 / (sqrt(c sum) + eps).
+// For fused passes that already have the sum (the goodness).
+inline float norm_scale(float sum, float c, float eps) { return 1.0f / (std::sqrt(c * sum) + eps); }
 // dx = d(y)/d(x)^T dy given the forward's x and scale.
 void normalize_backward(const Mat& dx, const Mat& dy, const Mat& x, const float* scale, NormKind kind, float eps);
 

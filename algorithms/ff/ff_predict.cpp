@@ -69,7 +69,7 @@ void ForwardForward::scores_goodness(const float* x, float* out_scores) {
     if (count) out_scores[(r % b) * k + r / b] += (goodness_mean_ ? 1.0f / static_cast<float>(width) : 1.0f) * sum;
     if (!feed) return;
     const float norm_c = norm_ == kern::NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(width);
-    const float s = 1.0f / (std::sqrt(norm_c * sum) + norm_eps_);
+    const float s = kern::norm_scale(sum, norm_c, norm_eps_);
 #pragma omp simd
     for (int64_t j = 0; j < width; ++j) out[j] = row[j] * s;
   };

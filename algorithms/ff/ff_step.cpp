@@ -261,7 +261,7 @@ double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const 
       factor = c * goodness_grad[r];
     }
     if (next != nullptr) {
-      const float s = 1.0f / (std::sqrt(norm_c * sum) + eps);
+      const float s = kern::norm_scale(sum, norm_c, eps);
       scale[r] = s;
       float* out = next + r * width;
       if (fused) {

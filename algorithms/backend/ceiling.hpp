@@ -14,7 +14,10 @@ namespace ffb {
 
 struct GemmCeiling {
   double plain_gflops = 0.0;    // our layout (row-major, transposes as strides)
-  double blocked_gflops = 0.0;  // oneDNN's preferred layouts for A and B (0 when not measurable)
+  // oneDNN's preferred layouts for A and B; 0 when not measurable, and 0 when oneDNN prefers the
+  // very layouts the plain timing ran (then there is one layout, timed once: a second set of timings
+  // of the same GEMM would only raise the ceiling by the host's spread and blame a layout for it).
+  double blocked_gflops = 0.0;
   double gflops = 0.0;          // the larger of the two
   // The same layout's rate at its median timing: how fast the GEMM typically runs alone here. The
   // gap between this and `gflops` is the machine's own timing spread (a shared or throttling host),

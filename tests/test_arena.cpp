@@ -60,3 +60,15 @@ TEST_CASE("arena rejects views larger than their buffer", "[arena]") {
   CHECK_THROWS_WITH(arena.mat(a, 3, 4), Catch::Contains("does not fit"));
   CHECK_THROWS(plan.add_floats("neg", ffb::MemCategory::scratch, -1));
 }
+
+TEST_CASE("aligned buffers start where the arena's buffers start: on a 64-byte line, zeroed", "[arena]") {
+  for (const int64_t bytes : {int64_t{0}, int64_t{4}, int64_t{1000}, int64_t{3} << 20}) {
+    const ffb::AlignedBuffer buffer(bytes);
+    CHECK(buffer.size() == bytes);
+    CHECK(reinterpret_cast<uintptr_t>(buffer.bytes()) % ffb::kAlignment == 0);
+    bool zero = true;
+    for (int64_t i = 0; i < bytes; ++i) zero = zero && buffer.bytes()[i] == 0;
+    CHECK(zero);
+  }
+  CHECK_THROWS_WITH(ffb::AlignedBuffer(-1), Catch::Contains("-1 bytes"));
+}

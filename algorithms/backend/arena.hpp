@@ -7,6 +7,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,25 @@ class Arena {
   std::vector<char> live_;  // one flag per planned buffer
   int64_t live_bytes_ = 0;
   int64_t peak_live_bytes_ = 0;
+};
+
+// A heap buffer aligned as the arena aligns its buffers (kAlignment), zero-filled: for operands
+// timed outside the arena (the GEMM ceiling, micro-benchmarks). A std::vector's large allocation
+// starts 16 bytes past a page (malloc's header), and on AVX2's gemm:jit that offset alone costs
+// 4-7 % (256x1000x1000, Zen 1): a ceiling timed on it is lower than the same GEMM in the arena.
+class AlignedBuffer {
+ public:
+  explicit AlignedBuffer(int64_t bytes);
+  char* bytes() const { return data_.get(); }
+  float* floats() const { return reinterpret_cast<float*>(data_.get()); }
+  int64_t size() const { return size_; }
+
+ private:
+  struct Free {
+    void operator()(char* p) const;
+  };
+  std::unique_ptr<char, Free> data_;
+  int64_t size_ = 0;
 };
 
 // How many of a buffer's f32 values are subnormal (and zero): the diagnostic that shows where

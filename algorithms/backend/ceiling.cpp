@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 #include <omp.h>
 
+#include "algorithms/backend/arena.hpp"
 #include "algorithms/backend/engine.hpp"
 
 namespace ffb {
@@ -65,13 +66,12 @@ CallTimes plain_seconds(const MatmulShape& s, double seconds_per_timing, int tim
   MatmulCache cache;
   const auto& op = cache.get(s);
   const size_t element = s.bf16 ? 2 : 4;
-  std::vector<char> a(static_cast<size_t>((s.trans_a ? s.k : s.m) * s.lda) * element + 64);
-  std::vector<char> b(static_cast<size_t>((s.trans_b ? s.n : s.k) * s.ldb) * element + 64);
-  std::vector<float> c(static_cast<size_t>(s.m * s.ldc));
-  fill_half(a.data(), a.size() - 64, s.bf16);
-  fill_half(b.data(), b.size() - 64, s.bf16);
-  std::vector<char> scratch(static_cast<size_t>(op.scratchpad_bytes()) + 64);
-  return call_seconds([&] { op.run(a.data(), b.data(), c.data(), nullptr, scratch.data()); }, seconds_per_timing, timings);
+  // Aligned as the arena aligns the step's operands (oneDNN aligns the blocked timing's own memory).
+  const AlignedBuffer a((s.trans_a ? s.k : s.m) * s.lda * element), b((s.trans_b ? s.n : s.k) * s.ldb * element);
+  const AlignedBuffer c(s.m * s.ldc * 4), scratch(op.scratchpad_bytes());
+  fill_half(a.bytes(), static_cast<size_t>(a.size()), s.bf16);
+  fill_half(b.bytes(), static_cast<size_t>(b.size()), s.bf16);
+  return call_seconds([&] { op.run(a.bytes(), b.bytes(), c.floats(), nullptr, scratch.bytes()); }, seconds_per_timing, timings);
 }
 
 // The preferred layouts' timing, or nullopt when oneDNN prefers exactly the layouts the plain
@@ -207,22 +207,30 @@ const PackingChoice& packing_choice(const MatmulShape& shape) {
   }
   // Pseudo-random operands with both signs (so a ReLU post-op matters) and a bias.
   const int64_t a_rows = s.trans_a ? s.k : s.m, b_rows = s.trans_b ? s.n : s.k;
-  std::vector<float> a(static_cast<size_t>(a_rows * s.lda)), b(static_cast<size_t>(b_rows * s.ldb)), bias(static_cast<size_t>(s.n));
+  // Aligned as the arena aligns the step's operands, so the timings below compare the layouts only.
+  const AlignedBuffer a_buffer(a_rows * s.lda * 4), b_buffer(b_rows * s.ldb * 4), bias_buffer(s.n * 4);
+  float* const a = a_buffer.floats();
+  float* const b = b_buffer.floats();
+  float* const bias = bias_buffer.floats();
   uint32_t state = 12345u;
   auto next = [&state] {
     state = state * 1664525u + 1013904223u;
     return static_cast<float>(static_cast<int32_t>(state >> 8) - (1 << 23)) / static_cast<float>(1 << 23);
   };
-  for (auto& v : a) v = next();
-  for (auto& v : b) v = next();
-  for (auto& v : bias) v = next();
-  std::vector<float> plain_c(static_cast<size_t>(s.m * s.ldc), 0.5f), packed_c(plain_c);
-  std::vector<char> packed_b(static_cast<size_t>(packed.packed_b_bytes()));
-  std::vector<char> scratch(static_cast<size_t>(std::max(plain.scratchpad_bytes(), packed.scratchpad_bytes())) + 64);
-  packed.pack_b(b.data(), packed_b.data());
-  plain.run(a.data(), b.data(), plain_c.data(), bias.data(), scratch.data());
-  packed.run(a.data(), packed_b.data(), packed_c.data(), bias.data(), scratch.data());
-  choice.same_bits = std::memcmp(plain_c.data(), packed_c.data(), plain_c.size() * sizeof(float)) == 0;
+  for (int64_t i = 0; i < a_rows * s.lda; ++i) a[i] = next();
+  for (int64_t i = 0; i < b_rows * s.ldb; ++i) b[i] = next();
+  for (int64_t i = 0; i < s.n; ++i) bias[i] = next();
+  const int64_t c_floats = s.m * s.ldc;
+  const AlignedBuffer plain_buffer(c_floats * 4), packed_buffer(c_floats * 4), packed_b(packed.packed_b_bytes());
+  const AlignedBuffer scratch(std::max(plain.scratchpad_bytes(), packed.scratchpad_bytes()));
+  float* const plain_c = plain_buffer.floats();
+  float* const packed_c = packed_buffer.floats();
+  std::fill(plain_c, plain_c + c_floats, 0.5f);
+  std::fill(packed_c, packed_c + c_floats, 0.5f);
+  packed.pack_b(b, packed_b.bytes());
+  plain.run(a, b, plain_c, bias, scratch.bytes());
+  packed.run(a, packed_b.bytes(), packed_c, bias, scratch.bytes());
+  choice.same_bits = std::memcmp(plain_c, packed_c, static_cast<size_t>(c_floats) * sizeof(float)) == 0;
   if (mode == "force") {
     choice.packed = true;
     choice.reason = "FFB_PACKED_WEIGHTS=force";
@@ -232,9 +240,8 @@ const PackingChoice& packing_choice(const MatmulShape& shape) {
     choice.packed = true;
     choice.reason = "FFB_PACKED_WEIGHTS=on";
   } else {
-    const CallTimes plain_times = call_seconds([&] { plain.run(a.data(), b.data(), plain_c.data(), bias.data(), scratch.data()); }, 0.01, 5);
-    const CallTimes packed_times =
-        call_seconds([&] { packed.run(a.data(), packed_b.data(), packed_c.data(), bias.data(), scratch.data()); }, 0.01, 5);
+    const CallTimes plain_times = call_seconds([&] { plain.run(a, b, plain_c, bias, scratch.bytes()); }, 0.01, 5);
+    const CallTimes packed_times = call_seconds([&] { packed.run(a, packed_b.bytes(), packed_c, bias, scratch.bytes()); }, 0.01, 5);
     choice.plain_gflops = s.flops() / plain_times.fastest * 1e-9;
     choice.packed_gflops = s.flops() / packed_times.fastest * 1e-9;
     choice.packed = choice.packed_gflops >= 1.01 * choice.plain_gflops;

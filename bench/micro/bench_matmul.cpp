@@ -15,6 +15,7 @@
 
 namespace {
 
+using ffb::micro::Floats;
 using ffb::micro::random_floats;
 using ffb::micro::set_counters;
 
@@ -29,10 +30,10 @@ ffb::MatmulShape shape_from(const benchmark::State& state) {
 void BM_matmul_onednn(benchmark::State& state) {
   const auto s = shape_from(state);
   auto a = random_floats(s.m * s.k, 1), b = random_floats(s.k * s.n, 2);
-  std::vector<float> c(static_cast<size_t>(s.m * s.n));
+  Floats c(static_cast<size_t>(s.m * s.n));
   ffb::MatmulCache cache;
   const auto& op = cache.get(s);
-  std::vector<char> scratch(static_cast<size_t>(op.scratchpad_bytes()) + 64);
+  ffb::micro::Bytes scratch(static_cast<size_t>(op.scratchpad_bytes()) + 64);
   for (auto _ : state) {
     op.run(a.data(), b.data(), c.data(), nullptr, scratch.data());
     benchmark::DoNotOptimize(c.data());
@@ -52,9 +53,9 @@ void BM_matmul_in_context(benchmark::State& state) {
   const int64_t context = state.range(3);
   if (context == 1) s.bias = s.relu = true;
   constexpr int inputs = 8;
-  std::vector<std::vector<float>> a;
+  std::vector<Floats> a;
   for (int i = 0; i < (context == 3 ? inputs : 1); ++i) a.push_back(random_floats(s.m * s.k, 1 + static_cast<uint64_t>(i)));
-  std::vector<std::vector<float>> weights;
+  std::vector<Floats> weights;
   for (int i = 0; i < (context == 5 ? inputs : 1); ++i) weights.push_back(random_floats(s.k * s.n, 20 + static_cast<uint64_t>(i)));
   auto& b = weights[0];
   auto bias = random_floats(s.n, 3);
@@ -62,10 +63,10 @@ void BM_matmul_in_context(benchmark::State& state) {
     std::fill(a[0].begin(), a[0].end(), 0.5f);
     std::fill(b.begin(), b.end(), 0.5f);
   }
-  std::vector<float> c(static_cast<size_t>(s.m * s.n)), sweep(size_t{2} << 20, 1.0f);
+  Floats c(static_cast<size_t>(s.m * s.n)), sweep(size_t{2} << 20, 1.0f);
   ffb::MatmulCache cache;
   const auto& op = cache.get(s);
-  std::vector<char> scratch(static_cast<size_t>(op.scratchpad_bytes()) + 64);
+  ffb::micro::Bytes scratch(static_cast<size_t>(op.scratchpad_bytes()) + 64);
   int64_t call = 0;
   double gemm_seconds = 0.0;
   for (auto _ : state) {
@@ -148,7 +149,7 @@ void BM_matmul_eigen(benchmark::State& state) {
 void BM_matmul_reference(benchmark::State& state) {
   const auto s = shape_from(state);
   auto a = random_floats(s.m * s.k, 1), b = random_floats(s.k * s.n, 2);
-  std::vector<float> c(static_cast<size_t>(s.m * s.n));
+  Floats c(static_cast<size_t>(s.m * s.n));
   for (auto _ : state) {
     ffb::ref::matmul(s, a.data(), b.data(), c.data());
     benchmark::DoNotOptimize(c.data());

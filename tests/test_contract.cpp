@@ -67,12 +67,27 @@ struct ContractCase {
   }
 };
 
+bool bf16_available() {
+  static const bool available = [] {
+    try {
+      matmul({.m = 1, .n = 1, .k = 1, .bf16 = true}, std::vector<uint16_t>(1).data(), std::vector<uint16_t>(1).data(),
+             std::vector<float>(1).data());
+      return true;
+    } catch (const std::runtime_error&) {
+      return false;
+    }
+  }();
+  return available;
+}
+
 std::vector<ContractCase> contract_cases() {
   std::vector<ContractCase> cases;
   for (const auto& info : registered_algorithms()) cases.push_back({info.name, info.name, nlohmann::json::object()});
   cases.push_back({"ff (pipelined)", "ff", {{"schedule", "pipelined"}}});
   cases.push_back({"ff (classifier features recomputed)", "ff", {{"classifier_features", "recompute"}, {"negatives", "hard"}}});
-  cases.push_back({"ff (pipelined, bf16)", "ff", {{"schedule", "pipelined"}, {"precision", "bf16"}}});
+  // bf16 products need AVX512-BF16 or AMX (oneDNN has none on AVX2): elsewhere the case would only
+  // test that setup says so, which "bf16 precision trains" covers with its skip.
+  if (bf16_available()) cases.push_back({"ff (pipelined, bf16)", "ff", {{"schedule", "pipelined"}, {"precision", "bf16"}}});
   return cases;
 }
 
@@ -329,10 +344,11 @@ TEST_CASE("every algorithm: predictions from packed inference weights follow tra
     plain->save(path);
     packed->load(path);
     agree("after loading the other's weights");
-    // Where oneDNN prefers another layout for some inference product, the packed instance ran it.
+    // Where oneDNN prefers another layout for some inference product, the packed instance ran it
+    // (on AVX2 oneDNN prefers the plain layout for every shape: then nothing is planned packed).
     int64_t packed_runs = 0, planned = 0;
     for (const auto& [shape, runs] : packed->matmuls().run_counts())
-      if (shape.packed_b) packed_runs += runs, ++planned;
+      if (shape.packed_b) packed_runs += runs, planned += packing_choice(shape).layout_differs ? 1 : 0;
     for (const auto& [shape, runs] : plain->matmuls().run_counts()) CHECK((!shape.packed_b || runs == 0));
     if (planned > 0 && (info.algorithm == "bp" || info.algorithm == "ff")) CHECK(packed_runs > 0);
   }

@@ -1,7 +1,6 @@
 // Implementation of the tagged arena: offsets are assigned at plan time, memory once at allocate().
 #include "algorithms/backend/arena.hpp"
 
-#include <algorithm>
 #include <bit>
 #include <cstdlib>
 #include <cstring>
@@ -47,15 +46,10 @@ int64_t MemoryPlan::bytes(MemCategory category) const {
 
 Arena::~Arena() { std::free(base_); }
 
-AlignedBuffer::AlignedBuffer(int64_t bytes) : size_(bytes) {
+AlignedBuffer::AlignedBuffer(int64_t bytes) {
   if (bytes < 0) throw std::invalid_argument(fmt::format("AlignedBuffer: {} bytes requested", bytes));
-  const auto rounded = static_cast<size_t>(round_up(std::max<int64_t>(bytes, 1)));
-  data_.reset(static_cast<char*>(std::aligned_alloc(kAlignment, rounded)));
-  if (!data_) throw std::runtime_error(fmt::format("AlignedBuffer: could not allocate {} bytes", bytes));
-  std::memset(data_.get(), 0, rounded);
+  data_.resize(static_cast<size_t>(bytes));  // value-initialised: zero
 }
-
-void AlignedBuffer::Free::operator()(char* p) const { std::free(p); }
 
 void Arena::allocate(const MemoryPlan& plan) {
   std::free(base_);

@@ -7,7 +7,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
-#include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -84,23 +84,32 @@ class Arena {
   int64_t peak_live_bytes_ = 0;
 };
 
-// A heap buffer aligned as the arena aligns its buffers (kAlignment), zero-filled: for operands
-// timed outside the arena (the GEMM ceiling, micro-benchmarks). A std::vector's large allocation
-// starts 16 bytes past a page (malloc's header), and on AVX2's gemm:jit that offset alone costs
-// 4-7 % (256x1000x1000, Zen 1): a ceiling timed on it is lower than the same GEMM in the arena.
+// Heap memory aligned as the arena aligns its buffers (kAlignment), for operands timed outside the
+// arena (the GEMM ceiling, micro-benchmarks). A std::vector's large allocation starts 16 bytes past
+// a page (malloc's header), and on AVX2's gemm:jit that offset alone costs 4-7 % (256x1000x1000,
+// Zen 1): a ceiling timed on it is lower than the same GEMM in the arena.
+template <class T>
+struct ArenaAligned {
+  using value_type = T;
+  ArenaAligned() = default;
+  template <class U>
+  ArenaAligned(const ArenaAligned<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{static_cast<size_t>(kAlignment)})); }
+  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t{static_cast<size_t>(kAlignment)}); }
+  template <class U>
+  bool operator==(const ArenaAligned<U>&) const { return true; }
+};
+
+// A zeroed byte buffer in such memory, sized in bytes (the ceiling's operands of any element type).
 class AlignedBuffer {
  public:
   explicit AlignedBuffer(int64_t bytes);
-  char* bytes() const { return data_.get(); }
-  float* floats() const { return reinterpret_cast<float*>(data_.get()); }
-  int64_t size() const { return size_; }
+  char* bytes() const { return data_.data(); }
+  float* floats() const { return reinterpret_cast<float*>(data_.data()); }
+  int64_t size() const { return static_cast<int64_t>(data_.size()); }
 
  private:
-  struct Free {
-    void operator()(char* p) const;
-  };
-  std::unique_ptr<char, Free> data_;
-  int64_t size_ = 0;
+  mutable std::vector<char, ArenaAligned<char>> data_;  // const buffers are still written by the GEMMs they feed
 };
 
 // How many of a buffer's f32 values are subnormal (and zero): the diagnostic that shows where

@@ -77,7 +77,7 @@ CallTimes plain_seconds(const MatmulShape& s, double seconds_per_timing, int tim
     AlignedBuffer a, b, c, scratch;
   };
   std::vector<std::unique_ptr<Operands>> sets;
-  for (int i = 0; i < std::min(timings, 3); ++i) {
+  for (int i = 0; i < std::clamp(timings, 1, 3); ++i) {
     sets.push_back(std::make_unique<Operands>(Operands{AlignedBuffer((s.trans_a ? s.k : s.m) * s.lda * element),
                                                        AlignedBuffer((s.trans_b ? s.n : s.k) * s.ldb * element),
                                                        AlignedBuffer(s.m * s.ldc * 4), AlignedBuffer(op.scratchpad_bytes())}));
@@ -88,7 +88,7 @@ CallTimes plain_seconds(const MatmulShape& s, double seconds_per_timing, int tim
   std::vector<double> medians;
   for (size_t i = 0; i < sets.size(); ++i) {
     const Operands& o = *sets[i];
-    const int share = timings / static_cast<int>(sets.size()) + (static_cast<int>(i) < timings % static_cast<int>(sets.size()) ? 1 : 0);
+    const int count = static_cast<int>(sets.size()), share = std::max(1, timings / count + (static_cast<int>(i) < timings % count ? 1 : 0));
     const CallTimes t = call_seconds([&] { op.run(o.a.bytes(), o.b.bytes(), o.c.floats(), nullptr, o.scratch.bytes()); },
                                      seconds_per_timing, share);
     times.fastest = std::min(times.fastest, t.fastest);

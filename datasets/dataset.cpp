@@ -220,25 +220,35 @@ SyntheticTeacher make_teacher(uint64_t seed, int64_t d, int k) {
   return teacher;
 }
 
+// Rows [0, head) and [n - tail, n) of the split of n samples, in that order. Samples are drawn one
+// after another from one stream, so the rows between are skipped by drawing their random numbers
+// only (draw_pixels takes two 64-bit draws per normal, kLatentDims + informative normals a sample):
+// a run on a small prefix pays for what it keeps, not for the whole split.
 Dataset make_synthetic_split(const SyntheticTeacher& teacher, uint64_t seed, Stream stream,
-                             int64_t n) {
+                             int64_t n, int64_t head, int64_t tail) {
   Dataset out;
   out.name = "synthetic";
-  out.n = n;
+  out.n = head + tail;
   out.d = teacher.d;
   out.k = teacher.k;
-  out.x.resize(static_cast<size_t>(n * teacher.d));
-  out.y.resize(static_cast<size_t>(n));
+  out.x.resize(static_cast<size_t>(out.n * teacher.d));
+  out.y.resize(static_cast<size_t>(out.n));
   Rng rng(derive_seed(seed, stream));
   std::array<float, kTeacherHidden> hidden{};
   std::vector<float> scores(static_cast<size_t>(teacher.k));
   std::vector<float> clean_pixels(static_cast<size_t>(teacher.d));
+  const int64_t draws_per_sample = 2 * (kLatentDims + teacher.informative);
+  int64_t row = 0;
   for (int64_t i = 0; i < n; ++i) {
-    float* pixels = out.x.data() + i * teacher.d;
+    if (i >= head && i < n - tail) {
+      for (int64_t r = 0; r < draws_per_sample; ++r) rng.next_u64();
+      continue;
+    }
+    float* pixels = out.x.data() + row * teacher.d;
     draw_pixels(teacher, rng, pixels, clean_pixels.data());
     teacher_hidden_raw(teacher, clean_pixels.data(), hidden.data());
     teacher_scores_unbiased(teacher, hidden.data(), scores.data());
-    out.y[static_cast<size_t>(i)] = argmax_with_bias(scores.data(), teacher.b2);
+    out.y[static_cast<size_t>(row++)] = argmax_with_bias(scores.data(), teacher.b2);
   }
   return out;
 }
@@ -420,8 +430,16 @@ Splits load(const DatasetSpec& spec) {
   if (spec.name == "synthetic") {
     check_synthetic_spec(spec);
     const SyntheticTeacher teacher = make_teacher(spec.seed, spec.synthetic_d, spec.synthetic_k);
-    splits.train = make_synthetic_split(teacher, spec.seed, Stream::kTrain, spec.synthetic_train);
-    splits.test = make_synthetic_split(teacher, spec.seed, Stream::kTest, spec.synthetic_test);
+    // Only the rows the limits and the validation carve-out keep are made (bit for bit the rows of
+    // the whole split); standardizing needs the whole train split, and an impossible validation
+    // size gets its error below from the whole split.
+    const int64_t n = spec.synthetic_train;
+    const bool whole = spec.standardize || spec.validation >= n;
+    const int64_t tail = whole ? 0 : spec.validation;
+    const int64_t head = whole ? n : (spec.limit_train > 0 ? std::min(spec.limit_train, n - tail) : n - tail);
+    splits.train = make_synthetic_split(teacher, spec.seed, Stream::kTrain, n, head, tail);
+    const int64_t test_head = spec.limit_test > 0 ? std::min(spec.limit_test, spec.synthetic_test) : spec.synthetic_test;
+    splits.test = make_synthetic_split(teacher, spec.seed, Stream::kTest, spec.synthetic_test, test_head, 0);
   } else if (is_image_dataset(spec.name)) {
     splits = load_image_dataset(spec.name);
   } else {

@@ -252,6 +252,43 @@ TEST_CASE("validation is carved from the end of train and survives limit_train",
   CHECK_THAT(data_error_message([&] { load(spec); }), Contains("nothing to train on"));
 }
 
+TEST_CASE("limited synthetic loads make only the rows they keep, bit for bit the whole split's", "[dataset]") {
+  // load() skips the rows a limit or the validation carve-out drops by drawing only their random
+  // numbers; every kept row must still be the whole split's row, or the skipping lost its place.
+  const Splits full = load(small_synthetic(7));
+  auto rows_equal = [](const Dataset& part, const Dataset& whole, int64_t first) {
+    return std::equal(part.x.begin(), part.x.end(), whole.x.begin() + first * whole.d) &&
+           std::equal(part.y.begin(), part.y.end(), whole.y.begin() + first);
+  };
+  for (const int64_t validation : {0, 1, 37}) {
+    for (const int64_t limit_train : {0, 1, 10, 362, 363, 1000}) {
+      DatasetSpec spec = small_synthetic(7);
+      spec.validation = validation;
+      spec.limit_train = limit_train;
+      spec.limit_test = limit_train;
+      const Splits part = load(spec);
+      INFO("validation " << validation << ", limit_train and limit_test " << limit_train);
+      const int64_t kept = 400 - validation;
+      CHECK(part.train.n == (limit_train > 0 ? std::min(limit_train, kept) : kept));
+      CHECK(part.train.x.size() == static_cast<size_t>(part.train.n * 64));
+      CHECK(rows_equal(part.train, full.train, 0));
+      CHECK(part.validation.n == validation);
+      CHECK(rows_equal(part.validation, full.train, kept));
+      CHECK(part.test.n == (limit_train > 0 ? std::min<int64_t>(limit_train, 100) : 100));
+      CHECK(rows_equal(part.test, full.test, 0));
+    }
+  }
+  // Standardized, the whole train split sets the shift and the scale, limit or not.
+  DatasetSpec standardized = small_synthetic(7);
+  standardized.standardize = true;
+  const Splits whole = load(standardized);
+  standardized.limit_train = 20;
+  const Splits limited = load(standardized);
+  CHECK(limited.train.mean == whole.train.mean);
+  CHECK(limited.train.stdev == whole.train.stdev);
+  CHECK(rows_equal(limited.train, whole.train, 0));
+}
+
 TEST_CASE("no validation split unless asked", "[dataset]") {
   const Splits splits = load(small_synthetic(2));
   CHECK(splits.validation.n == 0);

@@ -139,7 +139,12 @@ std::optional<CallTimes> blocked_seconds(const MatmulShape& s, double seconds_pe
 }
 
 // Register-only FMA chains: acc = acc * a + b stays near b / (1 - a) = 1e-3, never subnormal.
-__attribute__((target("avx512f"))) float fma_chains_avx512(int64_t iterations) {
+// Compiled at -O3 and uninstrumented in every build: under the sanitizers at -O1 the chains went
+// through instrumented stack memory (2 GFLOP/s on Zen 1 instead of 40) and one peak measurement
+// took seconds, 84 % of a small throughput point in the ASan tests. -O3, not -O2: at -O2 GCC 12
+// keeps the 12 accumulators in memory and the kernel reads half the peak.
+#define FFB_REGISTER_KERNEL __attribute__((optimize("O3"), no_sanitize("address", "undefined")))
+FFB_REGISTER_KERNEL __attribute__((target("avx512f"))) float fma_chains_avx512(int64_t iterations) {
   __m512 acc[16];
   for (int i = 0; i < 16; ++i) acc[i] = _mm512_set1_ps(0.001f * static_cast<float>(i + 1));
   const __m512 a = _mm512_set1_ps(0.9999f), b = _mm512_set1_ps(1e-7f);
@@ -154,7 +159,7 @@ __attribute__((target("avx512f"))) float fma_chains_avx512(int64_t iterations) {
   return total;
 }
 
-__attribute__((target("avx2,fma"))) float fma_chains_avx2(int64_t iterations) {
+FFB_REGISTER_KERNEL __attribute__((target("avx2,fma"))) float fma_chains_avx2(int64_t iterations) {
   __m256 acc[12];
   for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(0.001f * static_cast<float>(i + 1));
   const __m256 a = _mm256_set1_ps(0.9999f), b = _mm256_set1_ps(1e-7f);
@@ -169,7 +174,7 @@ __attribute__((target("avx2,fma"))) float fma_chains_avx2(int64_t iterations) {
   return total;
 }
 
-float fma_chains_scalar(int64_t iterations) {
+FFB_REGISTER_KERNEL float fma_chains_scalar(int64_t iterations) {
   float acc[8];
   for (int i = 0; i < 8; ++i) acc[i] = 0.001f * static_cast<float>(i + 1);
   for (int64_t it = 0; it < iterations; ++it)

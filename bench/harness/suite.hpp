@@ -35,9 +35,10 @@ struct SuitePoint {
   int64_t trained_epochs = 0;   // throughput: also time the windows after this many epochs of real training
   int64_t validation = 0;       // samples carved from the end of the train split; > 0: choices use it, test once at the end
   // throughput: "all" (training windows, inference per prediction mode, the best-of-layouts GEMM
-  // ceiling and the peak FMA rate) or "train" (training windows and the plain-layout GEMM rate of
-  // the step's shapes only: what the regression check compares, in a third of the time). Not a
-  // suite field: the check writes its own point files.
+  // ceiling and the peak FMA rate, each window paired with a ceiling round) or "train" (training
+  // windows and the plain-layout GEMM rate of the step's shapes only, no paired rounds: what the
+  // regression check compares, in a fraction of the time). Not a suite field: the check writes its
+  // own point files.
   std::string scope = "all";
   // Distributed points (measure convergence): "data" or "pipeline" over `ranks` MPI ranks, each
   // with `threads` threads; `ffbench run` starts them under mpirun. "none": one process.

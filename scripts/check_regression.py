@@ -93,7 +93,11 @@ def update(args, data):
     metrics = dict(exact_values(side), **losses)
     data["exact"] = {"environment": environment, "metrics": metrics,
                      "measured_at": git("rev-parse", "HEAD", cwd=src or ROOT, check=False),
-                     "dirty": bool(git("status", "--porcelain", "--untracked-files=no", cwd=src or ROOT, check=False))}
+                     # Dirty: code differs from the commit. The baseline file itself does not count:
+                     # --set-baseline has just written it.
+                     "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                                       f":!{os.path.relpath(os.path.abspath(args.baseline_file), src or ROOT)}",
+                                       cwd=src or ROOT, check=False))}
     write_baseline_file(args.baseline_file, data)
     say(f"wrote {len(metrics)} exact numbers to {args.baseline_file}; commit it with a message that says why")
     return 0

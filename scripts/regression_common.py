@@ -25,21 +25,27 @@ CONFIRM = True        # an algorithm whose ratio is past MIN_EFFECT gets ROUNDS 
 INSTR_LIMIT = 0.01    # instruction counts (A/B, exact): regressed above +1%
 MEMORY_LIMIT = 0.01   # arena bytes against the committed numbers: regressed above +1%
 LOSS_LIMIT = 1e-4     # fixed-seed loss against the committed numbers: relative, either way
-# The timed point: a fresh process, 1 thread (on a 2-vCPU VM the second thread is the noisy one).
+# The timed point: a fresh process, 1 thread (on a 2-vCPU VM the second thread is the noisy one), 6
+# windows of 10 steps (10 until 2026-11-29: the rounds were 7 of CI's 20 minutes on a Zen 1 VM).
 # Only the fields every revision's SuitePoint::from_json requires; both binaries get the same file.
 # scope "train": only the training windows and the plain-layout GEMM rate of the step's shapes (no
 # inference, no blocked-layout ceiling, no peak FMA): a third of the time. Revisions before it ignore
 # the field and measure everything (slower, the same figures).
 THROUGHPUT_POINT = {"scope": "train", "experiment": "ab", "measure": "throughput", "options": {}, "dataset": "synthetic",
                     "limit_train": 0, "limit_test": 0, "hidden": [500, 500], "batch": 128, "epochs": 1,
-                    "time_budget_s": 0, "steps": 10, "warmup": 3, "repeats": 10, "seed": 1, "threads": 1,
+                    "time_budget_s": 0, "steps": 10, "warmup": 3, "repeats": 6, "seed": 1, "threads": 1,
                     "targets": [], "diagnostics": False}
 MEMORY_CATEGORIES = ("weights", "grads", "optimizer", "activations", "scratch", "arena_total")
-# Callgrind: a small model (valgrind's start-up, not the counted steps, is what costs), 1 thread, oneDNN
-# held to AVX2 (valgrind cannot decode AVX-512); CALLGRIND_STEPS steps, the first left out.
+# Callgrind: a small model, 1 thread, oneDNN held to AVX2 (valgrind cannot decode AVX-512), on a
+# point of scope "steps": random inputs (no dataset: making the synthetic task's teacher was 60 % of
+# the instructions and most of the 12 s each run took under valgrind, whose FMA is slow) and no timed
+# GEMM ceiling. The point runs depth + 1 steps, then CALLGRIND_STEPS; the first step (oneDNN's JIT
+# kernels) is left out and the others averaged.
 CALLGRIND_STEPS = 2
-CALLGRIND_TRAIN = ["-l", "128,256,256", "-b", "64", "--limit-train", str(64 * CALLGRIND_STEPS), "--limit-test", "64",
-                   "-e", "1", "-t", "1"]
+# Valgrind emulates FMA slowly, so a run costs about 4.5 s plus a time proportional to the model's
+# FLOPs: ff took 19 s on 784-256-256 at batch 64, 7.8 s on 784-64-64 at batch 32 (Zen 1).
+CALLGRIND_POINT = dict(THROUGHPUT_POINT, scope="steps", hidden=[64, 64], batch=32, steps=CALLGRIND_STEPS, warmup=0,
+                       repeats=1)
 COUNTED_FUNCTION = "ffb::Algorithm::train_step"    # callgrind counts inside this only
 GEMM_FUNCTION = "ffb::Matmul::run("                # instructions inside this (inclusive) are "gemm"
 CONVERGENCE = ["run", "ci", "--only", "convergence."]  # the ci suite's fixed-seed loss points

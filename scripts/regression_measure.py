@@ -87,9 +87,13 @@ def callgrind_counts(ffbench, algorithm):
         # A profile dump after every step (the pattern differs from the toggle's: callgrind keeps one
         # setting per pattern). The first step generates oneDNN's JIT kernels, 15 to 25 steps' worth
         # of instructions: it is left out.
+        point_file = os.path.join(tmp, "point.json")
+        with open(point_file, "w") as f:
+            json.dump(dict(CALLGRIND_POINT, id=f"callgrind.{algorithm}", label=algorithm, algorithm=algorithm), f)
         run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", f"--toggle-collect={COUNTED_FUNCTION}*",
-             f"--dump-after={COUNTED_FUNCTION}(*", ffbench, "train", "-a", algorithm] + CALLGRIND_TRAIN,
-            env=env, what=f"callgrind of {ffbench} train -a {algorithm}")
+             f"--dump-after={COUNTED_FUNCTION}(*", ffbench, "point", "--point-file", point_file, "--out",
+             os.path.join(tmp, "result.json")],
+            env=env, what=f"callgrind of {ffbench} point (scope 'steps') for {algorithm}")
         dumps = sorted((int(name.rsplit(".", 1)[1]), os.path.join(tmp, name)) for name in os.listdir(tmp)
                        if re.fullmatch(r"callgrind\.out\.\d+", name))
         if len(dumps) < 2:

@@ -514,9 +514,11 @@ int command_point(const PointArgs& args) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (tty) fmt::print("\r\033[K");
   std::string summary;
-  if (result.contains("train")) summary = fmt::format("train {:.0f} samples/s ({:.0f}% of GEMM roofline)",
-                                                      result["train"]["samples_per_s_median"].get<double>(),
-                                                      100.0 * result["train"]["roofline_fraction"].get<double>());
+  if (result.contains("train")) {
+    summary = fmt::format("train {:.0f} samples/s", result["train"]["samples_per_s_median"].get<double>());
+    if (result["train"]["roofline_fraction"].is_number())  // not with scope "steps"
+      summary += fmt::format(" ({:.0f}% of GEMM roofline)", 100.0 * result["train"]["roofline_fraction"].get<double>());
+  }
   if (result.contains("final_accuracy"))
     for (const auto& [mode, acc] : result["final_accuracy"].items())
       summary += fmt::format(" {} {:.2f}%", mode, 100.0 * acc.get<double>());

@@ -37,8 +37,9 @@ struct SuitePoint {
   // throughput: "all" (training windows, inference per prediction mode, the best-of-layouts GEMM
   // ceiling and the peak FMA rate, each window paired with a ceiling round) or "train" (training
   // windows and the plain-layout GEMM rate of the step's shapes only, no paired rounds: what the
-  // regression check compares, in a fraction of the time). Not a suite field: the check writes its
-  // own point files.
+  // regression check compares, in a fraction of the time) or "steps" (the training windows alone,
+  // no GEMM timing: the check's instruction counts under valgrind). Not a suite field: the check
+  // writes its own point files.
   std::string scope = "all";
   // Distributed points (measure convergence): "data" or "pipeline" over `ranks` MPI ranks, each
   // with `threads` threads; `ffbench run` starts them under mpirun. "none": one process.

@@ -63,8 +63,8 @@ SuitePoint SuitePoint::from_json(const nlohmann::json& j) {
   p.scope = j.value("scope", std::string("all"));
   p.distributed = j.value("distributed", std::string("none"));
   p.ranks = j.value("ranks", 1);
-  if (p.scope != "all" && p.scope != "train")
-    throw std::runtime_error(fmt::format("point {}: scope '{}' is not 'all' or 'train'", p.id, p.scope));
+  if (p.scope != "all" && p.scope != "train" && p.scope != "steps")
+    throw std::runtime_error(fmt::format("point {}: scope '{}' is not 'all', 'train' or 'steps'", p.id, p.scope));
   if (j.contains("published")) p.published = j.at("published");
   if (j.contains("tune")) p.tune = j.at("tune");
   return p;

@@ -91,6 +91,10 @@ void draw_pixels(const SyntheticTeacher& teacher, Rng& rng, float* pixels, float
   }
 }
 
+// The 64-bit random draws draw_pixels takes for one sample (Rng::normal takes two): what skipping
+// a sample must draw to keep the stream in step. Change it with draw_pixels.
+int64_t draws_per_sample(const SyntheticTeacher& teacher) { return 2 * (kLatentDims + teacher.informative); }
+
 // Hidden pre-activations before standardisation; reads only the informative pixels.
 void teacher_hidden_raw(const SyntheticTeacher& teacher, const float* pixels, float* hidden) {
   const float* informative = pixels + teacher.k;
@@ -222,8 +226,7 @@ SyntheticTeacher make_teacher(uint64_t seed, int64_t d, int k) {
 
 // Rows [0, head) and [n - tail, n) of the split of n samples, in that order. Samples are drawn one
 // after another from one stream, so the rows between are skipped by drawing their random numbers
-// only (draw_pixels takes two 64-bit draws per normal, kLatentDims + informative normals a sample):
-// a run on a small prefix pays for what it keeps, not for the whole split.
+// only (draws_per_sample): a run on a small prefix pays for what it keeps, not for the whole split.
 Dataset make_synthetic_split(const SyntheticTeacher& teacher, uint64_t seed, Stream stream,
                              int64_t n, int64_t head, int64_t tail) {
   Dataset out;
@@ -237,11 +240,11 @@ Dataset make_synthetic_split(const SyntheticTeacher& teacher, uint64_t seed, Str
   std::array<float, kTeacherHidden> hidden{};
   std::vector<float> scores(static_cast<size_t>(teacher.k));
   std::vector<float> clean_pixels(static_cast<size_t>(teacher.d));
-  const int64_t draws_per_sample = 2 * (kLatentDims + teacher.informative);
+  const int64_t skip_draws = draws_per_sample(teacher);
   int64_t row = 0;
   for (int64_t i = 0; i < n; ++i) {
     if (i >= head && i < n - tail) {
-      for (int64_t r = 0; r < draws_per_sample; ++r) rng.next_u64();
+      for (int64_t r = 0; r < skip_draws; ++r) rng.next_u64();
       continue;
     }
     float* pixels = out.x.data() + row * teacher.d;

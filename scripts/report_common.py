@@ -173,6 +173,15 @@ class ReportBase:
             return "not recorded"
         return f"{fmt_num(peak['gflops'])} GFLOP/s f32 on {peak['threads']} threads ({peak['kernel']} FMA microkernel)"
 
+    def memory_bandwidth_text(self):
+        roof = self.manifest.get("memory_bandwidth")
+        if not roof:
+            return "not recorded (a run from before the memory roof)"
+        cache = roof.get("last_level_cache_bytes") or 0
+        return (f"{roof['gbps']:.1f} GB/s on {roof['threads']} threads: a streaming pass with an optimizer update's traffic "
+                f"(4 reads + 3 writes per float) over arrays 8x the last-level cache"
+                + (f" ({cache / 2**20:.0f} MiB)" if cache else "") + ", fastest of 5")
+
     def has_new_ceiling(self):
         return any("plain_gflops" in (p.get("roofline") or {}) for p in self.ok)
 
@@ -209,6 +218,7 @@ class ReportBase:
             ["threading", m.get("threading")],
             ["denormals (ffbench)", self.denormal_setting()],
             ["peak FMA rate (physical limit)", self.peak_fma_text()],
+            ["memory bandwidth (the memory roof)", self.memory_bandwidth_text()],
             ["GEMM ceiling", "per matmul shape of the step, the faster of oneDNN's plain and preferred (blocked) layouts, "
                              "no post-ops, fastest of 5 timings, same process" if self.has_new_ceiling() else
                              "plain row-major oneDNN GEMM only (a run from before the blocked-layout ceiling)"],

@@ -1,6 +1,6 @@
 """Report sections on published setups: the published figures, the reference setup, reproduction bands, tuning, performance targets."""
 from report_common import *  # noqa: F401,F403  (plt, helpers, the published figures)
-from report_speed import parts_outside_products
+from report_speed import parts_outside_products, update_traffic
 
 
 def plain_layout_bound(p, profile):
@@ -289,8 +289,17 @@ class ReproduceSections:
             outside = list(parts_outside_products(p).items())[:3]
             if not outside:
                 return ""
-            return ("; largest parts outside the products: " + ", ".join(f"{name} {us:.0f} us" for name, us in outside) +
+            text = ("; largest parts outside the products: " + ", ".join(f"{name} {us:.0f} us" for name, us in outside) +
                     f" (of a {p['step_parts']['step_us']:.0f} us step)")
+            traffic = update_traffic(p) if p["point"]["label"] in ("bp", "ff") else None
+            if traffic:
+                us, moved, gbps, roof = traffic
+                text += (f"; the update reads and writes {moved / 1e6:.1f} MB (weights, gradients, optimizer state) in {us:.0f} us: "
+                         f"{gbps:.1f} GB/s, {100 * gbps / roof:.0f}% of the memory roof ({roof:.1f} GB/s, a pass with its mix over "
+                         f"arrays past the caches, same process; {moved / (roof * 1e9) * 1e6:.0f} us at the roof"
+                         + ("; above it: part of its traffic was served from cache, the gradient just written, the weights just read"
+                            if gbps > roof else "") + ")")
+            return text
         for algorithm, goals in (("ff", ((500, 0.80), (1000, 0.90))), ("bp", ((500, 0.90),))):
             candidates = [p for p in throughput if p["point"]["label"] == algorithm and plain(p) and p["point"]["batch"] >= 256
                           and len(set(p["point"]["hidden"])) == 1 and p["point"]["experiment"].startswith("width")]

@@ -12,6 +12,22 @@ def parts_outside_products(p):
     return dict(sorted(outside, key=lambda kv: -kv[1]))
 
 
+def update_traffic(p):
+    """The step's 'update' part against the memory roof: (us, bytes, GB/s, roof GB/s) or None. The bytes
+    are the arena's weights, gradients and optimizer state, each read once and all but the gradients
+    written once (Adam: 28 bytes a parameter, SGD with momentum: 20): the update's traffic when every
+    parameter is updated once a step and nothing comes from cache. Close for bp and ff (ff's classifier
+    updates in its own part: its parameters are counted here, a few per mille of the model); the roof is
+    the point's `memory_bandwidth` pass with the same mix. None when the point lacks either."""
+    us = parts_outside_products(p).get("update")
+    memory = p.get("memory") or {}
+    roof = (p.get("memory_bandwidth") or {}).get("gbps")
+    if not us or not roof or not all(memory.get(k) for k in ("weights", "grads", "optimizer")):
+        return None
+    moved = 2 * memory["weights"] + memory["grads"] + 2 * memory["optimizer"]
+    return us, moved, moved / (us * 1e-6) * 1e-9, roof
+
+
 class SpeedSections:
     def throughput(self):
         groups = self.by_experiment("throughput")

@@ -6,7 +6,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 from report_common import ReportBase  # noqa: E402
-from report_speed import SpeedSections  # noqa: E402
+from report_speed import SpeedSections, update_traffic  # noqa: E402
 
 
 def point(threads, step_ms, gemm_share, experiment="width", options=None, parts=None):
@@ -48,6 +48,17 @@ def main():
     report.outside_gemm_findings()
     finding = report.findings[0]
     assert finding.endswith(" Outside the products, per part (us per step): update 300 -> 600 (0.50x); inputs 150 -> 110 (1.36x)."), finding
+    # The update against the memory roof: weights and optimizer state read and written, gradients read
+    # (2 x 1 MB + 1 MB + 2 x 2 MB = 7 MB) in 700 us is 10 GB/s; without the roof, or the part, nothing.
+    p = point(2, 6.0, 0.75, parts={"forward products": 2000.0, "update": 700.0})
+    p["memory"] = {"weights": 1_000_000, "grads": 1_000_000, "optimizer": 2_000_000}
+    assert update_traffic(p) is None, "no memory roof recorded: no figure"
+    p["memory_bandwidth"] = {"gbps": 20.0}
+    us, moved, gbps, roof = update_traffic(p)
+    assert (us, moved, roof) == (700.0, 7_000_000, 20.0), (us, moved, roof)
+    assert abs(gbps - 10.0) < 1e-9, gbps
+    p["step_parts"]["parts"] = [{"part": "forward products", "us_per_step": 2000.0}]
+    assert update_traffic(p) is None, "no update part: no figure"
     print("ok")
 
 

@@ -219,6 +219,16 @@ TEST_CASE("shared write: both passes timed on the process's threads, the ratio i
   CHECK(ffb::SharedWrite{}.ratio() == 0.0);  // nothing timed: no ratio, not a division by zero
 }
 
+TEST_CASE("memory roof: a pass of 28 bytes a float on the process's threads, arrays sized from the cache", "[matmul]") {
+  const auto small = ffb::measure_memory_bandwidth(4096, 2);
+  CHECK(small.threads == omp_get_max_threads());
+  CHECK(small.floats == 4096);
+  CHECK(small.bytes_per_pass == 28 * 4096);
+  CHECK(std::isfinite(small.gbps));
+  CHECK(small.gbps > 0.0);
+  CHECK(small.last_level_cache_bytes >= 0);
+}
+
 TEST_CASE("packing choices: off never packs, force packs wherever the layout differs, on only with equal bits", "[matmul]") {
   const ffb::MatmulShape shape{.m = 48, .n = 40, .k = 72, .bias = true, .relu = true};
   ffb::set_packing_mode("off");

@@ -375,6 +375,7 @@ TEST_CASE("point: scope 'train' times the training windows and the plain GEMM ra
   CHECK(result.at("roofline").at("shapes").at(0).at("blocked_gflops").get<double>() == 0.0);
   CHECK_FALSE(result.contains("inference"));
   CHECK_FALSE(result.contains("peak_fma"));
+  CHECK_FALSE(result.contains("memory_bandwidth"));
   auto bad = point.to_json();
   bad["scope"] = "most";
   CHECK_THROWS_WITH(SuitePoint::from_json(bad), Catch::Contains("scope 'most'"));
@@ -416,6 +417,12 @@ TEST_CASE("point: the step's parts sum to the step and hold its products", "[sui
     } else {
       CHECK_FALSE(result.at("train").contains("shared_write"));
     }
+    // The memory roof beside the parts, on the point's threads, over arrays past the last-level cache.
+    const auto& roof = result.at("memory_bandwidth");
+    CHECK(roof.at("gbps").get<double>() > 0.0);
+    CHECK(roof.at("threads").get<int>() == ffb::threads());
+    CHECK(roof.at("bytes_per_pass").get<int64_t>() >= 28 * (int64_t{64} << 20) / 16);
+    CHECK(roof.at("bytes_per_pass").get<int64_t>() >= 28 * 8 * roof.at("last_level_cache_bytes").get<int64_t>() / 16);
   }
   // The names are the algorithm's own, in step order.
   const auto suite = parse(with_experiment(R"({"name": "x", "measure": "throughput", "hidden": [32, 32],

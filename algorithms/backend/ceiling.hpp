@@ -78,4 +78,19 @@ struct SharedWrite {
 };
 SharedWrite measure_shared_write(int64_t floats = 650000, int timings = 5);
 
+// The memory roof beside the compute one: the machine's streaming bandwidth with an optimizer
+// update's traffic (per float, 4 reads and 3 writes: w, g, m, v read, w, m, v written, as Adam moves
+// them; the arithmetic is a few adds, so the pass waits on memory only). Four arrays of `floats`
+// floats, each thread its static share as the optimizer splits an array; the fastest of `timings`
+// passes after one untimed pass. `floats` 0 sizes the four arrays together at 8x the last-level
+// cache (64 MiB at least), so no pass is served from cache.
+struct MemoryBandwidth {
+  double gbps = 0.0;           // bytes moved per pass over the fastest pass, 1e9 bytes per second
+  int64_t bytes_per_pass = 0;  // 28 per float
+  int64_t floats = 0;          // per array
+  int64_t last_level_cache_bytes = 0;  // what the OS reports (0: unknown)
+  int threads = 0;
+};
+MemoryBandwidth measure_memory_bandwidth(int64_t floats = 0, int timings = 5);
+
 }  // namespace ffb

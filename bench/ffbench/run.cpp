@@ -114,6 +114,7 @@ nlohmann::json manifest(const Suite& suite, const std::string& suite_path) {
           {"threading", threading_description()},
           {"denormals", to_string(denormals())},
           {"peak_fma", peak_fma_json()},
+          {"memory_bandwidth", memory_bandwidth_json()},
           {"hardware_threads", std::thread::hardware_concurrency()},
           {"cpu_model", cpu_model()},
           {"memory_total_kb", shell_output("awk '/MemTotal/ {print $2}' /proc/meminfo")},

@@ -37,6 +37,8 @@ double measure_gemm_rate();
 
 // The machine's peak f32 FMA rate on the process's threads (the physical limit beside the ceiling).
 nlohmann::json peak_fma_json();
+// The streaming memory bandwidth with an optimizer update's traffic (measure_memory_bandwidth).
+nlohmann::json memory_bandwidth_json();
 
 // Process peak resident set size in bytes (getrusage).
 int64_t peak_rss_bytes();

@@ -80,7 +80,7 @@ class SpeedSections:
             key = (p["point"]["label"], p["model"], p["point"]["batch"], json.dumps(p["point"].get("options", {}), sort_keys=True))
             step = p["train"]["step_ms_median"]
             share = profile["gemm_time_share"]
-            groups[key][p["point"]["threads"]].append((step * share, step * (1 - share), parts_outside_products(p)))
+            groups[key][p["point"]["threads"]].append((step * share, step * (1 - share), parts_outside_products(p), update_traffic(p)))
         for (label, model, batch, _), by_threads in sorted(groups.items()):
             if len(by_threads) < 2:
                 continue
@@ -94,7 +94,24 @@ class SpeedSections:
                 f"{label} {model}, B {batch}, {few} -> {many} threads ({counts}, medians): the GEMMs' time per step fell "
                 f"{gemm_a / gemm_b:.2f}x ({gemm_a:.2f} -> {gemm_b:.2f} ms), the time outside them {out_a / out_b:.2f}x "
                 f"({out_a:.2f} -> {out_b:.2f} ms); the share outside the GEMMs went from {100 * out_a / (gemm_a + out_a):.0f}% "
-                f"to {100 * out_b / (gemm_b + out_b):.0f}%." + self.parts_scaling(by_threads[few], by_threads[many]))
+                f"to {100 * out_b / (gemm_b + out_b):.0f}%." + self.parts_scaling(by_threads[few], by_threads[many]) +
+                self.update_roof_scaling(by_threads[few], by_threads[many], few, many))
+
+    @staticmethod
+    def update_roof_scaling(few, many, threads_few, threads_many):
+        """The update part against each point's memory roof at the fewest and the most threads (medians
+        over the points that recorded both): an update that stays near the roof is waiting on memory;
+        one that falls away from it as threads are added waits on something else."""
+        a = [x[3] for x in few if x[3]]
+        b = [x[3] for x in many if x[3]]
+        if not a or not b:
+            return ""
+        def rates(traffic):
+            return med([t[2] for t in traffic]), med([t[2] / t[3] for t in traffic])
+        (gbps_a, share_a), (gbps_b, share_b) = rates(a), rates(b)
+        return (f" The update reads and writes its weights, gradients and optimizer state at {gbps_a:.1f} GB/s on {threads_few} "
+                f"and {gbps_b:.1f} GB/s on {threads_many} threads: {100 * share_a:.0f}% and {100 * share_b:.0f}% of the memory "
+                f"roof measured with each point.")
 
     @staticmethod
     def parts_scaling(few, many):

@@ -48,6 +48,17 @@ def main():
     report.outside_gemm_findings()
     finding = report.findings[0]
     assert finding.endswith(" Outside the products, per part (us per step): update 300 -> 600 (0.50x); inputs 150 -> 110 (1.36x)."), finding
+    # The same scaling with the memory roof recorded: the update's rate and its share of the roof at
+    # each thread count (medians), after the parts.
+    for q, update_us, roof in ((points[0], 300.0, 10.0), (points[1], 500.0, 20.0), (points[2], 700.0, 20.0)):
+        q["memory"] = {"weights": 1_000_000, "grads": 1_000_000, "optimizer": 2_000_000}  # 7 MB moved
+        q["memory_bandwidth"] = {"gbps": roof}
+    report = Fake(points)
+    report.outside_gemm_findings()
+    finding = report.findings[0]
+    # 1 thread: 7 MB / 300 us = 23.3 GB/s, 233 % of 10; 2 threads: 14.0 and 10.0 GB/s, medians 12.0 GB/s and 60 %.
+    assert finding.endswith(" The update reads and writes its weights, gradients and optimizer state at 23.3 GB/s on 1 and "
+                            "12.0 GB/s on 2 threads: 233% and 60% of the memory roof measured with each point."), finding
     # The update against the memory roof: weights and optimizer state read and written, gradients read
     # (2 x 1 MB + 1 MB + 2 x 2 MB = 7 MB) in 700 us is 10 GB/s; without the roof, or the part, nothing.
     p = point(2, 6.0, 0.75, parts={"forward products": 2000.0, "update": 700.0})

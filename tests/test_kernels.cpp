@@ -2,6 +2,8 @@
 // finite differences of the forward.
 #include <catch2/catch.hpp>
 
+#include <omp.h>
+
 #include <cmath>
 #include <functional>
 #include <utility>
@@ -95,7 +97,7 @@ TEST_CASE("relu forward and backward match the reference and finite differences"
 }
 
 TEST_CASE("fused relu backward + bias gradient gives the separate kernels' bits", "[kernels]") {
-  for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{5, 37}, {33, 130}, {256, 64}}) {
+  for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{5, 37}, {33, 130}, {256, 64}, {64, 500}, {9, 2100}}) {
     INFO(rows << " x " << cols);
     auto y = random_floats(rows * cols, 21);
     for (auto& v : y) v = v > 0.0f ? v : 0.0f;  // a ReLU output: about half zeros
@@ -107,6 +109,41 @@ TEST_CASE("fused relu backward + bias gradient gives the separate kernels' bits"
     kern::relu_backward_bias_grad(Mat(fused.data(), rows, cols), bias_fused.data(), Mat(fused.data(), rows, cols), Mat(y.data(), rows, cols));
     CHECK(fused == dx_separate);
     CHECK(bias_fused == bias_separate);
+  }
+}
+
+TEST_CASE("column sums: each column sums its rows in order from zero, on any thread count and slicing", "[kernels]") {
+  // 2100 columns: more than one slice even on one thread (a slice holds at most 1024 columns).
+  for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{7, 10}, {64, 500}, {5, 2100}}) {
+    INFO(rows << " x " << cols);
+    auto y = random_floats(rows * cols, 31);
+    for (auto& v : y) v = v > 0.0f ? v : 0.0f;
+    const auto dy = random_floats(rows * cols, 32);
+    // The order the kernels promise, written out: dx = dy (y > 0), acc = 0 + row 0 + row 1 + ...
+    std::vector<float> dx_expected(dy.size()), sum_expected(static_cast<size_t>(cols)), accumulated(static_cast<size_t>(cols));
+    for (int64_t n = 0; n < cols; ++n) {
+      float acc = 0.0f, plain = 0.0f;
+      for (int64_t b = 0; b < rows; ++b) {
+        const size_t i = static_cast<size_t>(b * cols + n);
+        dx_expected[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+        acc += dx_expected[i];
+        plain += dy[i];
+      }
+      sum_expected[static_cast<size_t>(n)] = 0.0f + acc;
+      accumulated[static_cast<size_t>(n)] = 0.25f + plain;  // bias_grad_accumulate adds its sum to dbias
+    }
+    const int threads_before = omp_get_max_threads();
+    for (const int threads : {1, 2, 3}) {
+      INFO(threads << " thread(s)");
+      omp_set_num_threads(threads);
+      std::vector<float> dx = dy, sum(static_cast<size_t>(cols), 9.0f), acc(static_cast<size_t>(cols), 0.25f);
+      kern::relu_backward_bias_grad(Mat(dx.data(), rows, cols), sum.data(), Mat(dx.data(), rows, cols), Mat(y.data(), rows, cols));
+      kern::bias_grad_accumulate(acc.data(), Mat(const_cast<float*>(dy.data()), rows, cols));
+      CHECK(dx == dx_expected);
+      CHECK(sum == sum_expected);
+      CHECK(acc == accumulated);
+    }
+    omp_set_num_threads(threads_before);
   }
 }
 

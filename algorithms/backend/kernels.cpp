@@ -42,7 +42,8 @@ void bias_grad_accumulate(float* dbias, const Mat& dy) {
   for (int64_t blk = 0; blk < blocks; ++blk) {
     const int64_t begin = blk * block;
     const int64_t end = std::min(dy.cols, begin + block);
-    float acc[kMaxColumnBlock] = {};
+    float acc[kMaxColumnBlock];  // only the slice's part is used: zeroed alone
+    std::fill(acc, acc + (end - begin), 0.0f);
     for (int64_t b = 0; b < dy.rows; ++b) {
       const float* row = dy.row(b);
 #pragma omp simd
@@ -83,7 +84,8 @@ void relu_backward_bias_grad(const Mat& dx, float* dbias, const Mat& dy, const M
   for (int64_t blk = 0; blk < blocks; ++blk) {
     const int64_t begin = blk * block;
     const int64_t end = std::min(y.cols, begin + block);
-    float acc[kMaxColumnBlock] = {};
+    float acc[kMaxColumnBlock];  // only the slice's part is used: zeroed alone
+    std::fill(acc, acc + (end - begin), 0.0f);
     for (int64_t b = 0; b < y.rows; ++b) {
       const float* grad = dy.row(b);
       const float* out = y.row(b);

@@ -6,8 +6,6 @@
 #include <cmath>
 #include <cstring>
 
-#include <omp.h>
-
 namespace ffb::kern {
 
 void bias_add(const Mat& y, const float* bias) {
@@ -19,31 +17,15 @@ void bias_add(const Mat& y, const float* bias) {
   }
 }
 
-namespace {
-// The column sums' blocking: each thread one contiguous slice of the columns (a multiple of 16
-// floats, at most kMaxColumnBlock), walked row by row. Each column still sums its rows in order
-// from zero, so the bits do not depend on the slice (nor on the thread count). Slices instead of
-// the former 64-column blocks: a row's slice is one long contiguous run the prefetchers follow
-// (cold operands, 256 rows: 1 thread 377 -> 150 us at 500 columns, 2 threads 895 -> 514 us at
-// 2000, medians on the Zen 1 VM; warm about the same or better).
-constexpr int64_t kMaxColumnBlock = 1024;
-int64_t column_block(int64_t cols) {
-  const int64_t teams = std::max(1, omp_get_max_threads());
-  const int64_t slice = ((cols + teams - 1) / teams + 15) / 16 * 16;
-  return std::clamp<int64_t>(slice, 16, kMaxColumnBlock);
-}
-}  // namespace
-
 void bias_grad_accumulate(float* dbias, const Mat& dy) {
-  // Parallel over column slices so each thread owns its part of dbias (no reduction races).
-  const int64_t block = column_block(dy.cols);
+  // Parallel over column blocks so each thread owns its slice of dbias (no reduction races).
+  const int64_t block = 64;
   const int64_t blocks = (dy.cols + block - 1) / block;
 #pragma omp parallel for schedule(static)
   for (int64_t blk = 0; blk < blocks; ++blk) {
     const int64_t begin = blk * block;
     const int64_t end = std::min(dy.cols, begin + block);
-    float acc[kMaxColumnBlock];  // only the slice's part is used: zeroed alone
-    std::fill(acc, acc + (end - begin), 0.0f);
+    float acc[64] = {};
     for (int64_t b = 0; b < dy.rows; ++b) {
       const float* row = dy.row(b);
 #pragma omp simd
@@ -75,17 +57,16 @@ void relu_backward(const Mat& dx, const Mat& dy, const Mat& y) {
 }
 
 void relu_backward_bias_grad(const Mat& dx, float* dbias, const Mat& dy, const Mat& y) {
-  // bias_grad_accumulate's slices, so each column sums its rows in the same order. Written out again
+  // bias_grad_accumulate's blocks, so each column sums its rows in the same order. Written out again
   // on purpose: one template shared with bias_grad_accumulate (a lambda per row) cost pepita +2.11 %
   // and scff +1.23 % of their non-GEMM instructions in the regression check.
-  const int64_t block = column_block(y.cols);
+  const int64_t block = 64;
   const int64_t blocks = (y.cols + block - 1) / block;
 #pragma omp parallel for schedule(static)
   for (int64_t blk = 0; blk < blocks; ++blk) {
     const int64_t begin = blk * block;
     const int64_t end = std::min(y.cols, begin + block);
-    float acc[kMaxColumnBlock];  // only the slice's part is used: zeroed alone
-    std::fill(acc, acc + (end - begin), 0.0f);
+    float acc[64] = {};
     for (int64_t b = 0; b < y.rows; ++b) {
       const float* grad = dy.row(b);
       const float* out = y.row(b);

@@ -178,9 +178,8 @@ class ReportBase:
         if not roof:
             return "not recorded (a run from before the memory roof)"
         cache = roof.get("last_level_cache_bytes") or 0
-        return (f"{roof['gbps']:.1f} GB/s on {roof['threads']} threads: a streaming pass with an optimizer update's traffic "
-                f"(4 reads + 3 writes per float) over arrays 8x the last-level cache"
-                + (f" ({cache / 2**20:.0f} MiB)" if cache else "") + ", fastest of 5")
+        return (f"{roof['gbps']:.1f} GB/s on {roof['threads']} threads: {roof['method']}"
+                + (f" (last-level cache {cache / 2**20:.0f} MiB)" if cache else ""))
 
     def has_new_ceiling(self):
         return any("plain_gflops" in (p.get("roofline") or {}) for p in self.ok)

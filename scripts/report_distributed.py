@@ -72,8 +72,33 @@ def section(report):
                     + (" (more ranks x threads than cores: oversubscribed, not a scaling figure)" if oversubscribed else "") + ".")
         report.table(["label", "mode", "ranks", "threads/rank", "samples/s", "speed-up", "final accuracy", "per rank"], rows)
         plot_bars(report, experiment, bars)
+        pipeline_against_data(report, experiment, groups, first, model[1] if model else None, cores)
     if model is not None:
         model_section(report, *model)
+
+
+def pipeline_against_data(report, experiment, groups, first, model, cores):
+    """FF's layer pipeline over BP data-parallel at each rank count measured with both (samples/s of the
+    last epoch), beside what the published scaling model's 100 GbE grid predicts for the same depth and
+    width (its compute measured on another machine: the ratio, not the rates, is what compares)."""
+    hidden = first["point"]["hidden"]
+    grid = {(g["depth"], g["width"], g["ranks"]): g["ff_over_bp"] for g in (model or {}).get("grid_100gbe", [])}
+    parts = []
+    for ranks in sorted({key[2] for key in groups if key[1] != "none"}):
+        ff = [last_rate(p) for p in groups.get(("ff-pipeline", "pipeline", ranks), [])]
+        bp = [last_rate(p) for p in groups.get(("bp-data", "data", ranks), [])]
+        ff, bp = [r for r in ff if r], [r for r in bp if r]
+        if not ff or not bp:
+            continue
+        ratio = statistics.median(ff) / statistics.median(bp)
+        predicted = grid.get((len(hidden), hidden[0], ranks)) if len(set(hidden)) == 1 else None
+        threads = first["point"]["threads"]
+        parts.append(f"{ranks} ranks {ratio:.2f}x" + (f" (model {predicted:.2f}x)" if predicted else "")
+                     + (" (oversubscribed)" if ranks * threads > cores > 0 else ""))
+    if parts:
+        report.findings.append(
+            f"FF's layer pipeline over BP data-parallel in samples/s (`{experiment}`, {len(hidden)} x {hidden[0]}): "
+            + ", ".join(parts) + "; above 1 the pipeline trains more samples per second (the model: its 100 GbE grid).")
 
 
 def plot_bars(report, experiment, bars):

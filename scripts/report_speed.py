@@ -32,8 +32,9 @@ class SpeedSections:
     def throughput(self):
         groups = self.by_experiment("throughput")
         for experiment, points in sorted(groups.items()):
-            axis = self.axis_of(points)
-            self.lines += [f"## Throughput: `{experiment}`" + (f" (sweep over {axis})" if axis else ""), ""]
+            axes = self.axes_of(points)
+            axis = axes[0] if axes else None
+            self.lines += [f"## Throughput: `{experiment}`" + (f" (sweep over {' x '.join(axes)})" if axes else ""), ""]
             self.lines.append("Train samples/s over steady-state windows (warm-up excluded; median of repeats), GFLOP/s from "
                               "the analytic FLOPs, and the fraction of the GEMM ceiling measured on the same shapes in the "
                               "same process (per shape the faster of oneDNN's plain and blocked layouts). 'step in GEMMs': the share of the "
@@ -43,7 +44,7 @@ class SpeedSections:
                               "the roofline fraction is about the share times the rate, so a shortfall is either work outside "
                               "the GEMMs or GEMMs slower in the step than alone.\n")
             rows = []
-            for p in sorted(points, key=lambda q: (q["point"]["label"], self.axis_value(q, axis) if axis else 0)):
+            for p in sorted(points, key=lambda q: (q["point"]["label"], *(self.axis_value(q, a) for a in reversed(axes)))):
                 t = p["train"]
                 mem = p["memory"]
                 inference = ", ".join(f"{m}: {fmt_num(v['samples_per_s_median'])}" for m, v in p.get("inference", {}).items())
@@ -63,7 +64,9 @@ class SpeedSections:
             self.table(["algorithm", "model", "B", "threads", "train samples/s", "range", "GFLOP/s", "GEMM roofline GFLOP/s",
                         "of roofline", "step in GEMMs (their rate)", "inference samples/s", "peak live act. MiB", "arena MiB", "peak RSS MiB"], rows)
             if axis:
-                self.sweep_plots(experiment, points, axis)
+                for name, series in self.split_by(experiment, points, axes[1:]):
+                    self.sweep_plots(name, series, axis)
+                self.schedule_table(experiment, points)
             self.inference_plot(experiment, points)
         self.outside_gemm_findings()
 
@@ -127,6 +130,31 @@ class SpeedSections:
             return ""
         return " Outside the products, per part (us per step): " + "; ".join(
             f"{name} {a[name]:.0f} -> {b[name]:.0f} ({a[name] / b[name]:.2f}x)" for name in shared) + "."
+
+    def schedule_table(self, experiment, points):
+        """The pipelined schedule's train throughput over the simultaneous one's, per depth and thread count."""
+        at = {(p["point"]["label"], len(p["point"]["hidden"]), p["point"]["threads"]): p for p in points}
+        keys = sorted({(d, t) for (label, d, t) in at if label == "ff-pipelined" and ("ff", d, t) in at})
+        if not keys:
+            return
+        depths, threads = sorted({d for d, _ in keys}), sorted({t for _, t in keys})
+        ratio = {(d, t): at[("ff-pipelined", d, t)]["train"]["samples_per_s_median"] / at[("ff", d, t)]["train"]["samples_per_s_median"]
+                 for d, t in keys}
+        rows = [[d] + [f"{ratio[(d, t)]:.2f}x" + (" (depth < threads)" if d < t else "") if (d, t) in ratio else "-"
+                       for t in threads] for d in depths]
+        sample = at[("ff", *keys[0])]
+        self.lines.append(f"Pipelined over simultaneous schedule (`{experiment}`, width {sample['point']['hidden'][0]}, "
+                          f"B {sample['point']['batch']}): train samples/s of ff-pipelined over ff's at the same depth and "
+                          "thread count. The pipelined schedule runs each layer's products and kernels on one thread and its "
+                          "layers on min(threads, depth) threads at once; the simultaneous one runs every layer on all "
+                          "threads, one after another.\n")
+        self.table(["depth"] + [f"{t} thread{'s' if t > 1 else ''}" for t in threads], rows)
+        best = max(ratio, key=ratio.get)
+        worst = min(ratio, key=ratio.get)
+        self.findings.append(
+            f"Pipelined against simultaneous FF ({experiment}): from {ratio[worst]:.2f}x (depth {worst[0]}, {worst[1]} threads) to "
+            f"{ratio[best]:.2f}x (depth {best[0]}, {best[1]} threads) the simultaneous schedule's train throughput; "
+            f"at depth >= threads {', '.join(f'{ratio[k]:.2f}x (d{k[0]} t{k[1]})' for k in keys if k[0] >= k[1])}.")
 
     def sweep_plots(self, experiment, points, axis):
         labels = sorted({p["point"]["label"] for p in points})

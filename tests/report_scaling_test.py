@@ -1,0 +1,109 @@
+#!/usr/bin/python3
+"""The report on a machine of many cores: a point's GEMM ceiling raised to the fastest paired round
+(scripts/report_common.py fastest_ceiling), an experiment swept over two axes split into single-axis
+series, the pipelined-over-simultaneous table, and the machine's own thread scaling beside the
+thread-efficiency goal."""
+import copy
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from report_common import ReportBase, fastest_ceiling  # noqa: E402
+from report_reproduce import ReproduceSections  # noqa: E402
+from report_distributed import pipeline_against_data  # noqa: E402
+from report_speed import SpeedSections  # noqa: E402
+
+
+def throughput(label="ff", depth=2, threads=1, rate=1000.0, roof=100.0, rounds=(90.0, 95.0), fraction=0.8, fma=None):
+    return {"status": "ok", "model": "m", "point": {"experiment": "schedule", "label": label, "measure": "throughput",
+                                                    "hidden": [1000] * depth, "threads": threads, "batch": 256},
+            "roofline": {"gflops": roof}, "peak_fma": {"gflops": fma} if fma else None,
+            "step_profile": {"gemm_fraction_of_ceiling_in_step": 0.9},
+            "train": {"samples_per_s_median": rate, "roofline_fraction": fraction,
+                      "paired": {"ceiling_gflops": list(rounds)}},
+            "inference": {"softmax": {"roofline_gflops": 50.0, "roofline_fraction": 1.08,
+                                      "paired": {"ceiling_gflops": [40.0, 60.0, 54.0]},
+                                      "profile": {"gemm_fraction_of_ceiling_in_step": 1.2}}}}
+
+
+class Fake(SpeedSections, ReproduceSections):
+    def __init__(self):
+        self.lines, self.findings = [], []
+
+    def table(self, header, rows):
+        self.lines.append(("table", header, rows))
+
+
+def main():
+    # Rounds all slower than the first ceiling: nothing changes.
+    p = throughput()
+    before = copy.deepcopy(p["train"])
+    fastest_ceiling(p)
+    assert p["train"] == before and p["roofline"] == {"gflops": 100.0}, p
+    # Inference: a round at 60 beats the first 50: the ceiling becomes 60, the fraction 1.08 * 50 / 60,
+    # the profile's GEMM fraction likewise; the first figure is kept.
+    mode = p["inference"]["softmax"]
+    assert mode["roofline_gflops"] == 60.0 and mode["before_windows_gflops"] == 50.0, mode
+    assert abs(mode["roofline_fraction"] - 0.9) < 1e-12, mode
+    assert abs(mode["profile"]["gemm_fraction_of_ceiling_in_step"] - 1.0) < 1e-12, mode
+    # Training: a round at 125 over a first ceiling of 100.
+    p = throughput(rounds=(125.0, 80.0), fraction=1.0)
+    fastest_ceiling(p)
+    assert p["roofline"] == {"gflops": 125.0, "before_windows_gflops": 100.0}, p["roofline"]
+    assert abs(p["train"]["roofline_fraction"] - 0.8) < 1e-12 and abs(p["step_profile"]["gemm_fraction_of_ceiling_in_step"] - 0.72) < 1e-12
+    fastest_ceiling(p)  # applying it twice changes nothing more
+    assert p["roofline"]["gflops"] == 125.0 and abs(p["train"]["roofline_fraction"] - 0.8) < 1e-12
+    # Convergence points and failed points are left alone.
+    q = throughput(rounds=(500.0,))
+    q["point"]["measure"] = "convergence"
+    fastest_ceiling(q)
+    assert q["roofline"]["gflops"] == 100.0
+
+    # Two axes: one series per thread count, named like the point ids.
+    points = [throughput(label, d, t, rate=1000.0 * t / d * (1.5 if label == "ff-pipelined" and d >= t else 1.0))
+              for label in ("ff", "ff-pipelined") for d in (4, 16) for t in (4, 16)]
+    assert ReportBase.axes_of(points) == ["depth", "threads"]
+    assert ReportBase.axis_of(points) == "depth"
+    split = ReportBase.split_by("schedule", points, ["threads"])
+    assert [name for name, _ in split] == ["schedule-t4", "schedule-t16"], split
+    assert all(len(group) == 4 and {q["point"]["threads"] for q in group} == {int(name.split("-t")[1])} for name, group in split)
+    assert ReportBase.split_by("schedule", points, []) == [("schedule", points)]
+
+    # The pipelined table: depth rows, thread columns, the ratio, depth < threads marked.
+    report = Fake()
+    report.schedule_table("schedule", points)
+    _, header, rows = report.lines[-1]
+    assert header == ["depth", "4 threads", "16 threads"], header
+    assert rows == [[4, "1.50x", "1.00x (depth < threads)"], [16, "1.50x", "1.50x"]], rows
+    assert "from 1.00x (depth 4, 16 threads) to 1.50x" in report.findings[-1], report.findings
+    report = Fake()
+    report.schedule_table("schedule", [q for q in points if q["point"]["label"] == "ff"])
+    assert not report.lines and not report.findings, "no pipelined points: no table"
+
+    # The machine's own efficiency 1 -> 16 threads beside the goal: peak FMA 100 -> 800 (50 %), the
+    # GEMM ceiling 100 -> 1200 (75 %).
+    series = [throughput("bp", 2, 1, roof=100.0, fma=100.0), throughput("bp", 2, 16, roof=1200.0, fma=800.0)]
+    text = ReproduceSections.machine_scaling(series, 16)
+    assert text == ("; the machine's own efficiency 1 -> 16 threads, same points: its peak FMA rate 100 -> 800 GFLOP/s: 50%, "
+                    "the step's GEMM ceiling 100 -> 1200: 75%"), text
+    assert ReproduceSections.machine_scaling(series[:1], 16) == ""
+    # FF's pipeline against BP data-parallel per rank count, the model's grid beside it where it has the shape.
+    def run(label, mode, ranks, rate):
+        return {"point": {"label": label, "distributed": mode, "ranks": ranks, "threads": 1, "hidden": [1000] * 8},
+                "epochs": [{"samples_per_second": rate / 2}, {"samples_per_second": rate}]}
+    groups = {("ff-pipeline", "pipeline", 2): [run("ff-pipeline", "pipeline", 2, 950.0)],
+              ("bp-data", "data", 2): [run("bp-data", "data", 2, 1000.0)],
+              ("ff-pipeline", "pipeline", 8): [run("ff-pipeline", "pipeline", 8, 3400.0)],
+              ("bp-data", "data", 8): [run("bp-data", "data", 8, 2000.0)],
+              ("ff-data", "data", 4): [run("ff-data", "data", 4, 1.0)]}
+    model = {"grid_100gbe": [{"depth": 8, "width": 1000, "ranks": 8, "ff_over_bp": 2.13}]}
+    report = Fake()
+    pipeline_against_data(report, "distributed", groups, groups[("bp-data", "data", 2)][0], model, 4)
+    assert report.findings == ["FF's layer pipeline over BP data-parallel in samples/s (`distributed`, 8 x 1000): 2 ranks 0.95x, "
+                               "8 ranks 1.70x (model 2.13x) (oversubscribed); above 1 the pipeline trains more samples per "
+                               "second (the model: its 100 GbE grid)."], report.findings
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()

@@ -65,30 +65,27 @@ def fastest_ceiling(p):
     first figure stays under `before_windows_gflops`. Results recorded either way read the same."""
     if p.get("status") != "ok" or p.get("point", {}).get("measure") != "throughput":
         return
-    def raise_to(ceiling, rounds):
-        fastest = max([ceiling] + [r for r in rounds or [] if r])
-        return fastest, fastest / ceiling if ceiling else 1.0
-    roofline, train = p.get("roofline"), p.get("train") or {}
-    if roofline and roofline.get("gflops") and train.get("roofline_fraction") is not None:
-        fastest, factor = raise_to(roofline["gflops"], (train.get("paired") or {}).get("ceiling_gflops"))
-        if factor > 1.0:
-            roofline["before_windows_gflops"] = roofline["gflops"]
-            roofline["gflops"] = fastest
-            train["roofline_fraction"] /= factor
-            profile = p.get("step_profile") or {}
-            if "gemm_fraction_of_ceiling_in_step" in profile:
-                profile["gemm_fraction_of_ceiling_in_step"] /= factor
+    train = p.get("train") or {}
+    if p.get("roofline") and train.get("roofline_fraction") is not None:
+        raise_ceiling(p["roofline"], "gflops", train, p.get("step_profile"))
     for mode in (p.get("inference") or {}).values():
-        if not mode.get("roofline_gflops") or "roofline_fraction" not in mode:
-            continue
-        fastest, factor = raise_to(mode["roofline_gflops"], (mode.get("paired") or {}).get("ceiling_gflops"))
-        if factor > 1.0:
-            mode["before_windows_gflops"] = mode["roofline_gflops"]
-            mode["roofline_gflops"] = fastest
-            mode["roofline_fraction"] /= factor
-            profile = mode.get("profile") or {}
-            if "gemm_fraction_of_ceiling_in_step" in profile:
-                profile["gemm_fraction_of_ceiling_in_step"] /= factor
+        if "roofline_fraction" in mode:
+            raise_ceiling(mode, "roofline_gflops", mode, mode.get("profile"))
+
+
+def raise_ceiling(holder, key, measured, profile):
+    """holder[key], a ceiling timed before the windows, raised to the fastest of measured's paired
+    rounds where one was faster; measured's fraction and the profile's GEMM fraction follow."""
+    ceiling = holder.get(key)
+    rounds = [r for r in (measured.get("paired") or {}).get("ceiling_gflops") or [] if r]
+    if not ceiling or not rounds or max(rounds) <= ceiling:
+        return
+    factor = max(rounds) / ceiling
+    holder["before_windows_gflops"] = ceiling
+    holder[key] = max(rounds)
+    measured["roofline_fraction"] /= factor
+    if profile and "gemm_fraction_of_ceiling_in_step" in profile:
+        profile["gemm_fraction_of_ceiling_in_step"] /= factor
 
 
 def med(values):

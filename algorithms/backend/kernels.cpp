@@ -37,9 +37,14 @@ int64_t column_slice(int64_t cols) {
   return std::min(slice, kMaxColumnBlock);
 }
 
-// kSlice false: blocks of kBlock columns (a constant); true: blocks of `slice` <= kBlock columns.
-template <int64_t kBlock, bool kSlice>
-void bias_grad_blocks(float* dbias, const Mat& dy, int64_t slice) {
+// Column sums over the rows, in column blocks so each thread owns its part of dbias (no reduction
+// races). kRelu false: dbias += the column sums of dy. kRelu true: dx = dy where y > 0 (else 0) and
+// dbias = the column sums of dx. kSlice false: blocks of kBlock columns (a constant); true: blocks of
+// `slice` <= kBlock columns. The two kinds are separate loops at compile time: the regression
+// check's exact counts (allocator left out) read the same instructions, to the one, as two
+// written-out functions did for pepita, scff, bp and ff (2026-11-30).
+template <int64_t kBlock, bool kSlice, bool kRelu>
+void column_sum_blocks(float* dbias, const Mat& dy, const Mat* dx, const Mat* y, int64_t slice) {
   const int64_t block = kSlice ? slice : kBlock;
   const int64_t blocks = (dy.cols + block - 1) / block;
 #pragma omp parallel for schedule(static)
@@ -48,50 +53,36 @@ void bias_grad_blocks(float* dbias, const Mat& dy, int64_t slice) {
     const int64_t end = std::min(dy.cols, begin + block);
     float acc[kBlock] = {};
     for (int64_t b = 0; b < dy.rows; ++b) {
-      const float* row = dy.row(b);
+      const float* grad = dy.row(b);
+      if constexpr (kRelu) {
+        const float* out = y->row(b);
+        float* result = dx->row(b);
 #pragma omp simd
-      for (int64_t n = begin; n < end; ++n) acc[n - begin] += row[n];
+        for (int64_t n = begin; n < end; ++n) {
+          const float v = out[n] > 0.0f ? grad[n] : 0.0f;
+          result[n] = v;
+          acc[n - begin] += v;
+        }
+      } else {
+#pragma omp simd
+        for (int64_t n = begin; n < end; ++n) acc[n - begin] += grad[n];
+      }
     }
-    for (int64_t n = begin; n < end; ++n) dbias[n] += acc[n - begin];
+    for (int64_t n = begin; n < end; ++n) dbias[n] = (kRelu ? 0.0f : dbias[n]) + acc[n - begin];
   }
 }
 
-// bias_grad_blocks' blocks, so each column sums its rows in the same order. Written out again on
-// purpose: one template shared with bias_grad_blocks (a lambda per row) cost pepita +2.11 % and
-// scff +1.23 % of their non-GEMM instructions in the regression check.
-template <int64_t kBlock, bool kSlice>
-void relu_backward_bias_grad_blocks(const Mat& dx, float* dbias, const Mat& dy, const Mat& y, int64_t slice) {
-  const int64_t block = kSlice ? slice : kBlock;
-  const int64_t blocks = (y.cols + block - 1) / block;
-#pragma omp parallel for schedule(static)
-  for (int64_t blk = 0; blk < blocks; ++blk) {
-    const int64_t begin = blk * block;
-    const int64_t end = std::min(y.cols, begin + block);
-    float acc[kBlock] = {};
-    for (int64_t b = 0; b < y.rows; ++b) {
-      const float* grad = dy.row(b);
-      const float* out = y.row(b);
-      float* result = dx.row(b);
-#pragma omp simd
-      for (int64_t n = begin; n < end; ++n) {
-        const float v = out[n] > 0.0f ? grad[n] : 0.0f;
-        result[n] = v;
-        acc[n - begin] += v;
-      }
-    }
-    for (int64_t n = begin; n < end; ++n) dbias[n] = 0.0f + acc[n - begin];
-  }
+template <bool kRelu>
+void column_sums(float* dbias, const Mat& dy, const Mat* dx, const Mat* y) {
+  const int64_t slice = column_slice(dy.cols);
+  if (slice <= kSmallColumnSlice)
+    column_sum_blocks<kSmallColumnBlock, false, kRelu>(dbias, dy, dx, y, slice);
+  else
+    column_sum_blocks<kMaxColumnBlock, true, kRelu>(dbias, dy, dx, y, slice);
 }
 }  // namespace
 
-void bias_grad_accumulate(float* dbias, const Mat& dy) {
-  // Parallel over column blocks so each thread owns its part of dbias (no reduction races).
-  const int64_t slice = column_slice(dy.cols);
-  if (slice <= kSmallColumnSlice)
-    bias_grad_blocks<kSmallColumnBlock, false>(dbias, dy, slice);
-  else
-    bias_grad_blocks<kMaxColumnBlock, true>(dbias, dy, slice);
-}
+void bias_grad_accumulate(float* dbias, const Mat& dy) { column_sums<false>(dbias, dy, nullptr, nullptr); }
 
 void relu_forward(const Mat& y, const Mat& x) {
 #pragma omp parallel for schedule(static)
@@ -115,11 +106,7 @@ void relu_backward(const Mat& dx, const Mat& dy, const Mat& y) {
 }
 
 void relu_backward_bias_grad(const Mat& dx, float* dbias, const Mat& dy, const Mat& y) {
-  const int64_t slice = column_slice(y.cols);
-  if (slice <= kSmallColumnSlice)
-    relu_backward_bias_grad_blocks<kSmallColumnBlock, false>(dx, dbias, dy, y, slice);
-  else
-    relu_backward_bias_grad_blocks<kMaxColumnBlock, true>(dx, dbias, dy, y, slice);
+  column_sums<true>(dbias, dy, &dx, &y);
 }
 
 float row_sum_squares(const float* x, int64_t n) {

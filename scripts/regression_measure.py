@@ -131,9 +131,10 @@ def callgrind_counts(ffbench, algorithm):
     each without glibc's allocator, whose instructions are counted apart ('alloc', all of the step).
 
     Two runs: one collects the whole step (its total, Matmul::run's inclusive count, the allocator's),
-    one only inside Matmul::run (the allocator's share there: oneDNN's execute bookkeeping and the
-    OpenMP runtime's teams). Two builds of identical code gave `other` up to 1.6 % apart with the
-    allocator in and 0.3 % without (the heap's state differs between builds, the step's code not)."""
+    one only inside Matmul::run (the allocator's share there: oneDNN's execute bookkeeping; outside
+    it, at one thread, the OpenMP runtime re-allocates the team of every parallel region). Two builds
+    of identical code gave `other` up to 1.6 % apart with the allocator in, and the same count without
+    it (the heap's state differs between builds, the step's code not)."""
     env = dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2", OMP_NUM_THREADS="1")
     with tempfile.TemporaryDirectory(prefix="ffbench-callgrind-") as tmp:
         point_file = os.path.join(tmp, "point.json")

@@ -22,11 +22,10 @@ ROUNDS = 8            # A/B rounds: each round times every algorithm once per bi
 MIN_EFFECT = 0.05     # a wall-time metric regresses only if the rounds' median HEAD/baseline is this much below 1 ...
 ALPHA = 0.01          # ... and the one-sided Wilcoxon signed-rank test on the rounds' log ratios says p < ALPHA
 CONFIRM = True        # an algorithm whose ratio is past MIN_EFFECT gets ROUNDS more rounds; all rounds decide
-INSTR_LIMIT = 0.01    # instruction counts inside the GEMMs (A/B, exact): regressed above +1%
-# ... and outside them, likewise. Both leave out glibc's allocator, whose count follows the heap's
-# state: with it in, two builds of identical code were 1.64 % apart outside the GEMMs; without it, 0
-# (README 'The regression check').
-INSTR_OTHER_LIMIT = 0.01
+# Instruction counts inside the GEMMs and outside them (A/B, exact): regressed above +1%. Both leave
+# out glibc's allocator, whose count follows the heap's state: with it in, two builds of identical
+# code were 1.64 % apart outside the GEMMs; without it, 0 (README 'The regression check').
+INSTR_LIMIT = 0.01
 MEMORY_LIMIT = 0.01   # arena bytes against the committed numbers: regressed above +1%
 LOSS_LIMIT = 1e-4     # fixed-seed loss against the committed numbers: relative, either way
 # The timed point: a fresh process, 1 thread (on a 2-vCPU VM the second thread is the noisy one), 6

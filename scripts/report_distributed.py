@@ -83,6 +83,7 @@ def pipeline_against_data(report, experiment, groups, first, model, cores):
     width (its compute measured on another machine: the ratio, not the rates, is what compares)."""
     hidden = first["point"]["hidden"]
     grid = {(g["depth"], g["width"], g["ranks"]): g["ff_over_bp"] for g in (model or {}).get("grid_100gbe", [])}
+    threads = first["point"]["threads"]
     parts = []
     for ranks in sorted({key[2] for key in groups if key[1] != "none"}):
         ff = [last_rate(p) for p in groups.get(("ff-pipeline", "pipeline", ranks), [])]
@@ -92,7 +93,6 @@ def pipeline_against_data(report, experiment, groups, first, model, cores):
             continue
         ratio = statistics.median(ff) / statistics.median(bp)
         predicted = grid.get((len(hidden), hidden[0], ranks)) if len(set(hidden)) == 1 else None
-        threads = first["point"]["threads"]
         parts.append(f"{ranks} ranks {ratio:.2f}x" + (f" (model {predicted:.2f}x)" if predicted else "")
                      + (" (oversubscribed)" if ranks * threads > cores > 0 else ""))
     if parts:

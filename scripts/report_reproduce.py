@@ -1,6 +1,6 @@
 """Report sections on published setups: the published figures, the reference setup, reproduction bands, tuning, performance targets."""
 from report_common import *  # noqa: F401,F403  (plt, helpers, the published figures)
-from report_speed import parts_outside_products, update_traffic
+from report_speed import parts_outside_products, pipelined_ratios, update_traffic
 
 
 # Rounds (one timing of each shape after a window) whose median falls below this share of the
@@ -451,14 +451,10 @@ class ReproduceSections:
                 rows.append([f"{what} against {base}: test accuracy after the same {b['epochs'][-1]['epoch']} epochs (seed 1), epoch speed",
                              f"{gaps}; {speed:.2f}x the epoch speed", "measured"])
         schedule = [p for p in throughput if p["point"]["experiment"].startswith("schedule")]
-        for depth_value, thread_count in sorted({(len(p["point"]["hidden"]), p["point"]["threads"]) for p in schedule}):
-            at = {p["point"]["label"]: p for p in schedule
-                  if len(p["point"]["hidden"]) == depth_value and p["point"]["threads"] == thread_count}
-            if "ff" in at and "ff-pipelined" in at:
-                ratio = at["ff-pipelined"]["train"]["samples_per_s_median"] / at["ff"]["train"]["samples_per_s_median"]
-                rows.append(["pipelined ff schedule against simultaneous (train throughput)",
-                             f"{at['ff']['model']}, B {at['ff']['point']['batch']}, {thread_count} thread{'s' if thread_count > 1 else ''}: {ratio:.2f}x",
-                             "measured"])
+        for (_, thread_count), (ratio, ff) in sorted(pipelined_ratios(schedule).items()):
+            rows.append(["pipelined ff schedule against simultaneous (train throughput)",
+                         f"{ff['model']}, B {ff['point']['batch']}, {thread_count} thread{'s' if thread_count > 1 else ''}: {ratio:.2f}x",
+                         "measured"])
         threads = [p for p in throughput if p["point"]["experiment"] == "threads"]
         for label in sorted({p["point"]["label"] for p in threads}):
             series = sorted((p["point"]["threads"], p["train"]["samples_per_s_median"]) for p in threads if p["point"]["label"] == label)

@@ -28,6 +28,14 @@ def update_traffic(p):
     return us, moved, moved / (us * 1e-6) * 1e-9, roof
 
 
+def pipelined_ratios(points):
+    """{(depth, threads): (ff-pipelined's train samples/s over ff's, ff's point)} wherever the points
+    hold both labels at the same depth and thread count: the schedule table and the targets table."""
+    at = {(p["point"]["label"], len(p["point"]["hidden"]), p["point"]["threads"]): p for p in points}
+    return {(d, t): (q["train"]["samples_per_s_median"] / at[("ff", d, t)]["train"]["samples_per_s_median"], at[("ff", d, t)])
+            for (label, d, t), q in sorted(at.items()) if label == "ff-pipelined" and ("ff", d, t) in at}
+
+
 class SpeedSections:
     def throughput(self):
         groups = self.by_experiment("throughput")
@@ -133,16 +141,15 @@ class SpeedSections:
 
     def schedule_table(self, experiment, points):
         """The pipelined schedule's train throughput over the simultaneous one's, per depth and thread count."""
-        at = {(p["point"]["label"], len(p["point"]["hidden"]), p["point"]["threads"]): p for p in points}
-        keys = sorted({(d, t) for (label, d, t) in at if label == "ff-pipelined" and ("ff", d, t) in at})
-        if not keys:
+        measured = pipelined_ratios(points)
+        if not measured:
             return
+        keys = sorted(measured)
         depths, threads = sorted({d for d, _ in keys}), sorted({t for _, t in keys})
-        ratio = {(d, t): at[("ff-pipelined", d, t)]["train"]["samples_per_s_median"] / at[("ff", d, t)]["train"]["samples_per_s_median"]
-                 for d, t in keys}
+        ratio = {key: r for key, (r, _) in measured.items()}
         rows = [[d] + [f"{ratio[(d, t)]:.2f}x" + (" (depth < threads)" if d < t else "") if (d, t) in ratio else "-"
                        for t in threads] for d in depths]
-        sample = at[("ff", *keys[0])]
+        sample = measured[keys[0]][1]
         self.lines.append(f"Pipelined over simultaneous schedule (`{experiment}`, width {sample['point']['hidden'][0]}, "
                           f"B {sample['point']['batch']}): train samples/s of ff-pipelined over ff's at the same depth and "
                           "thread count. The pipelined schedule runs each layer's products and kernels on one thread and its "

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "algorithms/backend/ceiling.hpp"
+#include "algorithms/backend/parallel.hpp"
 #include "common/rng.hpp"
 
 namespace ffb {
@@ -56,8 +57,7 @@ void Algorithm::average_gradients(float* gradient, int64_t n) {
   if (mode_ != DistributedMode::data || comm_ == nullptr || comm_->size() == 1) return;
   comm_->allreduce_sum(gradient, n);
   const float inverse = 1.0f / static_cast<float>(comm_->size());
-#pragma omp parallel for schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) gradient[i] *= inverse;
+  parallel_for(n, [&](int64_t i) { gradient[i] *= inverse; }, n > 65536);
 }
 
 std::string ModelSpec::describe() const {

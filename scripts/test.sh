@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: set-up, configure, build and run every test under AddressSanitizer and
 # UndefinedBehaviorSanitizer (the `debug` preset), then the contract tests again in the release
-# build (allocation counting needs the real operator new, which ASan replaces).
+# build (allocation counting needs the real C allocator, which ASan replaces).
 # Usage: scripts/test.sh [ctest arguments for the debug run...]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -15,7 +15,7 @@ cmake --build --preset debug -j "$(nproc)"
 ctest --preset debug -j "$(nproc)" "$@"
 cmake --preset release
 cmake --build --preset release -j "$(nproc)"
-# Allocation counting needs the real operator new (ASan replaces it), so the contract tests run
+# Allocation counting needs the real C allocator (ASan replaces it), so the contract tests run
 # again here. The bf16 case runs apart: on a CPU without bf16 it exits with ctest's skip code (77).
 build/release/tests/ffbench_tests "[contract]~[bf16]"
 status=0

@@ -13,39 +13,8 @@
 #include "algorithms/backend/ceiling.hpp"
 #include "algorithms/backend/matmul.hpp"
 #include "tests/algorithm_helpers.hpp"
+#include "tests/allocation_counter.hpp"
 #include "tests/skip.hpp"
-
-// Allocation counting by replacing the global operator new. Only allocations made while `counting`
-// is on, on the calling thread and outside oneDNN's own execute (whose argument bookkeeping we do
-// not control), are counted. AddressSanitizer owns operator new (and GCC's runtime offers no
-// allocation hooks), so under ASan this check is skipped with a warning; scripts/test.sh also runs
-// the contract tests in the release build, where it runs.
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<int64_t> counted_allocations{0};
-thread_local bool counting_thread = false;
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kCanCountAllocations = false;
-#else
-constexpr bool kCanCountAllocations = true;
-#endif
-}  // namespace
-
-#if !defined(__SANITIZE_ADDRESS__)
-// Our operator new takes its memory from malloc, so free is the matching release.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void* operator new(std::size_t size) {
-  if (counting.load(std::memory_order_relaxed) && counting_thread && !ffb::inside_library_call())
-    counted_allocations.fetch_add(1);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-#endif
 
 using namespace ffb;
 using ffb::testing::small_model;
@@ -125,38 +94,43 @@ TEST_CASE("every algorithm: the memory plan is exactly what is allocated", "[con
 }
 
 TEST_CASE("every algorithm: train_step and prediction allocate nothing and create no primitive", "[contract]") {
-  for (const auto& info : contract_cases()) {
-    INFO(info.name);
-    Fixture f;
-    auto algorithm = info.create({});
-    algorithm->setup(small_model(), kBatch, 1);
-    f.next();
-    algorithm->train_step(f.x.data(), f.y.data());  // first step outside the count (nothing lazy expected, but fair)
-    const auto primitives = algorithm->matmuls().primitives_created();
-    std::vector<float> scores(static_cast<size_t>(kBatch * 10));
-    const int modes = static_cast<int>(algorithm->prediction_modes().size());
-    f.next();
-    counting_thread = true;
-    if (kCanCountAllocations) {
-      // The counter itself works: one deliberate allocation is seen.
-      counted_allocations = 0;
-      counting = true;
-      auto* probe = new std::vector<int>(100);
-      counting = false;
-      delete probe;
-      REQUIRE(counted_allocations.load() >= 1);
-    } else {
-      WARN("allocation counting is off under AddressSanitizer; the release build's run of this test counts");
-    }
-    counted_allocations = 0;
-    counting = true;
-    for (int step = 0; step < 3; ++step) algorithm->train_step(f.x.data(), f.y.data());
-    for (int mode = 0; mode < modes; ++mode) algorithm->scores(f.x.data(), kBatch - 5, mode, scores.data());
-    counting = false;
-    counting_thread = false;
-    CHECK(counted_allocations.load() == 0);
-    CHECK(algorithm->matmuls().primitives_created() == primitives);
+  // Counted at the C allocator on every thread (tests/allocation_counter.hpp), at 1 thread and at 2:
+  // a parallel region the OpenMP runtime runs on one thread (one thread in all, a region too small
+  // to split, or a region inside another) allocates its team on every entry.
+  using ffb::testing::AllocationCounter;
+  if (AllocationCounter::available()) {
+    AllocationCounter::start();  // the counter itself works: one deliberate allocation is seen
+    auto* probe = new std::vector<int>(100);
+    const auto seen = AllocationCounter::stop();
+    delete probe;
+    REQUIRE(seen.ours >= 1);
+  } else {
+    WARN("allocation counting is off under AddressSanitizer; the release build's run of this test counts");
   }
+  const int saved_threads = threads();
+  for (const int team : {1, 2}) {
+    set_threads(team);
+    for (const auto& info : contract_cases()) {
+      INFO(info.name << ", " << team << " thread(s)");
+      Fixture f;
+      auto algorithm = info.create({});
+      algorithm->setup(small_model(), kBatch, 1);
+      f.next();
+      algorithm->train_step(f.x.data(), f.y.data());  // first step outside the count (nothing lazy expected, but fair)
+      const auto primitives = algorithm->matmuls().primitives_created();
+      std::vector<float> scores(static_cast<size_t>(kBatch * 10));
+      const int modes = static_cast<int>(algorithm->prediction_modes().size());
+      f.next();
+      AllocationCounter::start();
+      for (int step = 0; step < 3; ++step) algorithm->train_step(f.x.data(), f.y.data());
+      for (int mode = 0; mode < modes; ++mode) algorithm->scores(f.x.data(), kBatch - 5, mode, scores.data());
+      const auto counted = AllocationCounter::stop();
+      INFO("where the first allocations came from:\n" << AllocationCounter::sites());
+      if (AllocationCounter::available()) CHECK(counted.ours == 0);
+      CHECK(algorithm->matmuls().primitives_created() == primitives);
+    }
+  }
+  set_threads(saved_threads);
 }
 
 TEST_CASE("every algorithm: the same seed gives identical losses", "[contract]") {

@@ -8,15 +8,16 @@
 
 #include <omp.h>
 
+#include "algorithms/backend/parallel.hpp"
+
 namespace ffb::kern {
 
 void bias_add(const Mat& y, const float* bias) {
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < y.rows; ++b) {
+  parallel_for(y.rows, [&](int64_t b) {
     float* row = y.row(b);
 #pragma omp simd
     for (int64_t n = 0; n < y.cols; ++n) row[n] += bias[n];
-  }
+  });
 }
 
 namespace {
@@ -47,8 +48,7 @@ template <int64_t kBlock, bool kSlice, bool kRelu>
 void column_sum_blocks(float* dbias, const Mat& dy, const Mat* dx, const Mat* y, int64_t slice) {
   const int64_t block = kSlice ? slice : kBlock;
   const int64_t blocks = (dy.cols + block - 1) / block;
-#pragma omp parallel for schedule(static)
-  for (int64_t blk = 0; blk < blocks; ++blk) {
+  parallel_for(blocks, [&](int64_t blk) {
     const int64_t begin = blk * block;
     const int64_t end = std::min(dy.cols, begin + block);
     float acc[kBlock] = {};
@@ -69,7 +69,7 @@ void column_sum_blocks(float* dbias, const Mat& dy, const Mat* dx, const Mat* y,
       }
     }
     for (int64_t n = begin; n < end; ++n) dbias[n] = (kRelu ? 0.0f : dbias[n]) + acc[n - begin];
-  }
+  });
 }
 
 template <bool kRelu>
@@ -85,24 +85,22 @@ void column_sums(float* dbias, const Mat& dy, const Mat* dx, const Mat* y) {
 void bias_grad_accumulate(float* dbias, const Mat& dy) { column_sums<false>(dbias, dy, nullptr, nullptr); }
 
 void relu_forward(const Mat& y, const Mat& x) {
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < x.rows; ++b) {
+  parallel_for(x.rows, [&](int64_t b) {
     const float* in = x.row(b);
     float* out = y.row(b);
 #pragma omp simd
     for (int64_t n = 0; n < x.cols; ++n) out[n] = in[n] > 0.0f ? in[n] : 0.0f;
-  }
+  });
 }
 
 void relu_backward(const Mat& dx, const Mat& dy, const Mat& y) {
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < y.rows; ++b) {
+  parallel_for(y.rows, [&](int64_t b) {
     const float* grad = dy.row(b);
     const float* out = y.row(b);
     float* result = dx.row(b);
 #pragma omp simd
     for (int64_t n = 0; n < y.cols; ++n) result[n] = out[n] > 0.0f ? grad[n] : 0.0f;
-  }
+  });
 }
 
 void relu_backward_bias_grad(const Mat& dx, float* dbias, const Mat& dy, const Mat& y) {
@@ -125,14 +123,12 @@ float normalize_row(float* out, const float* in, int64_t n, float c, float eps) 
 
 void normalize_forward(const Mat& y, float* scale, const Mat& x, NormKind kind, float eps) {
   const float c = kind == NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(x.cols);
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < x.rows; ++b) scale[b] = normalize_row(y.row(b), x.row(b), x.cols, c, eps);
+  parallel_for(x.rows, [&](int64_t b) { scale[b] = normalize_row(y.row(b), x.row(b), x.cols, c, eps); });
 }
 
 void normalize_backward(const Mat& dx, const Mat& dy, const Mat& x, const float* scale, NormKind kind, float eps) {
   const float c = kind == NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(x.cols);
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < x.rows; ++b) {
+  parallel_for(x.rows, [&](int64_t b) {
     const float* in = x.row(b);
     const float* grad = dy.row(b);
     float* result = dx.row(b);
@@ -145,25 +141,23 @@ void normalize_backward(const Mat& dx, const Mat& dy, const Mat& x, const float*
     const float coef = r > 0.0f ? s * s * c * dot / r : 0.0f;
 #pragma omp simd
     for (int64_t n = 0; n < x.cols; ++n) result[n] = s * grad[n] - coef * in[n];
-  }
+  });
 }
 
 void goodness_forward(float* g, const Mat& h, bool mean) {
   const float c = mean ? 1.0f / static_cast<float>(h.cols) : 1.0f;
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < h.rows; ++b) g[b] = c * row_sum_squares(h.row(b), h.cols);
+  parallel_for(h.rows, [&](int64_t b) { g[b] = c * row_sum_squares(h.row(b), h.cols); });
 }
 
 void goodness_backward(const Mat& dh, const float* dg, const Mat& h, bool mean) {
   const float c = mean ? 2.0f / static_cast<float>(h.cols) : 2.0f;
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < h.rows; ++b) {
+  parallel_for(h.rows, [&](int64_t b) {
     const float* in = h.row(b);
     float* out = dh.row(b);
     const float k = c * dg[b];
 #pragma omp simd
     for (int64_t n = 0; n < h.cols; ++n) out[n] = k * in[n];
-  }
+  });
 }
 
 float softplus(float x) { return x > 0.0f ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
@@ -183,9 +177,7 @@ void softplus_backward(float* dx, const float* dy, const float* x, int64_t n) {
 }
 
 float softmax_xent_forward(const Mat& probs, float* losses, const Mat& logits, const int32_t* labels) {
-  double total = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : total)
-  for (int64_t b = 0; b < logits.rows; ++b) {
+  const double total = parallel_sum(logits.rows, [&](int64_t b) -> double {
     const float* in = logits.row(b);
     float* p = probs.row(b);
     float max_logit = in[0];
@@ -199,30 +191,28 @@ float softmax_xent_forward(const Mat& probs, float* losses, const Mat& logits, c
     for (int64_t k = 0; k < logits.cols; ++k) p[k] *= inv;
     const float loss = -(in[labels[b]] - max_logit - std::log(sum));
     if (losses != nullptr) losses[b] = loss;
-    total += loss;
-  }
+    return loss;
+  });
   return logits.rows > 0 ? static_cast<float>(total / static_cast<double>(logits.rows)) : 0.0f;
 }
 
 void softmax_xent_backward(const Mat& dlogits, const Mat& probs, const int32_t* labels, float scale) {
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < probs.rows; ++b) {
+  parallel_for(probs.rows, [&](int64_t b) {
     const float* p = probs.row(b);
     float* out = dlogits.row(b);
     for (int64_t k = 0; k < probs.cols; ++k) out[k] = p[k] * scale;
     out[labels[b]] -= scale;
-  }
+  });
 }
 
 void argmax_rows(int32_t* out, const Mat& x) {
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < x.rows; ++b) {
+  parallel_for(x.rows, [&](int64_t b) {
     const float* row = x.row(b);
     int64_t best = 0;
     for (int64_t k = 1; k < x.cols; ++k)
       if (row[k] > row[best]) best = k;
     out[b] = static_cast<int32_t>(best);
-  }
+  });
 }
 
 namespace {
@@ -236,18 +226,19 @@ inline uint16_t bf16_bits(float value) {
 }  // namespace
 
 void to_bf16(uint16_t* out, const float* in, int64_t n) {
-#pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i) out[i] = bf16_bits(in[i]);
+  parallel_ranges(n, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) out[i] = bf16_bits(in[i]);
+  });
 }
 
 void to_bf16(uint16_t* out, int64_t out_ld, const Mat& in) {
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < in.rows; ++r) {
+  parallel_for(in.rows, [&](int64_t r) {
     const float* row = in.row(r);
     uint16_t* dst = out + r * out_ld;
 #pragma omp simd
     for (int64_t c = 0; c < in.cols; ++c) dst[c] = bf16_bits(row[c]);
-  }
+  });
 }
 
 float from_bf16(uint16_t bits) {
@@ -258,14 +249,11 @@ float from_bf16(uint16_t bits) {
 }
 
 void copy(const Mat& dst, const Mat& src) {
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < src.rows; ++b)
-    std::memcpy(dst.row(b), src.row(b), static_cast<size_t>(src.cols) * sizeof(float));
+  parallel_for(src.rows, [&](int64_t b) { std::memcpy(dst.row(b), src.row(b), static_cast<size_t>(src.cols) * sizeof(float)); });
 }
 
 void fill(const Mat& dst, float value) {
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < dst.rows; ++b) std::fill(dst.row(b), dst.row(b) + dst.cols, value);
+  parallel_for(dst.rows, [&](int64_t b) { std::fill(dst.row(b), dst.row(b) + dst.cols, value); });
 }
 
 }  // namespace ffb::kern

@@ -18,6 +18,7 @@
 #include <omp.h>
 
 #include "algorithms/backend/engine.hpp"
+#include "algorithms/backend/parallel.hpp"
 
 namespace ffb {
 
@@ -319,16 +320,15 @@ float ForwardForward::embed_row(float* row, const float* image, const int32_t* l
 void ForwardForward::embed(float* out, const float* x, const int32_t* labels, int64_t rows, int64_t out_rows) const {
   const int64_t d = spec_.input;
   float* values = arena_.floats(label_values_);
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < out_rows; ++b) {
+  parallel_for(out_rows, [&](int64_t b) {
     float* row = out + b * d;
     if (b >= rows) {
       std::memset(row, 0, static_cast<size_t>(d) * sizeof(float));
       values[b] = 0.0f;
-      continue;
+      return;
     }
     values[b] = embed_row(row, x + b * d, labels == nullptr ? nullptr : labels + b);
-  }
+  });
 }
 
 void ForwardForward::embed_normalized(float* out, float* scale, const float* x, int64_t b, const int32_t* positive,
@@ -336,13 +336,12 @@ void ForwardForward::embed_normalized(float* out, float* scale, const float* x, 
   const int64_t d = spec_.input, rows = positive == nullptr ? b : 2 * b;
   const float c = norm_ == kern::NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(d);
   float* values = arena_.floats(label_values_);
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for(rows, [&](int64_t r) {
     float* row = out + r * d;
     const int64_t i = r < b ? r : r - b;  // the image: row r of the positives, row r - b of the negatives
     values[r] = embed_row(row, x + i * d, positive == nullptr ? nullptr : r < b ? positive + i : negative + i);
     scale[r] = kern::normalize_row(row, row, d, c, norm_eps_);  // in place, on the row just written (in L1)
-  }
+  });
 }
 
 }  // namespace ffb

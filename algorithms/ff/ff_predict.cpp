@@ -13,6 +13,7 @@
 #include <omp.h>
 
 #include "algorithms/backend/engine.hpp"
+#include "algorithms/backend/parallel.hpp"
 
 namespace ffb {
 
@@ -41,8 +42,7 @@ void ForwardForward::scores_goodness(const float* x, float* out_scores) {
   float* values = arena_.floats(label_values_);
   float* row_scale = arena_.floats(scale_);
   const float c = norm_ == kern::NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(d);
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < b; ++i) {
+  parallel_for(b, [&](int64_t i) {
     float* row = rest + i * d;
     std::memcpy(row, x + i * d, static_cast<size_t>(d) * sizeof(float));
     const float v = label_value(x + i * d);
@@ -51,7 +51,7 @@ void ForwardForward::scores_goodness(const float* x, float* out_scores) {
     for (int64_t j = 0; j < d; ++j) sum += row[j] * row[j];
     values[i] = v;
     row_scale[i] = 1.0f / (std::sqrt(c * sum) + norm_eps_);
-  }
+  });
   const auto& first = layers_[0];
   const int64_t h0 = first.out;
   float* product = arena_.floats(first_product_);
@@ -80,20 +80,18 @@ void ForwardForward::scores_goodness(const float* x, float* out_scores) {
     // Layer 1 from the shared product; its activations are written where its normalised output goes
     // and scaled there in place (the row is still in cache).
     const bool count = counts(0), feed = feeds(0);
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t label = 0; label < k; ++label)
-      for (int64_t i = 0; i < b; ++i) {
-        const float s = row_scale[i], v = values[i];
-        const float* p = product + i * h0;
-        const float* w = weight0 + label * h0;
-        const int64_t r = label * b + i;
-        float* out = normalized + r * h0;
-        for (int64_t j = 0; j < h0; ++j) {
-          const float z = s * (p[j] + v * w[j]) + bias0[j];
-          out[j] = z > 0.0f ? z : 0.0f;
-        }
-        finish_row(out, r, h0, count, feed, out);
+    parallel_for(k * b, [&](int64_t r) {  // r = label * b + i: collapse(2)'s order
+      const int64_t label = r / b, i = r % b;
+      const float s = row_scale[i], v = values[i];
+      const float* p = product + i * h0;
+      const float* w = weight0 + label * h0;
+      float* out = normalized + r * h0;
+      for (int64_t j = 0; j < h0; ++j) {
+        const float z = s * (p[j] + v * w[j]) + bias0[j];
+        out[j] = z > 0.0f ? z : 0.0f;
       }
+      finish_row(out, r, h0, count, feed, out);
+    });
     if (!feed) return;
   }
   for (int64_t l = 1; l < depth(); ++l) {
@@ -102,8 +100,7 @@ void ForwardForward::scores_goodness(const float* x, float* out_scores) {
                            scratch, weights_version());
     const bool count = counts(l), feed = feeds(l);
     const int64_t width = p.out;
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < kb; ++r) finish_row(hidden + r * width, r, width, count, feed, normalized + r * width);
+    parallel_for(kb, [&](int64_t r) { finish_row(hidden + r * width, r, width, count, feed, normalized + r * width); });
     if (!feed) break;
   }
 }

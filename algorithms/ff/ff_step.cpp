@@ -13,6 +13,7 @@
 #include <omp.h>
 
 #include "algorithms/backend/engine.hpp"
+#include "algorithms/backend/parallel.hpp"
 
 namespace ffb {
 
@@ -250,8 +251,7 @@ double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const 
   const float theta = static_cast<float>(layer_threshold(width));
   const float inv = 1.0f / static_cast<float>(b2);
   const float c = goodness_mean_ ? 2.0f / static_cast<float>(p.out) : 2.0f;  // d(goodness)/dh = c h
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < b2; ++r) {
+  parallel_for(b2, [&](int64_t r) {
     float* row = hidden + r * width;
     const float sum = kern::row_sum_squares(row, width);
     if (train) goodness[r] = good_c * sum;
@@ -279,7 +279,7 @@ double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const 
 #pragma omp simd
       for (int64_t j = 0; j < width; ++j) row[j] = factor * row[j];
     }
-  }
+  });
   phases_.lap(kGoodness);
   if (!train) return 0.0;
   const double loss = fused ? pair_loss_value(goodness, b, p.out) : pair_loss(goodness, goodness_grad, b, p.out);
@@ -302,32 +302,42 @@ double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const 
   float* bias_grad = arena_.floats(p.bias_grad);
   constexpr int64_t block = 64;
   const int64_t blocks = (width + block - 1) / block;
-#pragma omp parallel
-  {
-    if (!fused) {
-#pragma omp for schedule(static)
-      for (int64_t r = 0; r < b2; ++r) {
-        float* row = hidden + r * width;
-        const float factor = c * goodness_grad[r];
-        const bool positive = r < b && peer != nullptr;
-        for (int64_t j = 0; j < width; ++j) {
-          const float value = row[j];
-          float grad = factor * value;
-          if (positive && value > 0.0f) grad += peer[j];
-          row[j] = grad;
-        }
-      }
+  const auto grad_row = [&](int64_t r) {
+    float* row = hidden + r * width;
+    const float factor = c * goodness_grad[r];
+    const bool positive = r < b && peer != nullptr;
+    for (int64_t j = 0; j < width; ++j) {
+      const float value = row[j];
+      float grad = factor * value;
+      if (positive && value > 0.0f) grad += peer[j];
+      row[j] = grad;
     }
-#pragma omp for schedule(static)
-    for (int64_t blk = 0; blk < blocks; ++blk) {  // bias_grad_accumulate's order, onto zero
-      const int64_t begin = blk * block, end = std::min(width, begin + block);
-      float acc[block] = {};
-      for (int64_t r = 0; r < b2; ++r) {
-        const float* row = hidden + r * width;
+  };
+  const auto bias_block = [&](int64_t blk) {  // bias_grad_accumulate's order, onto zero
+    const int64_t begin = blk * block, end = std::min(width, begin + block);
+    float acc[block] = {};
+    for (int64_t r = 0; r < b2; ++r) {
+      const float* row = hidden + r * width;
 #pragma omp simd
-        for (int64_t n = begin; n < end; ++n) acc[n - begin] += row[n];
+      for (int64_t n = begin; n < end; ++n) acc[n - begin] += row[n];
+    }
+    for (int64_t n = begin; n < end; ++n) bias_grad[n] = 0.0f + acc[n - begin];
+  };
+  // One region for both loops (the rows, then the column blocks: a barrier between), or both in
+  // order on this thread where a region would run alone.
+  if (region_runs_alone()) {
+    if (!fused)
+      for (int64_t r = 0; r < b2; ++r) grad_row(r);
+    for (int64_t blk = 0; blk < blocks; ++blk) bias_block(blk);
+  } else {
+#pragma omp parallel
+    {
+      if (!fused) {
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < b2; ++r) grad_row(r);
       }
-      for (int64_t n = begin; n < end; ++n) bias_grad[n] = 0.0f + acc[n - begin];
+#pragma omp for schedule(static)
+      for (int64_t blk = 0; blk < blocks; ++blk) bias_block(blk);
     }
   }
   phases_.lap(kBiasGrad);
@@ -360,10 +370,10 @@ double ForwardForward::pipeline_pass(const float* first_input, StepStats& stats)
   double losses[kMaxLayers] = {};
   std::exception_ptr failure;
   const int team = stage_threads_;
-#pragma omp parallel num_threads(team)
-  {
-    const int given = omp_get_num_threads();  // fewer than asked (OMP_DYNAMIC): threads take more layer groups
-    for (int t = omp_get_thread_num(); t < team; t += given) {
+  // Thread `thread` of `given` runs its stages' layers (given < team under OMP_DYNAMIC: threads take
+  // more layer groups). A team of one (one thread, or one stage) runs them all on this thread.
+  const auto run_stages = [&](int thread, int given) {
+    for (int t = thread; t < team; t += given) {
       StreamSlot slot(t);
       for (const int64_t l : stage_layers_[static_cast<size_t>(t)]) {
         if (step_ <= l) continue;  // the pipeline has not reached this layer yet
@@ -378,7 +388,8 @@ double ForwardForward::pipeline_pass(const float* first_input, StepStats& stats)
         }
       }
     }
-  }
+  };
+  parallel_team(run_stages, team);
   if (failure) std::rethrow_exception(failure);
   for (size_t l = 0; l < stage_buffers_.size(); ++l) {
     if (!owns(static_cast<int64_t>(l))) continue;

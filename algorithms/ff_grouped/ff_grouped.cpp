@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "algorithms/backend/kernels.hpp"
+#include "algorithms/backend/parallel.hpp"
 
 namespace ffb {
 
@@ -51,27 +52,33 @@ void FFGrouped::plan_layers(MemoryPlan& plan) {
 // of ff_grouped's non-GEMM instructions (the regression check's count, 2026-11-28).
 void FFGrouped::group_goodness(float* g, const float* a, int64_t h) const {
   const int64_t b = batch_, k = spec_.classes;
-#pragma omp parallel for schedule(static) if (b * h > 65536)
-  for (int64_t r = 0; r < b; ++r)
-    for (int64_t c = 0; c < k; ++c) {
-      const int64_t start = group_start(c, h, k), end = group_start(c + 1, h, k);
-      float sum = 0.0f;
-      for (int64_t j = start; j < end; ++j) sum += a[r * h + j];
-      g[r * k + c] = scale_ * sum / static_cast<float>(end - start);
-    }
+  parallel_for(
+      b,
+      [&](int64_t r) {
+        for (int64_t c = 0; c < k; ++c) {
+          const int64_t start = group_start(c, h, k), end = group_start(c + 1, h, k);
+          float sum = 0.0f;
+          for (int64_t j = start; j < end; ++j) sum += a[r * h + j];
+          g[r * k + c] = scale_ * sum / static_cast<float>(end - start);
+        }
+      },
+      b * h > 65536);
 }
 
 void FFGrouped::group_normalize(float* next, const float* a, int64_t h) const {
   const int64_t b = batch_, k = spec_.classes;
-#pragma omp parallel for schedule(static) if (b * h > 65536)
-  for (int64_t r = 0; r < b; ++r)
-    for (int64_t c = 0; c < k; ++c) {
-      const int64_t start = group_start(c, h, k), end = group_start(c + 1, h, k);
-      float squares = 0.0f;
-      for (int64_t j = start; j < end; ++j) squares += a[r * h + j] * a[r * h + j];
-      const float inverse = 1.0f / (std::sqrt(squares / static_cast<float>(end - start)) + kNormEps);
-      for (int64_t j = start; j < end; ++j) next[r * h + j] = a[r * h + j] * inverse;
-    }
+  parallel_for(
+      b,
+      [&](int64_t r) {
+        for (int64_t c = 0; c < k; ++c) {
+          const int64_t start = group_start(c, h, k), end = group_start(c + 1, h, k);
+          float squares = 0.0f;
+          for (int64_t j = start; j < end; ++j) squares += a[r * h + j] * a[r * h + j];
+          const float inverse = 1.0f / (std::sqrt(squares / static_cast<float>(end - start)) + kNormEps);
+          for (int64_t j = start; j < end; ++j) next[r * h + j] = a[r * h + j] * inverse;
+        }
+      },
+      b * h > 65536);
 }
 
 StepStats FFGrouped::step(const float* x, const int32_t* labels) {
@@ -102,13 +109,16 @@ StepStats FFGrouped::step(const float* x, const int32_t* labels) {
     // da_j = scale dg_c / |group c| for j in group c; dz = da * (a > 0).
     arena_.mark_live(act_grad_);
     float* dz = arena_.floats(act_grad_);
-#pragma omp parallel for schedule(static) if (b * h > 65536)
-    for (int64_t r = 0; r < b; ++r)
-      for (int64_t c = 0; c < k; ++c) {
-        const int64_t start = group_start(c, h, k), end = group_start(c + 1, h, k);
-        const float share = scale_ * dg[r * k + c] / static_cast<float>(end - start);
-        for (int64_t j = start; j < end; ++j) dz[r * h + j] = a[r * h + j] > 0.0f ? share : 0.0f;
-      }
+    parallel_for(
+        b,
+        [&](int64_t r) {
+          for (int64_t c = 0; c < k; ++c) {
+            const int64_t start = group_start(c, h, k), end = group_start(c + 1, h, k);
+            const float share = scale_ * dg[r * k + c] / static_cast<float>(end - start);
+            for (int64_t j = start; j < end; ++j) dz[r * h + j] = a[r * h + j] > 0.0f ? share : 0.0f;
+          }
+        },
+        b * h > 65536);
     arena_.mark_dead(goodness_grad_);
     layers_[l].backward(arena_, input, dz, nullptr, scratch);
     arena_.mark_dead(act_grad_);

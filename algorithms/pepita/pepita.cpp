@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "algorithms/backend/kernels.hpp"
+#include "algorithms/backend/parallel.hpp"
 
 namespace ffb {
 
@@ -93,8 +94,8 @@ StepStats Pepita::step(const float* x, const int32_t* labels) {
     const int64_t out = layers_[l].out();
     const float* h1 = l == depth ? e : arena_.floats(first_[l]);
     const float* h2 = l == depth ? nullptr : arena_.floats(second_[l]);
-#pragma omp parallel for schedule(static) if (b * out > 65536)
-    for (int64_t i = 0; i < b * out; ++i) delta[i] = (h2 == nullptr ? h1[i] : h1[i] - h2[i]) * inverse_batch;
+    parallel_for(
+        b * out, [&](int64_t i) { delta[i] = (h2 == nullptr ? h1[i] : h1[i] - h2[i]) * inverse_batch; }, b * out > 65536);
     const float* layer_input = l == 0 ? modulated : arena_.floats(second_[l - 1]);
     layers_[l].backward(arena_, layer_input, delta, nullptr, scratch);
     update(layers_[l]);

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "algorithms/backend/kernels.hpp"
+#include "algorithms/backend/parallel.hpp"
 #include "common/rng.hpp"
 
 namespace ffb {
@@ -70,15 +71,17 @@ void SelfContrastiveFF::init_weights(Rng& rng) {
 void SelfContrastiveFF::pair_rows(float* out, const float* x, int64_t in, int64_t shift) const {
   const int64_t b = batch_;
   const size_t row_bytes = static_cast<size_t>(in) * sizeof(float);
-#pragma omp parallel for schedule(static) if (b * in > 65536)
-  for (int64_t i = 0; i < b; ++i) {
-    std::memcpy(out + i * 2 * in, x + i * in, row_bytes);
-    std::memcpy(out + i * 2 * in + in, x + i * in, row_bytes);
-    if (shift > 0) {
-      std::memcpy(out + (b + i) * 2 * in, x + i * in, row_bytes);
-      std::memcpy(out + (b + i) * 2 * in + in, x + ((i + shift) % b) * in, row_bytes);
-    }
-  }
+  parallel_for(
+      b,
+      [&](int64_t i) {
+        std::memcpy(out + i * 2 * in, x + i * in, row_bytes);
+        std::memcpy(out + i * 2 * in + in, x + i * in, row_bytes);
+        if (shift > 0) {
+          std::memcpy(out + (b + i) * 2 * in, x + i * in, row_bytes);
+          std::memcpy(out + (b + i) * 2 * in + in, x + ((i + shift) % b) * in, row_bytes);
+        }
+      },
+      b * in > 65536);
 }
 
 StepStats SelfContrastiveFF::step(const float* x, const int32_t* labels) {

@@ -108,7 +108,7 @@ TEST_CASE("every algorithm: train_step and prediction allocate nothing and creat
     WARN("allocation counting is off under AddressSanitizer; the release build's run of this test counts");
   }
   const int saved_threads = threads();
-  for (const int team : {1, 2}) {
+  for (const int team : {1, 2, 3}) {
     set_threads(team);
     for (const auto& info : contract_cases()) {
       INFO(info.name << ", " << team << " thread(s)");

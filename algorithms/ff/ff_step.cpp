@@ -371,7 +371,9 @@ double ForwardForward::pipeline_pass(const float* first_input, StepStats& stats)
   std::exception_ptr failure;
   const int team = stage_threads_;
   // Thread `thread` of `given` runs its stages' layers (given < team under OMP_DYNAMIC: threads take
-  // more layer groups). A team of one (one thread, or one stage) runs them all on this thread.
+  // more layer groups; threads past `team` have none). One stage runs on this thread. More run in a
+  // region of the default team, the size every other region of the step has, so the runtime reuses
+  // its one cached team: a team of `team` < threads would be a new team, allocated every step.
   const auto run_stages = [&](int thread, int given) {
     for (int t = thread; t < team; t += given) {
       StreamSlot slot(t);
@@ -389,7 +391,10 @@ double ForwardForward::pipeline_pass(const float* first_input, StepStats& stats)
       }
     }
   };
-  parallel_team(run_stages, team);
+  if (team == 1)
+    run_stages(0, 1);
+  else
+    parallel_team(run_stages);
   if (failure) std::rethrow_exception(failure);
   for (size_t l = 0; l < stage_buffers_.size(); ++l) {
     if (!owns(static_cast<int64_t>(l))) continue;

@@ -372,6 +372,18 @@ class ReproduceSections:
             share = self.peer_gemm_share(algorithm)
             text = self.peer_marked(f"{med(ratios):.2f}x (median of {len(ratios)})", share)
             verdict = "met" if med(ratios) >= 2 else "missed"
+            # How far ffbench's side could move: its training steps in this configuration (the matching
+            # throughput point) at their fraction of the GEMM ceiling; at 100 % an epoch could be at most
+            # that much shorter (an epoch is its steps and a little more).
+            twin = next((p for p in throughput if p["point"]["algorithm"] == algorithm and plain(p) and
+                         any(t["point"]["algorithm"] == algorithm and t["point"]["measure"] == "convergence" and
+                             (t["point"]["hidden"], t["point"]["batch"], t["point"]["threads"]) ==
+                             (p["point"]["hidden"], p["point"]["batch"], p["point"]["threads"]) for t in self.peers)
+                         and p["train"].get("roofline_fraction")), None)
+            if twin and verdict == "missed":
+                fraction = twin["train"]["roofline_fraction"]
+                text += (f"; ffbench's steps in this configuration run at {100 * fraction:.0f}% of their GEMM ceiling "
+                         f"({twin['id']}): at 100% the ratio would be at most {med(ratios) / fraction:.2f}x")
             if share is not None and share < 0.8:
                 verdict += " (against a handicapped peer: not a fair comparison)"
             rows.append([f"{algorithm}: >= 2x PyTorch per epoch", text, verdict])

@@ -5,7 +5,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from report_reproduce import paired_text, plain_layout_bound  # noqa: E402
+from report_reproduce import against_goal, paired_text, plain_layout_bound  # noqa: E402
 
 
 def shape(m, n, k, **extra):
@@ -28,6 +28,10 @@ def main():
     # The transpose flag is part of the shape: an untransposed twin has no ceiling here, so no bound.
     profile["shapes"][1]["trans_a"] = False
     assert plain_layout_bound(point, profile) is None
+    # A figure that whole points would round onto its goal keeps a decimal: 89.6 % is a miss of 90 %.
+    assert against_goal(0.896, 0.9) == "89.6%" and against_goal(0.904, 0.9) == "90.4%"
+    assert against_goal(0.89996, 0.9) == "89.996%" and against_goal(0.8998, 0.9) == "89.98%"
+    assert against_goal(0.9, 0.9) == "90%" and against_goal(0.86, 0.9) == "86%" and against_goal(0.953, 0.9) == "95%"
     # The drift check's text: the median of the window-to-round ratios and the windows' range.
     assert paired_text({"paired": {"roofline_fraction": 0.84, "fractions": [0.80, 0.84, 0.86]}}) == \
         " (paired with a ceiling round after each window: 84%, windows 80-86%)"

@@ -8,10 +8,12 @@
 // this VM's speed drifts by more than the differences between the variants.
 #include <omp.h>
 
+#include <chrono>
 #include <cmath>
 #include <memory>
 #include <vector>
 
+#include "algorithms/backend/kernels.hpp"
 #include "algorithms/backend/matmul.hpp"
 #include "algorithms/backend/optimizer.hpp"
 #include "algorithms/backend/parallel.hpp"
@@ -113,3 +115,35 @@ BENCHMARK(BM_weight_grad_update)
     ->Args({2000, 1, 25})
     ->Args({2000, 2, 25})
     ->UseRealTime();
+
+namespace {
+// bp's ReLU backward and bias gradient (kern::relu_backward_bias_grad, in place on dx) on a B 256 x
+// width activation, timed alone (manual time: the kernel only). context 0: the same warm buffers
+// every call; 1: right after the product that writes dx in the step (dz W^T, 256 x width x width,
+// W read transposed), with the forward's activation taken in turn from 8 buffers (cold, as in a
+// step, where it was written by the forward pass long before). Tells how much of the kernel's time
+// in a step is its neighbours' doing.
+void BM_relu_bias_in_context(benchmark::State& state) {
+  const int64_t width = state.range(0), context = state.range(1);
+  constexpr int kActivations = 8;
+  auto dz = ffb::micro::random_floats(kB * width, 1), w = ffb::micro::random_floats(width * width, 2);
+  std::vector<ffb::micro::Floats> y;
+  for (int i = 0; i < (context == 1 ? kActivations : 1); ++i) y.push_back(ffb::micro::random_floats(kB * width, 10 + i));
+  ffb::micro::Floats dx = ffb::micro::random_floats(kB * width, 3), dbias(static_cast<size_t>(width));
+  ffb::Matmul product({.m = kB, .n = width, .k = width, .trans_b = true});
+  ffb::micro::Bytes scratch(static_cast<size_t>(product.scratchpad_bytes()) + 64);
+  int64_t call = 0;
+  for (auto _ : state) {
+    if (context == 1) product.run(dz.data(), w.data(), dx.data(), nullptr, scratch.data());
+    const auto& act = y[static_cast<size_t>(call++) % y.size()];
+    const ffb::Mat grad(dx.data(), kB, width);
+    const auto start = std::chrono::steady_clock::now();
+    ffb::kern::relu_backward_bias_grad(grad, dbias.data(), grad, ffb::Mat(const_cast<float*>(act.data()), kB, width));
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    benchmark::DoNotOptimize(dbias.data());
+  }
+  state.SetItemsProcessed(state.iterations() * kB * width);
+}
+}  // namespace
+
+BENCHMARK(BM_relu_bias_in_context)->ArgNames({"width", "context"})->ArgsProduct({{500, 1000, 2000}, {0, 1}})->UseManualTime();

@@ -1,9 +1,8 @@
 // Counts heap allocations at the C allocator (malloc, calloc, realloc, the aligned allocators), on
 // every thread: ours, libstdc++'s operator new, the OpenMP runtime's (a parallel region that runs on
 // one thread allocates its team in libgomp) and any library's. Allocations with a oneDNN frame on
-// their stack, or made on a thread while it is inside a oneDNN call (ffb::inside_library_call), are
-// counted apart as oneDNN's: its C API builds a map of a primitive's arguments on every execute, and
-// its workers keep lazily-filled maps of their own, which we do not control.
+// their stack are counted apart as oneDNN's: its C API builds a map of a primitive's arguments on
+// every execute, which we do not control.
 // AddressSanitizer owns the allocator, so under it counting is unavailable (available() is false).
 #pragma once
 

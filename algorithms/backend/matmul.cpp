@@ -16,16 +16,6 @@
 namespace ffb {
 
 namespace {
-thread_local int library_call_depth = 0;
-struct LibraryCallScope {
-  LibraryCallScope() { ++library_call_depth; }
-  ~LibraryCallScope() { --library_call_depth; }
-};
-}  // namespace
-
-bool inside_library_call() { return library_call_depth > 0; }
-
-namespace {
 std::atomic<uint64_t> executed_flops{0};
 }  // namespace
 
@@ -122,7 +112,6 @@ bool Matmul::packed_layout_differs() const { return impl_->packed_differs; }
 
 void Matmul::pack_b(const void* plain_b, void* packed) const {
   if (!shape_.packed_b) throw std::logic_error(fmt::format("matmul {}: pack_b on a shape without packed_b", shape_.describe()));
-  LibraryCallScope scope;
   auto& im = *impl_;
   im.plain_b_mem.set_data_handle(const_cast<void*>(plain_b));
   im.b_mem.set_data_handle(packed);
@@ -136,7 +125,6 @@ void Matmul::pack_b(const void* plain_b, void* packed) const {
 const char* Matmul::implementation() const { return impl_->impl_name.c_str(); }
 
 void Matmul::run(const void* a, const void* b, float* c, const float* bias, void* scratchpad) const {
-  LibraryCallScope scope;
   const auto start = std::chrono::steady_clock::now();
   auto& im = *impl_;
   im.a_mem.set_data_handle(const_cast<void*>(a));

@@ -104,10 +104,6 @@ void matmul(const MatmulShape& shape, const void* a, const void* b, float* c, co
 std::string onednn_version();
 std::string onednn_isa();  // the ISA oneDNN dispatches to (e.g. "avx512_core_amx")
 
-// True while the calling thread is inside a oneDNN call: the allocation counter of the contract tests
-// uses it to tell oneDNN's own per-call bookkeeping from allocations in ffbench code.
-bool inside_library_call();
-
 // FLOPs (2*M*N*K) of every Matmul::run so far in this process: lets tests check an algorithm's
 // analytic FLOP count against what it actually executed.
 uint64_t matmul_flops_executed();

@@ -4,12 +4,12 @@
 // never goes to memory). Arguments: width (the layer is width x width, B 256), variant (0 whole, 1
 // row blocks with the whole team on each block, 2 each thread its own row blocks with a one-thread
 // product and no barrier; 3 and 4: variant 0's product alone and its update alone), rows per block.
-// Same FLOPs and the same update per weight in 0-2. Run with --benchmark_enable_random_interleaving:
+// Same FLOPs and the same update per weight in 0-2 (the optimizer's own optimizer_step, Adam with
+// weight decay 1e-4, as bp runs it). Run with --benchmark_enable_random_interleaving:
 // this VM's speed drifts by more than the differences between the variants.
 #include <omp.h>
 
 #include <chrono>
-#include <cmath>
 #include <memory>
 #include <vector>
 
@@ -22,32 +22,15 @@
 namespace {
 constexpr int64_t kB = 256;
 
-struct Adam {
-  float lr = 0.001f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, wd = 1e-4f, step_size = 0.f, inv_sqrt_c2 = 0.f;
-  void at(int64_t step) {
-    step_size = lr / (1.0f - std::pow(b1, static_cast<float>(step)));
-    inv_sqrt_c2 = 1.0f / std::sqrt(1.0f - std::pow(b2, static_cast<float>(step)));
-  }
-  void apply(float* __restrict w, const float* __restrict g, float* __restrict m, float* __restrict v, int64_t n) const {
-    const float one_minus_b1 = 1.0f - b1, one_minus_b2 = 1.0f - b2, s = step_size, c = inv_sqrt_c2, e = eps, d = wd,
-                beta1 = b1, beta2 = b2;
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) {
-      const float grad = g[i] + d * w[i];
-      m[i] = beta1 * m[i] + one_minus_b1 * grad;
-      v[i] = beta2 * v[i] + one_minus_b2 * grad * grad;
-      w[i] -= s * m[i] / (std::sqrt(v[i]) * c + e);
-    }
-  }
-};
-
 void BM_weight_grad_update(benchmark::State& state) {
   const int64_t width = state.range(0), variant = state.range(1), rows = state.range(2);
   const int64_t in = width, out = width, n = in * out;
   const int team = ffb::threads();
   auto x = ffb::micro::random_floats(kB * in, 1), dy = ffb::micro::random_floats(kB * out, 2);
   auto w = ffb::micro::random_floats(n, 3);
-  ffb::micro::Floats m(static_cast<size_t>(n), 0.0f), v(static_cast<size_t>(n), 0.0f);
+  // Adam's state as optimizer_step takes it ([m; v] of the array it updates): one [m; v] for the whole
+  // layer (variants 0, 3, 4), or one per row block of `rows` x width (1, 2). The same bytes either way.
+  ffb::micro::Floats moments(static_cast<size_t>(2 * n), 0.0f);
   ffb::micro::Floats g(static_cast<size_t>(variant == 0 || variant >= 3 ? n : static_cast<int64_t>(team) * rows * out));
   ffb::MatmulShape whole{.m = in, .n = out, .k = kB, .trans_a = true};
   ffb::MatmulShape block{.m = rows, .n = out, .k = kB, .trans_a = true, .lda = in};
@@ -66,24 +49,20 @@ void BM_weight_grad_update(benchmark::State& state) {
   int64_t scratch_bytes = 0;
   for (const auto& p : products) scratch_bytes = std::max(scratch_bytes, p->scratchpad_bytes());
   ffb::micro::Bytes scratch(static_cast<size_t>(std::max<int64_t>(64, scratch_bytes * team)));
-  Adam adam;
+  ffb::OptimizerConfig adam;  // bp's update: Adam with weight decay
+  adam.weight_decay = 1e-4f;
   int64_t step = 0;
   const int64_t blocks = in / rows;  // widths are multiples of the block rows here
   for (auto _ : state) {
-    adam.at(++step);
+    ++step;
     if (variant == 0 || variant >= 3) {
       if (variant != 4) products[0]->run(x.data(), dy.data(), g.data(), nullptr, scratch.data());
-      if (variant != 3) ffb::parallel_ranges(n, [&](int64_t begin, int64_t end) {
-        adam.apply(w.data() + begin, g.data() + begin, m.data() + begin, v.data() + begin, end - begin);
-      });
+      if (variant != 3) ffb::optimizer_step(adam, step, w.data(), g.data(), moments.data(), n);
     } else if (variant == 1) {
       for (int64_t blk = 0; blk < blocks; ++blk) {
         const int64_t r0 = blk * rows, first = r0 * out, count = rows * out;
         products[0]->run(x.data() + r0, dy.data(), g.data(), nullptr, scratch.data());
-        ffb::parallel_ranges(count, [&](int64_t begin, int64_t end) {
-          adam.apply(w.data() + first + begin, g.data() + begin, m.data() + first + begin, v.data() + first + begin,
-                     end - begin);
-        });
+        ffb::optimizer_step(adam, step, w.data() + first, g.data(), moments.data() + 2 * first, count);
       }
     } else {
       ffb::parallel_team([&](int thread, int given) {
@@ -94,7 +73,8 @@ void BM_weight_grad_update(benchmark::State& state) {
         for (int64_t blk = share.begin; blk < share.end; ++blk) {
           const int64_t r0 = blk * rows, first = r0 * out;
           products[static_cast<size_t>(thread)]->run(x.data() + r0, dy.data(), mine, nullptr, own_scratch);
-          adam.apply(w.data() + first, mine, m.data() + first, v.data() + first, rows * out);
+          // Inside the team's region: optimizer_step runs on this thread alone (parallel.hpp).
+          ffb::optimizer_step(adam, step, w.data() + first, mine, moments.data() + 2 * first, rows * out);
         }
       });
     }

@@ -7,8 +7,6 @@
 // Same FLOPs and the same update per weight in 0-2 (the optimizer's own optimizer_step, Adam with
 // weight decay 1e-4, as bp runs it). Run with --benchmark_enable_random_interleaving:
 // this VM's speed drifts by more than the differences between the variants.
-#include <omp.h>
-
 #include <chrono>
 #include <memory>
 #include <vector>

@@ -4,6 +4,8 @@
 
 #include <Eigen/Core>
 #include <dnnl.hpp>
+#include <omp.h>
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -182,3 +184,163 @@ BENCHMARK(BM_matmul_in_context)->Apply([](benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_matmul_eigen)->Apply(shapes);
 BENCHMARK(BM_matmul_reference)->Apply(shapes)->Iterations(1);
 
+// bp's products in other forms and partitions than the step's (issue 16: what bounds bp on 2 threads).
+namespace {
+
+// A (rows x cols, row-major) -> T (cols x rows), in 32 x 32 tiles shared out over the threads.
+void transpose_tiles(const float* a, float* t, int64_t rows, int64_t cols) {
+  constexpr int64_t tile = 32;
+  const int64_t row_tiles = (rows + tile - 1) / tile, col_tiles = (cols + tile - 1) / tile;
+#pragma omp parallel for schedule(static)
+  for (int64_t id = 0; id < row_tiles * col_tiles; ++id) {
+    const int64_t r0 = id / col_tiles * tile, c0 = id % col_tiles * tile;
+    const int64_t r1 = std::min(rows, r0 + tile), c1 = std::min(cols, c0 + tile);
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t r = r0; r < r1; ++r) t[c * rows + r] = a[r * cols + c];
+  }
+}
+
+// bp's two backward products at (in, out, B), in the form the step runs and in the alternatives a
+// step could run: form 0, weight gradient X^T dY with X read transposed (the step's); 1, X copied to
+// X^T first (the copy timed with the product); 2, the plain product on a ready X^T (the bound of 1);
+// 3, input gradient dY W^T with W read transposed (the step's); 4, the plain product on a ready W^T;
+// 5, W copied to W^T first (what keeping a transposed copy of the weights costs after each update).
+void BM_backward_forms(benchmark::State& state) {
+  const int64_t in = state.range(0), out = state.range(1), b = state.range(2), form = state.range(3);
+  ffb::MatmulShape s;
+  if (form <= 2) s = {.m = in, .n = out, .k = b, .trans_a = form == 0};
+  else s = {.m = b, .n = in, .k = out, .trans_b = form == 3};
+  auto x = random_floats(b * in, 1), dy = random_floats(b * out, 2), w = random_floats(in * out, 3);
+  Floats xt(static_cast<size_t>(b * in)), wt(static_cast<size_t>(in * out)), c(static_cast<size_t>(s.m * s.n));
+  transpose_tiles(x.data(), xt.data(), b, in);
+  transpose_tiles(w.data(), wt.data(), in, out);
+  ffb::MatmulCache cache;
+  const auto& op = cache.get(s);
+  ffb::micro::Bytes scratch(static_cast<size_t>(op.scratchpad_bytes()) + 64);
+  for (auto _ : state) {
+    switch (form) {
+      case 0: op.run(x.data(), dy.data(), c.data(), nullptr, scratch.data()); break;
+      case 1: transpose_tiles(x.data(), xt.data(), b, in); [[fallthrough]];
+      case 2: op.run(xt.data(), dy.data(), c.data(), nullptr, scratch.data()); break;
+      case 3: op.run(dy.data(), w.data(), c.data(), nullptr, scratch.data()); break;
+      case 5: transpose_tiles(w.data(), wt.data(), in, out); [[fallthrough]];
+      default: op.run(dy.data(), wt.data(), c.data(), nullptr, scratch.data()); break;
+    }
+    benchmark::DoNotOptimize(c.data());
+  }
+  set_counters(state, s.flops());
+  state.SetLabel(op.implementation());
+}
+
+// One product shared out by hand: each of two threads runs a 1-thread primitive on its half of M
+// (split 0) or N (split 1), against oneDNN's own 2-thread partition (split 2). product 0: forward
+// X W (B x out x in); 1: weight gradient X^T dY; 2: input gradient dY W^T.
+void BM_split_product(benchmark::State& state) {
+  if (ffb::threads() < 2) {
+    state.SkipWithError("needs 2 threads (OMP_NUM_THREADS=2)");
+    return;
+  }
+  const int64_t in = state.range(0), out = state.range(1), b = state.range(2), product = state.range(3), split = state.range(4);
+  ffb::MatmulShape s;
+  if (product == 0) s = {.m = b, .n = out, .k = in};
+  else if (product == 1) s = {.m = in, .n = out, .k = b, .trans_a = true};
+  else s = {.m = b, .n = in, .k = out, .trans_b = true};
+  auto a = random_floats(s.m * s.k, 1), bm = random_floats(s.k * s.n, 2);
+  Floats c(static_cast<size_t>(s.m * s.n));
+  ffb::MatmulCache cache;
+  const ffb::Matmul* ops[2] = {nullptr, nullptr};
+  int64_t a_off[2] = {0, 0}, b_off[2] = {0, 0}, c_off[2] = {0, 0};
+  if (split == 2) {
+    ops[0] = &cache.get(s);
+  } else {
+    for (int t = 0; t < 2; ++t) {
+      ffb::MatmulShape h = s;
+      h.threads = 1;
+      h.instance = t;
+      h.lda = s.trans_a ? s.m : s.k;
+      h.ldb = s.trans_b ? s.k : s.n;
+      h.ldc = s.n;
+      if (split == 0) {
+        const int64_t m0 = s.m / 2 * t;
+        h.m = t == 0 ? s.m / 2 : s.m - s.m / 2;
+        a_off[t] = s.trans_a ? m0 : m0 * s.k;
+        c_off[t] = m0 * s.n;
+      } else {
+        const int64_t n0 = s.n / 2 * t;
+        h.n = t == 0 ? s.n / 2 : s.n - s.n / 2;
+        b_off[t] = s.trans_b ? n0 * s.k : n0;
+        c_off[t] = n0;
+      }
+      ops[t] = &cache.get(h);
+    }
+  }
+  ffb::micro::Bytes scratch[2] = {ffb::micro::Bytes(static_cast<size_t>(ops[0]->scratchpad_bytes()) + 64),
+                                  ffb::micro::Bytes(static_cast<size_t>(ops[1] ? ops[1]->scratchpad_bytes() : 0) + 64)};
+  for (auto _ : state) {
+    if (split == 2) {
+      ops[0]->run(a.data(), bm.data(), c.data(), nullptr, scratch[0].data());
+    } else {
+#pragma omp parallel num_threads(2)
+      {
+        const int t = omp_get_thread_num();
+        ops[t]->run(a.data() + a_off[t], bm.data() + b_off[t], c.data() + c_off[t], nullptr, scratch[t].data());
+      }
+    }
+    benchmark::DoNotOptimize(c.data());
+  }
+  set_counters(state, s.flops());
+}
+
+// A layer's two backward products (weight gradient X^T dY, input gradient dY W^T) at (in, out, B):
+// mode 0, one after the other, each on oneDNN's 2-thread partition (the step's way); mode 1, at the
+// same time, each on one thread with a 1-thread primitive.
+void BM_backward_pair(benchmark::State& state) {
+  if (ffb::threads() < 2) {  // mode 1 needs two threads; a 1-thread run has nothing to compare
+    state.SkipWithError("needs 2 threads (OMP_NUM_THREADS=2)");
+    return;
+  }
+  const int64_t in = state.range(0), out = state.range(1), b = state.range(2), mode = state.range(3);
+  ffb::MatmulShape dw{.m = in, .n = out, .k = b, .trans_a = true}, dx{.m = b, .n = in, .k = out, .trans_b = true};
+  if (mode == 1) dw.threads = dx.threads = 1;
+  auto x = random_floats(b * in, 1), dy = random_floats(b * out, 2), w = random_floats(in * out, 3);
+  Floats gw(static_cast<size_t>(in * out)), gx(static_cast<size_t>(b * in));
+  ffb::MatmulCache cache;
+  const auto& op_w = cache.get(dw);
+  const auto& op_x = cache.get(dx);
+  ffb::micro::Bytes scratch_w(static_cast<size_t>(op_w.scratchpad_bytes()) + 64), scratch_x(static_cast<size_t>(op_x.scratchpad_bytes()) + 64);
+  for (auto _ : state) {
+    if (mode == 0) {
+      op_w.run(x.data(), dy.data(), gw.data(), nullptr, scratch_w.data());
+      op_x.run(dy.data(), w.data(), gx.data(), nullptr, scratch_x.data());
+    } else {
+#pragma omp parallel num_threads(2)
+      {
+        if (omp_get_thread_num() == 0) op_w.run(x.data(), dy.data(), gw.data(), nullptr, scratch_w.data());
+        else op_x.run(dy.data(), w.data(), gx.data(), nullptr, scratch_x.data());
+      }
+    }
+    benchmark::DoNotOptimize(gw.data());
+    benchmark::DoNotOptimize(gx.data());
+  }
+  set_counters(state, dw.flops() + dx.flops());
+}
+
+}  // namespace
+
+BENCHMARK(BM_backward_pair)->Apply([](benchmark::internal::Benchmark* b) {
+  b->ArgNames({"in", "out", "B", "mode"});
+  for (int mode = 0; mode < 2; ++mode) b->Args({500, 500, 256, mode})->Args({1000, 1000, 256, mode})->Args({2000, 2000, 256, mode})->Args({256, 256, 256, mode});
+  b->UseRealTime()->Unit(benchmark::kMicrosecond);
+});
+BENCHMARK(BM_split_product)->Apply([](benchmark::internal::Benchmark* b) {
+  b->ArgNames({"in", "out", "B", "product", "split"});
+  for (int product = 0; product < 3; ++product)
+    for (int split = 0; split < 3; ++split) b->Args({500, 500, 256, product, split})->Args({1000, 1000, 256, product, split});
+  b->UseRealTime()->Unit(benchmark::kMicrosecond);
+});
+BENCHMARK(BM_backward_forms)->Apply([](benchmark::internal::Benchmark* b) {
+  b->ArgNames({"in", "out", "B", "form"});
+  for (int form = 0; form < 6; ++form)
+    b->Args({784, 500, 256, form})->Args({500, 500, 256, form})->Args({1000, 1000, 256, form})->Args({2000, 2000, 256, form});
+  b->UseRealTime()->Unit(benchmark::kMicrosecond);
+});

@@ -477,7 +477,7 @@ class ReproduceSections:
                 rows.append([f"{what} against {base}: test accuracy after the same {b['epochs'][-1]['epoch']} epochs (seed 1), epoch speed",
                              f"{gaps}; {speed:.2f}x the epoch speed", "measured"])
         schedule = [p for p in throughput if p["point"]["experiment"].startswith("schedule")]
-        for (_, thread_count), (ratio, ff) in sorted(pipelined_ratios(schedule).items()):
+        for (_, _, thread_count), (ratio, ff) in sorted(pipelined_ratios(schedule).items()):
             rows.append(["pipelined ff schedule against simultaneous (train throughput)",
                          f"{ff['model']}, B {ff['point']['batch']}, {thread_count} thread{'s' if thread_count > 1 else ''}: {ratio:.2f}x",
                          "measured"])

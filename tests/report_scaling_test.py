@@ -8,15 +8,16 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from report_common import ReportBase, fastest_ceiling  # noqa: E402
+from report_common import ReportBase, fastest_ceiling, plt  # noqa: E402
 from report_reproduce import ReproduceSections, paired_text  # noqa: E402
 from report_distributed import pipeline_against_data  # noqa: E402
-from report_speed import SpeedSections  # noqa: E402
+from report_speed import SpeedSections, stage_balance  # noqa: E402
 
 
 def throughput(label="ff", depth=2, threads=1, rate=1000.0, roof=100.0, rounds=(90.0, 95.0), fraction=0.8, fma=None):
-    return {"status": "ok", "model": "m", "point": {"experiment": "schedule", "label": label, "measure": "throughput",
-                                                    "hidden": [1000] * depth, "threads": threads, "batch": 256},
+    return {"status": "ok", "model": "[784," + ",".join(["1000"] * depth) + "]->10",
+            "point": {"experiment": "schedule", "label": label, "measure": "throughput", "options": {},
+                      "hidden": [1000] * depth, "threads": threads, "batch": 256},
             "roofline": {"gflops": roof}, "peak_fma": {"gflops": fma} if fma else None,
             "step_profile": {"gemm_fraction_of_ceiling_in_step": 0.9},
             "train": {"samples_per_s_median": rate, "roofline_fraction": fraction,
@@ -27,11 +28,15 @@ def throughput(label="ff", depth=2, threads=1, rate=1000.0, roof=100.0, rounds=(
 
 
 class Fake(SpeedSections, ReproduceSections):
-    def __init__(self):
-        self.lines, self.findings = [], []
+    def __init__(self, ok=()):
+        self.lines, self.findings, self.ok = [], [], list(ok)
 
     def table(self, header, rows):
         self.lines.append(("table", header, rows))
+
+    def save(self, fig, name, caption):
+        plt.close(fig)
+        self.lines.append(("plot", name, caption))
 
 
 def main():
@@ -69,13 +74,32 @@ def main():
     assert all(len(group) == 4 and {q["point"]["threads"] for q in group} == {int(name.split("-t")[1])} for name, group in split)
     assert ReportBase.split_by("schedule", points, []) == [("schedule", points)]
 
-    # The pipelined table: depth rows, thread columns, the ratio, depth < threads marked.
-    report = Fake()
+    # The pipelined table: a row per width, depth and thread count, the ratio, depth < threads marked;
+    # without ff at 1 thread in the run, no stage model.
+    report = Fake(points)
     report.schedule_table("schedule", points)
     _, header, rows = report.lines[-1]
-    assert header == ["depth", "4 threads", "16 threads"], header
-    assert rows == [[4, "1.50x", "1.00x (depth < threads)"], [16, "1.50x", "1.50x"]], rows
-    assert "from 1.00x (depth 4, 16 threads) to 1.50x" in report.findings[-1], report.findings
+    assert header == ["width", "depth", "threads", "pipelined / simultaneous", "stage balance", "ff thread efficiency",
+                      "stage model"], header
+    assert [row[:4] for row in rows] == [[1000, 4, 4, "1.50x"], [1000, 4, 16, "1.00x (depth < threads)"], [1000, 16, 4, "1.50x"],
+                                         [1000, 16, 16, "1.50x"]], rows
+    assert rows[0][4:] == ["4 threads, 95%", "-", "n/a (no 1-thread ff at this shape in the run)"], rows[0]
+    assert "from 1.00x (width 1000, depth 4, 16 threads) to 1.50x" in report.findings[-1], report.findings
+    # With ff at 1 thread (300 samples/s at depth 4): at 4 threads ff's efficiency is 1000 / (4 x 300),
+    # the stage model 4 x 0.946 (784 x 1000 + 3 x 1000 x 1000 over 4 stages of one layer) over 4 x that.
+    single = throughput("ff", 4, 1, rate=300.0)
+    report = Fake(points + [single])
+    report.schedule_table("schedule", points)
+    _, _, rows = report.lines[-2]  # the plot follows the table
+    efficiency = 1000.0 / (4 * 300.0)
+    assert rows[0][5:] == [f"{100 * efficiency:.0f}%", f"{4 * 0.946 / (4 * efficiency):.2f}x"], rows[0]
+    assert rows[1][6] == f"{4 * 0.946 / (16 * (4000.0 / (16 * 300.0))):.2f}x", rows[1]
+    assert rows[2][6].startswith("n/a"), rows[2]
+    assert "The stage model of the pipelined schedule (schedule) is within" in report.findings[-1], report.findings
+    # The share-out mirrors ForwardForward's setup: largest layer first, to the least-loaded thread.
+    assert stage_balance([784, 500, 500, 500, 500], 2) == (2, 1142000 / 1284000)
+    assert stage_balance([784, 256, 256], 2) == (2, (784 * 256 + 256 * 256) / (2 * 784 * 256))
+    assert stage_balance([784, 1000], 4) == (1, 1.0) and stage_balance([784], 2) is None
     report = Fake()
     report.schedule_table("schedule", [q for q in points if q["point"]["label"] == "ff"])
     assert not report.lines and not report.findings, "no pipelined points: no table"

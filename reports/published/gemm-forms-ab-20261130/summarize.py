@@ -29,7 +29,6 @@ def main():
         if not path.exists():
             continue
         med = medians(path)
-        get = lambda name, **kw: med.get((name, tuple(sorted(kw.items()))))
         print(f"\n### {threads} thread{'s' if threads > 1 else ''}: forms (medians; the step's form over each; range)\n")
         print("| in x out | weight gradient, step (X read transposed) | X copied to X^T + plain | plain on a ready X^T | "
               "input gradient, step (W read transposed) | plain on a ready W^T | W copied to W^T + plain |")

@@ -12,6 +12,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report_answer  # noqa: E402  (the verdicts that open the report)
+import report_answer_figure  # noqa: E402  (their headline figure)
 import report_distributed  # noqa: E402  (the "Past one machine" section)
 import report_family  # noqa: E402  (the "The algorithm family" section)
 from report_common import ReportBase  # noqa: E402
@@ -45,6 +47,10 @@ class Report(ReportBase, ConvergenceSections, SpeedSections, PeerSections, Repro
         index = next((i for i, line in enumerate(self.lines) if line.startswith("## ") and "Suite" not in line
                       and "Machine" not in line), len(self.lines))
         self.lines[index:index] = findings + [""]
+        # The answer opens the report, right under its title, before the machine table.
+        found = report_answer.verdicts(self)
+        figure = report_answer_figure.draw(self, found)
+        self.lines[4:4] = report_answer.answer_lines(self, found, figure)
         path = os.path.join(self.out, "REPORT.md")
         with open(path + ".tmp", "w") as f:
             f.write("\n".join(self.lines) + "\n")

@@ -1,0 +1,509 @@
+"""The answer a run gives, first: one verdict per question the run has evidence for (scripts/report.py puts
+them at the top of REPORT.md; scripts/findings.py sets them side by side across machines).
+
+Every verdict is computed from the run's result files. Its word is one of VERDICT_WORDS; the number
+comes with its spread (over seeds, repeats or epochs, said in the line), and a verdict the run cannot
+support is withheld as "not enough evidence" with what is missing. Two measurements differ only where
+their spreads do not overlap: a ratio's interval runs from the lowest to the highest ratio any two
+samples allow, and a verdict is "no difference" when that interval holds 1.
+"""
+import statistics
+from dataclasses import dataclass, field
+
+from report_common import slope
+
+SLOWER, FASTER, NO_DIFFERENCE, WITHHELD = "slower", "faster", "no difference", "not enough evidence"
+BETTER, WORSE, LESS_ACCURATE, MORE_ACCURATE = "scales better", "scales worse", "less accurate", "more accurate"
+VERDICT_WORDS = (SLOWER, FASTER, BETTER, WORSE, LESS_ACCURATE, MORE_ACCURATE, NO_DIFFERENCE, WITHHELD)
+
+
+@dataclass
+class Verdict:
+    key: str                 # a stable name of the question, e.g. "epoch_cost" (FINDINGS.md's rows)
+    question: str            # the question in a few words
+    word: str                # one of VERDICT_WORDS
+    text: str                # the rest of the line: the number, its spread, what it is made of
+    anchor: str = ""         # the report section with the evidence (a heading's slug)
+    value: float = None      # the central number, for tables and tests
+    spread: tuple = None     # (low, high) of that number
+    facts: dict = field(default_factory=dict)  # what a flip between machines may be explained by
+
+    def line(self):
+        link = f" [evidence](#{self.anchor})" if self.anchor else ""
+        return f"- **{self.question}: {self.word}.** {self.text}{link}"
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def slug(heading):
+    """GitHub's anchor of a markdown heading."""
+    keep = "".join(c for c in heading.lower() if c.isalnum() or c in " -_")
+    return keep.replace(" ", "-")
+
+
+def ratio_interval(numerators, denominators):
+    """median(numerators) / median(denominators), and the lowest and highest ratio of any two samples."""
+    return (med(numerators) / med(denominators), min(numerators) / max(denominators),
+            max(numerators) / min(denominators))
+
+
+def compare(low, high, above, below):
+    """The word for a ratio whose interval is [low, high]: `above` past 1, `below` under 1, else none."""
+    if low > 1.0:
+        return above
+    if high < 1.0:
+        return below
+    return NO_DIFFERENCE
+
+
+def spread_text(low, high, what, digits=2):
+    return f"{low:.{digits}f}-{high:.{digits}f}x over {what}"
+
+
+def label_points(points, label, measure=None):
+    return [p for p in points if p["point"]["label"] == label and (measure is None or p["point"]["measure"] == measure)]
+
+
+def single_process(points):
+    return [p for p in points if p["point"].get("distributed", "none") == "none" and not p["point"].get("link")]
+
+
+# ---- the questions -------------------------------------------------------------------------------
+
+def convergence_pair(points):
+    """The experiment where ff and bp trained the same network at the same batch (the first such by
+    name, `convergence` first): (experiment, ff points, bp points), or None."""
+    groups = {}
+    for p in single_process(points):
+        if p["point"]["measure"] == "convergence" and p.get("epochs"):
+            groups.setdefault(p["point"]["experiment"], []).append(p)
+    for experiment in sorted(groups, key=lambda e: (e != "convergence", e)):
+        ff, bp = label_points(groups[experiment], "ff"), label_points(groups[experiment], "bp")
+        if ff and bp and ff[0].get("model") == bp[0].get("model") and ff[0]["point"]["batch"] == bp[0]["point"]["batch"]:
+            return experiment, ff, bp, groups[experiment]
+    return None
+
+
+def epoch_seconds(point):
+    """Training seconds of each epoch (evaluation excluded; `train_seconds` is cumulative)."""
+    epochs = point["epochs"]
+    return [e["train_seconds"] - (epochs[i - 1]["train_seconds"] if i else 0.0) for i, e in enumerate(epochs)]
+
+
+def per_epoch_samples(points):
+    """Seconds per epoch: one per seed (each seed's mean) where there are several seeds, else each epoch."""
+    if len(points) > 1:
+        return [p["epochs"][-1]["train_seconds"] / p["epochs"][-1]["epoch"] for p in points], f"{len(points)} seeds"
+    seconds = epoch_seconds(points[0])
+    return seconds, f"{len(seconds)} epochs of one seed"
+
+
+def throughput_twin(points, label, model, batch, threads):
+    """The throughput point of `label` at the same model, batch and threads (any experiment; one timed
+    at initialisation first), or None."""
+    twins = [p for p in single_process(points) if p["point"]["measure"] == "throughput" and p["point"]["label"] == label
+             and p.get("model") == model and p["point"]["batch"] == batch and p["point"]["threads"] == threads
+             and (p.get("train") or {}).get("roofline_fraction")]
+    return min(twins, key=lambda p: (p["point"].get("trained_epochs", 0), p["point"]["experiment"]), default=None)
+
+
+def epoch_cost(points):
+    pair = convergence_pair(points)
+    if pair is None:
+        return None
+    experiment, ff, bp, _ = pair
+    question = "FF's cost per epoch against BP"
+    anchor = slug(f"Convergence: `{experiment}`")
+    ff_s, ff_what = per_epoch_samples(ff)
+    bp_s, bp_what = per_epoch_samples(bp)
+    if min(len(ff_s), len(bp_s)) < 2:
+        return Verdict("epoch_cost", question, WITHHELD, "one epoch of one seed on a side: no spread to compare.", anchor)
+    ratio, low, high = ratio_interval(ff_s, bp_s)
+    model, batch, threads = ff[0].get("model"), ff[0]["point"]["batch"], ff[0]["point"]["threads"]
+    parts = ""
+    flops_ff, flops_bp = (ff[0].get("flops_per_sample") or {}).get("train"), (bp[0].get("flops_per_sample") or {}).get("train")
+    twin_ff, twin_bp = (throughput_twin(points, label, model, batch, threads) for label in ("ff", "bp"))
+    facts = {}
+    if flops_ff and flops_bp:
+        flops = flops_ff / flops_bp
+        parts = f" Made of: {flops:.2f}x BP's matmul FLOPs"
+        facts["flops_ratio"] = flops
+        if twin_ff and twin_bp:
+            eff_ff, eff_bp = twin_ff["train"]["roofline_fraction"], twin_bp["train"]["roofline_fraction"]
+            rest = ratio / (flops * eff_bp / eff_ff)
+            parts += (f", run at {eff_ff / eff_bp:.2f}x BP's fraction of the GEMM ceiling ({100 * eff_ff:.0f} % against "
+                      f"{100 * eff_bp:.0f} %, `{twin_ff['point']['experiment']}`), the rest {rest:.2f}x (the ceilings of "
+                      "their shapes, work between steps)")
+            facts.update(efficiency_ratio=eff_ff / eff_bp, rest=rest)
+        parts += "."
+    what = ff_what if ff_what == bp_what else f"{ff_what} (FF) and {bp_what} (BP)"
+    text = (f"{ratio:.2f}x BP's training time per epoch ({med(ff_s):.2f} s against {med(bp_s):.2f} s, {model}, B {batch}, "
+            f"{threads} thread(s); {spread_text(low, high, what)}).{parts}")
+    return Verdict("epoch_cost", question, compare(low, high, SLOWER, FASTER), text, anchor, ratio, (low, high), facts)
+
+
+def reached_seconds(points, mode_of, target):
+    """Per seed, the seconds to `target` in the point's mode (None where a seed did not reach it)."""
+    out = []
+    for p in points:
+        per_target = (p.get("time_to_target") or {}).get(mode_of(p)) or {}
+        hit = next((v for k, v in per_target.items() if abs(float(k) - target) < 1e-9), None)
+        out.append(hit["seconds"] if hit else None)
+    return out
+
+
+def best_mode(points, target=None):
+    """The prediction mode with the best median final accuracy (the one the algorithm is judged by)."""
+    modes = sorted({m for p in points for m in (p.get("final_accuracy") or {})})
+    if not modes:
+        return None
+    return max(modes, key=lambda m: med([(p.get("final_accuracy") or {}).get(m) for p in points]) or 0.0)
+
+
+def time_to_targets(points):
+    pair = convergence_pair(points)
+    if pair is None:
+        return []
+    experiment, ff, bp, _ = pair
+    targets = sorted({t for p in ff + bp for t in p["point"].get("targets", [])})
+    split = ff[0].get("time_to_target_split") or "test"
+    anchor = slug(f"Convergence: `{experiment}`")
+    modes = {"ff": best_mode(ff), "bp": best_mode(bp)}
+    verdicts = []
+    for target in targets:
+        question = f"Time to {100 * target:g} % {split} accuracy, FF against BP"
+        seconds = {label: reached_seconds(pts, lambda p, l=label: modes[l], target) for label, pts in (("ff", ff), ("bp", bp))}
+        reached = {label: [s for s in values if s is not None] for label, values in seconds.items()}
+        epochs = ff[0]["point"]["epochs"]
+        trained = {label: med([p["epochs"][-1]["train_seconds"] for p in pts]) for label, pts in (("ff", ff), ("bp", bp))}
+        key = f"time_to_{100 * target:g}"
+        all_ff, all_bp = len(reached["ff"]) == len(ff), len(reached["bp"]) == len(bp)
+        seeds = f"{len(ff)} and {len(bp)} seeds"
+        if all_ff and all_bp:
+            if min(len(ff), len(bp)) < 2:
+                verdicts.append(Verdict(key, question, WITHHELD, f"FF {med(reached['ff']):.1f} s, BP {med(reached['bp']):.1f} s, "
+                                        "but one seed on a side: no spread to compare.", anchor))
+                continue
+            ratio, low, high = ratio_interval(reached["ff"], reached["bp"])
+            text = (f"{ratio:.2f}x: FF {med(reached['ff']):.1f} s ({modes['ff']}) against BP {med(reached['bp']):.1f} s "
+                    f"(training time, median; {spread_text(low, high, seeds)}).")
+            verdicts.append(Verdict(key, question, compare(low, high, SLOWER, FASTER), text, anchor, ratio, (low, high)))
+        elif all_bp and not reached["ff"]:
+            bound = trained["ff"] / max(reached["bp"])
+            text = (f"FF did not reach it in {epochs} epochs ({trained['ff']:.0f} s of training) in any of {len(ff)} seed(s); "
+                    f"BP did in {med(reached['bp']):.1f} s (all {len(bp)} seeds): more than {bound:.1f}x.")
+            verdicts.append(Verdict(key, question, SLOWER, text, anchor, None, (bound, None)))
+        elif all_ff and not reached["bp"]:
+            bound = trained["bp"] / max(reached["ff"])
+            text = (f"BP did not reach it in {epochs} epochs in any of {len(bp)} seed(s); FF did in {med(reached['ff']):.1f} s: "
+                    f"BP more than {bound:.1f}x.")
+            verdicts.append(Verdict(key, question, FASTER, text, anchor, None, (None, 1.0 / bound)))
+        else:
+            text = (f"reached by {len(reached['ff'])} of {len(ff)} FF seeds and {len(reached['bp'])} of {len(bp)} BP seeds "
+                    f"within {epochs} epochs: the run cannot time both.")
+            verdicts.append(Verdict(key, question, WITHHELD, text, anchor))
+    return verdicts
+
+
+def best_accuracy(points):
+    pair = convergence_pair(points)
+    if pair is None:
+        return None
+    experiment, ff, bp, _ = pair
+    anchor = slug(f"Convergence: `{experiment}`")
+    question = "Best accuracy within the run, FF against BP"
+    split = "test"
+    acc = {}
+    for label, pts in (("ff", ff), ("bp", bp)):
+        mode = best_mode(pts)
+        acc[label] = ([(p.get("final_accuracy") or {}).get(mode) for p in pts], mode)
+    ff_a, bp_a = [a for a in acc["ff"][0] if a is not None], [a for a in acc["bp"][0] if a is not None]
+    if not ff_a or not bp_a:
+        return None
+    epochs = ff[0]["point"]["epochs"]
+    text = (f"FF {100 * med(ff_a):.2f} % ({acc['ff'][1]}; {100 * min(ff_a):.2f}-{100 * max(ff_a):.2f} over {len(ff_a)} seeds) "
+            f"against BP {100 * med(bp_a):.2f} % ({100 * min(bp_a):.2f}-{100 * max(bp_a):.2f} over {len(bp_a)} seeds), "
+            f"final {split} accuracy after {epochs} epochs.")
+    if min(len(ff_a), len(bp_a)) < 2:
+        return Verdict("best_accuracy", question, WITHHELD, text + " One seed on a side: no spread to compare.", anchor)
+    if max(ff_a) < min(bp_a):
+        word = LESS_ACCURATE
+    elif min(ff_a) > max(bp_a):
+        word = MORE_ACCURATE
+    else:
+        word = NO_DIFFERENCE
+    return Verdict("best_accuracy", question, word, text, anchor, med(ff_a) - med(bp_a))
+
+
+def rates(point):
+    train = point.get("train") or {}
+    return train.get("samples_per_s") or [train.get("samples_per_s_median")]
+
+
+def sweep(points, axis, experiment_filter=None):
+    """{experiment: {label: {axis value: point}}} of throughput experiments swept over `axis` with ff and bp."""
+    found = {}
+    for p in single_process(points):
+        if p["point"]["measure"] != "throughput" or p["point"]["label"] not in ("ff", "bp"):
+            continue
+        value = len(p["point"]["hidden"]) if axis == "depth" else p["point"]["threads"]
+        found.setdefault(p["point"]["experiment"], {}).setdefault(p["point"]["label"], {})[value] = p
+    return {e: by_label for e, by_label in found.items()
+            if len(by_label) == 2 and all(len(v) >= 2 for v in by_label.values())
+            and len({tuple(sorted(v)) for v in by_label.values()}) == 1}
+
+
+def activation_slope(series):
+    """Bytes of peak live activations per layer over the sweep's depths (least squares, as the depth section)."""
+    depths = sorted(series)
+    live = [(series[d].get("memory") or {}).get("peak_live_activations") for d in depths]
+    return None if None in live else slope(depths, live)
+
+
+def depth_scaling(points):
+    found = {e: s for e, s in sweep(points, "depth").items()}
+    if not found:
+        return None
+    experiment = sorted(found, key=lambda e: (e != "depth", e))[0]
+    series = found[experiment]
+    depths = sorted(series["ff"])
+    first, last = depths[0], depths[-1]
+    falls = {}
+    for label in ("ff", "bp"):
+        at_first, at_last = rates(series[label][first]), rates(series[label][last])
+        falls[label] = ratio_interval(at_first, at_last)  # how many times slower at the deepest point
+    # FF scales better when its fall is smaller: BP's fall over FF's, above 1 where FF loses less.
+    low, high = falls["bp"][1] / falls["ff"][2], falls["bp"][2] / falls["ff"][1]
+    slope = {label: activation_slope(series[label]) for label in ("ff", "bp")}
+    memory = ""
+    if slope["ff"] is not None and slope["bp"] is not None:
+        memory = (f" Peak live activations grow {slope['ff'] / 1024:.0f} KiB per layer for FF against "
+                  f"{slope['bp'] / 1024:.0f} KiB for BP.")
+    model_width = series["ff"][first]["point"]["hidden"][0]
+    text = (f"from depth {first} to {last} (width {model_width}) FF's training throughput fell {falls['ff'][0]:.1f}x "
+            f"({falls['ff'][1]:.1f}-{falls['ff'][2]:.1f}), BP's {falls['bp'][0]:.1f}x ({falls['bp'][1]:.1f}-{falls['bp'][2]:.1f}), "
+            f"over the {len(rates(series['ff'][first]))} timed repeats of each point.{memory}")
+    word = compare(low, high, BETTER, WORSE)
+    return Verdict("depth", "Scaling with depth, FF against BP", word, text, slug(f"Throughput: `{experiment}` (sweep over depth)"),
+                   falls["bp"][0] / falls["ff"][0], (low, high))
+
+
+def machine_thread_efficiency(one, many, threads):
+    """The machine's own: the GEMM ceiling of the same shapes at `threads` over `threads` x at one thread."""
+    a, b = (one.get("roofline") or {}).get("gflops"), (many.get("roofline") or {}).get("gflops")
+    return b / (threads * a) if a and b else None
+
+
+def thread_scaling(points):
+    found = sweep(points, "threads")
+    if not found:
+        return None
+    experiment = sorted(found, key=lambda e: (e != "threads", e))[0]
+    series = found[experiment]
+    counts = sorted(series["ff"])
+    one, many = counts[0], counts[-1]
+    scale = many / one
+    eff = {}
+    for label in ("ff", "bp"):
+        r, low, high = ratio_interval(rates(series[label][many]), rates(series[label][one]))
+        eff[label] = (r / scale, low / scale, high / scale)
+    machine = [machine_thread_efficiency(series[label][one], series[label][many], scale) for label in ("ff", "bp")]
+    machine_text = (f"; the machine's own GEMM on the same shapes {100 * med(machine):.0f} %" if None not in machine else "")
+    text = (f"efficiency from {one} to {many} threads: FF {100 * eff['ff'][0]:.0f} % ({100 * eff['ff'][1]:.0f}-{100 * eff['ff'][2]:.0f}), "
+            f"BP {100 * eff['bp'][0]:.0f} % ({100 * eff['bp'][1]:.0f}-{100 * eff['bp'][2]:.0f}) over the timed repeats"
+            f"{machine_text}.")
+    word = compare(eff["ff"][1] / eff["bp"][2], eff["ff"][2] / eff["bp"][1], BETTER, WORSE)
+    facts = {"machine_thread_efficiency": med(machine)} if None not in machine else {}
+    return Verdict("threads", "Scaling with threads, FF against BP", word, text,
+                   slug(f"Throughput: `{experiment}` (sweep over threads)"), eff["ff"][0] / eff["bp"][0], None, facts)
+
+
+def epoch_rates(point):
+    """Samples per second of each epoch (the slowest rank's, for a distributed point)."""
+    epochs = point.get("epochs") or []
+    return [e["samples_per_second"] for e in epochs if e.get("samples_per_second")]
+
+
+def rank_speedups(points, link=None):
+    """{label/mode: (speed-up, low, high, ranks)} of each distributed mode over its one-process
+    counterpart (same experiment and label), over a given link (None: shared memory)."""
+    out = {}
+    for p in points:
+        q = p["point"]
+        if q.get("distributed", "none") == "none" or q.get("link") != link:
+            continue
+        twin = [t for t in points if t["point"]["experiment"] == q["experiment"] and t["point"]["label"] == q["label"]
+                and t["point"].get("distributed", "none") == "none"]
+        mine, base = epoch_rates(p), [r for t in twin for r in epoch_rates(t)]
+        if mine and base:
+            out[(q["algorithm"], q["distributed"])] = ratio_interval(mine, base) + (q.get("ranks", 2), q["experiment"])
+    return out
+
+
+def ranks_verdict(points, link=None):
+    speedups = rank_speedups(points, link)
+    pipeline, bp_data = speedups.get(("ff", "pipeline")), speedups.get(("bp", "data"))
+    where = f"over a {link} link" if link else "over shared memory"
+    key = f"ranks_{link}" if link else "ranks"
+    question = f"Scaling with ranks {where}, FF's pipeline against BP's data parallelism"
+    if not speedups:
+        return None
+    experiment = next(iter(speedups.values()))[4]
+    anchor = slug("Past one machine: FF's layer pipeline and data parallelism over MPI")
+    if pipeline is None or bp_data is None:
+        missing = "FF's pipeline" if pipeline is None else "BP's data parallelism"
+        return Verdict(key, question, WITHHELD, f"the run has no distributed point of {missing}.", anchor)
+    ff_data = speedups.get(("ff", "data"))
+    ff_data_text = f", FF's data parallelism {ff_data[0]:.2f}x" if ff_data else ""
+    text = (f"over {pipeline[3]} ranks, FF's pipeline {pipeline[0]:.2f}x one process ({pipeline[1]:.2f}-{pipeline[2]:.2f}) "
+            f"against BP's data parallelism {bp_data[0]:.2f}x ({bp_data[1]:.2f}-{bp_data[2]:.2f}){ff_data_text}; spread over "
+            f"the epochs of `{experiment}`.")
+    word = compare(pipeline[1] / bp_data[2], pipeline[2] / bp_data[1], BETTER, WORSE)
+    return Verdict(key, question, word, text, anchor, pipeline[0] / bp_data[0])
+
+
+def network_verdicts(points):
+    links = sorted({p["point"]["link"] for p in points if p["point"].get("link")})
+    return [v for v in (ranks_verdict(points, link) for link in links) if v]
+
+
+def is_layer_local(info):
+    if not info:
+        return False
+    if "layer_local" in info:
+        return bool(info["layer_local"])
+    pipeline = info.get("pipeline", "")
+    return pipeline == "with its defaults" or "schedule=pipelined" in pipeline or "no pipelined schedule yet" in pipeline
+
+
+def family_accuracy(points, algorithms):
+    """The BP-free algorithm (every algorithm but bp) with the best accuracy in the run's family
+    experiment (four or more algorithms on one network), against bp in the same experiment."""
+    groups = {}
+    for p in single_process(points):
+        if p["point"]["measure"] == "convergence" and p.get("final_accuracy"):
+            groups.setdefault(p["point"]["experiment"], []).append(p)
+    groups = {e: ps for e, ps in groups.items() if len({p["point"]["algorithm"] for p in ps}) >= 4 and label_points(ps, "bp")}
+    if not groups:
+        return None
+    experiment = sorted(groups, key=lambda e: (e not in ("convergence", "family"), e))[0]
+    ps = groups[experiment]
+    accuracy = {}
+    for label in {p["point"]["label"] for p in ps}:
+        mine = label_points(ps, label)
+        mode = best_mode(mine)
+        accuracy[label] = [(p.get("final_accuracy") or {}).get(mode) for p in mine]
+    bp = accuracy.pop("bp")
+    candidates = {l: a for l, a in accuracy.items() if l == label_points(ps, l)[0]["point"]["algorithm"]}
+    if not candidates:
+        return None
+    best = max(candidates, key=lambda l: med(candidates[l]))
+    mine = candidates[best]
+    local = is_layer_local(algorithms.get(best))
+    text = (f"{best} ({'its layers learn locally' if local else 'a backward pass still crosses its layers'}) reached "
+            f"{100 * med(mine):.2f} % ({len(mine)} seed{'s' if len(mine) > 1 else ''}) against BP's {100 * med(bp):.2f} % "
+            f"({100 * min(bp):.2f}-{100 * max(bp):.2f} over {len(bp)} seed{'s' if len(bp) > 1 else ''}), `{experiment}`")
+    locals_ = {l: a for l, a in candidates.items() if is_layer_local(algorithms.get(l))}
+    if not local and locals_:
+        best_local = max(locals_, key=lambda l: med(locals_[l]))
+        text += f"; of the layer-local ones, {best_local} {100 * med(locals_[best_local]):.2f} %"
+    if len(bp) < 2:
+        return Verdict("family_accuracy", "The BP-free algorithm closest to BP in accuracy", WITHHELD,
+                       text + ". BP has one seed: no spread to compare.", slug("The algorithm family"), facts={"closest": best})
+    if max(mine) < min(bp):
+        word = LESS_ACCURATE
+    elif min(mine) > max(bp):
+        word = MORE_ACCURATE
+    else:
+        word = NO_DIFFERENCE
+    spread = "" if len(mine) > 1 else " (within BP's seed spread is as far as one seed can say)"
+    return Verdict("family_accuracy", "The BP-free algorithm closest to BP in accuracy", word,
+                   text + f"{spread if word == NO_DIFFERENCE else ''}.", slug("The algorithm family"),
+                   med(mine) - med(bp), facts={"closest": best})
+
+
+def family_speed(points, algorithms):
+    groups = {}
+    for p in single_process(points):
+        if p["point"]["measure"] == "throughput" and p.get("train"):
+            groups.setdefault(p["point"]["experiment"], []).append(p)
+    groups = {e: ps for e, ps in groups.items() if len({p["point"]["algorithm"] for p in ps}) >= 4 and label_points(ps, "bp")}
+    if not groups:
+        return None
+    experiment = sorted(groups)[0]
+    ps = groups[experiment]
+    bp = rates(label_points(ps, "bp")[0])
+    candidates = {p["point"]["label"]: rates(p) for p in ps if p["point"]["label"] != "bp" and p["point"]["label"] == p["point"]["algorithm"]}
+    best = max(candidates, key=lambda l: med(candidates[l]))
+    ratio, low, high = ratio_interval(candidates[best], bp)
+    local = is_layer_local(algorithms.get(best))
+    model = ps[0].get("model")
+    text = (f"{best} ({'layer-local' if local else 'end to end'}) trains at {ratio:.2f}x BP's samples/s ({low:.2f}-{high:.2f} "
+            f"over the timed repeats; {model}, B {ps[0]['point']['batch']}, `{experiment}`)")
+    locals_ = {l: r for l, r in candidates.items() if is_layer_local(algorithms.get(l))}
+    if not local and locals_:
+        best_local = max(locals_, key=lambda l: med(locals_[l]))
+        text += f"; the fastest layer-local one, {best_local}, {med(locals_[best_local]) / med(bp):.2f}x"
+    ff = candidates.get("ff")
+    if ff:
+        text += f"; FF {med(ff) / med(bp):.2f}x"
+    return Verdict("family_speed", "The fastest BP-free algorithm against BP", compare(low, high, FASTER, SLOWER),
+                   text + ".", slug("The algorithm family"), ratio, (low, high), {"fastest": best})
+
+
+def pytorch(report):
+    pairs = {}
+    for t in report.peers:
+        q = t["point"]
+        if q["measure"] != "throughput" or not t.get("train"):
+            continue
+        twin = next((p for p in report.ok if p["point"]["measure"] == "throughput" and p["point"]["algorithm"] == q["algorithm"]
+                     and p["point"]["hidden"] == q["hidden"] and p["point"]["batch"] == q["batch"]
+                     and p["point"]["threads"] == q["threads"] and p["point"]["experiment"] == q["experiment"]), None)
+        if twin:
+            pairs[q["algorithm"]] = (ratio_interval(rates(twin), t["train"].get("samples_per_s") or [t["train"]["samples_per_s_median"]]),
+                                     twin, t)
+    if not pairs:
+        return None
+    parts, words, handicaps = [], [], []
+    for algorithm in sorted(pairs, key=lambda a: (a != "ff", a)):
+        (ratio, low, high), twin, peer = pairs[algorithm]
+        share = report.peer_gemm_share(algorithm) if hasattr(report, "peer_gemm_share") else None
+        note = ""
+        if share is not None and share < getattr(report, "PEER_GEMM_FAIR", 0.8):
+            note = f", peer handicapped: its BLAS ({(peer.get('blas') or {}).get('corename', '?')}) at {100 * share:.0f} % of oneDNN's GEMM"
+            handicaps.append(algorithm)
+        parts.append(f"{algorithm} {ratio:.2f}x ({low:.2f}-{high:.2f}{note})")
+        words.append(compare(low, high, FASTER, SLOWER))
+    word = words[0] if len(set(words)) == 1 else NO_DIFFERENCE
+    text = ("ffbench's training samples/s over PyTorch's on the same configuration: " + ", ".join(parts)
+            + " over the timed repeats" + (" (a BLAS comparison more than a framework one where handicapped)" if handicaps else "") + ".")
+    return Verdict("pytorch", "ffbench against PyTorch", word, text, slug("Side by side with PyTorch"),
+                   pairs.get("ff", next(iter(pairs.values())))[0][0])
+
+
+def verdicts(report):
+    """Every verdict the run has evidence for, in the answer's order. `report` is a ReportBase (ok, peers, manifest)."""
+    points = report.ok
+    algorithms = {a["name"]: a for a in report.manifest.get("algorithms", []) if isinstance(a, dict)}
+    found = [epoch_cost(points)] + time_to_targets(points) + [best_accuracy(points), depth_scaling(points),
+                                                               thread_scaling(points), ranks_verdict(points)]
+    found += network_verdicts(points)
+    found += [family_accuracy(points, algorithms), family_speed(points, algorithms), pytorch(report)]
+    return [v for v in found if v is not None]
+
+
+def answer_lines(report, found, figure=None):
+    """The report's opening section: at most 15 lines of verdicts (and the headline figure's line)."""
+    lines = ["## The answer", ""]
+    if not found:
+        return lines + ["This run has no pair of measurements from which a verdict can be computed "
+                        "(it needs FF and BP in the same experiment).", ""]
+    lines += [v.line() for v in found[:15]]
+    lines.append("")
+    if figure:
+        lines += [figure, ""]
+    return lines

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Performance-regression check: HEAD against a baseline revision, both built and measured on this
-machine in the same run, so the check means the same on any CPU (README.md: "The regression check").
+machine in the same run, so the check means the same on any CPU (bench/README.md: "The regression check").
 
 reports/baselines/ci.json names the baseline revision (a commit, with the reason it was chosen) and
 holds the committed exact numbers. The check

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Past one machine, measured: FF's layer pipeline and data parallelism (ff, bp) over MPI at np = 1
 # and np = 2 (1 thread per rank), the network's alpha and beta (ping-pong), and the single-process
-# runs the scaling model is calibrated on (scripts/scaling_model.py, README.md "Past one machine").
+# runs the scaling model is calibrated on (scripts/scaling_model.py, bench/README.md "past one machine").
 # Each configuration runs REPEATS times; the model and the note use the median of the last epoch.
 #
 # usage: scripts/measure_distributed.sh [--out DIR] [--repeats N] [--layers L] [--batch B]

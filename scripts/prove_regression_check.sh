@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Proves the regression check (README: "The regression check") with real code changes. In a scratch
+# Proves the regression check (bench/README.md: "The regression check") with real code changes. In a scratch
 # worktree of HEAD (build/proof-src), measured as "HEAD" by scripts/check_regression.py against the
 # real baseline revision:
 #   clean     unchanged code, CLEAN times: no metric may regress (false alarms)
@@ -14,7 +14,7 @@
 # Writes only the current run's files to reports/regression-proof/ (old ones deleted first): each
 # check's table (NAME.txt) and measurements (NAME.json), and summary.md.
 # Takes about 2 min per clean run and 2.5 min per slowdown try (each gets the 8 extra rounds) on 2
-# cores: about 50 minutes with the defaults (measured: README.md, "The proof's result").
+# cores: about 50 minutes with the defaults (measured: bench/README.md, "The proof's result").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 usage() {

@@ -17,14 +17,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASELINE_FILE = os.path.join(ROOT, "reports", "baselines", "ci.json")
 BASELINE_SRC = os.path.join(ROOT, "build", "baseline-src")  # worktree of the baseline revision
 
-# --- What is measured, and the thresholds (README: "The regression check" says how they were chosen).
+# --- What is measured, and the thresholds (bench/README.md: "The regression check" says how they were chosen).
 ROUNDS = 8            # A/B rounds: each round times every algorithm once per binary
 MIN_EFFECT = 0.05     # a wall-time metric regresses only if the rounds' median HEAD/baseline is this much below 1 ...
 ALPHA = 0.01          # ... and the one-sided Wilcoxon signed-rank test on the rounds' log ratios says p < ALPHA
 CONFIRM = True        # an algorithm whose ratio is past MIN_EFFECT gets ROUNDS more rounds; all rounds decide
 # Instruction counts inside the GEMMs and outside them (A/B, exact): regressed above +1%. Both leave
 # out glibc's allocator, whose count follows the heap's state: with it in, two builds of identical
-# code were 1.64 % apart outside the GEMMs; without it, 0 (README 'The regression check').
+# code were 1.64 % apart outside the GEMMs; without it, 0 (bench/README.md 'The regression check').
 INSTR_LIMIT = 0.01
 MEMORY_LIMIT = 0.01   # arena bytes against the committed numbers: regressed above +1%
 LOSS_LIMIT = 1e-4     # fixed-seed loss against the committed numbers: relative, either way

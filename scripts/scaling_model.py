@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The scaling model of "past one machine" (README.md): an alpha-beta network model combined with
+"""The scaling model of "past one machine" (bench/README.md): an alpha-beta network model combined with
 compute times measured on this machine, predicting time per step and speed-up of FF's layer
 pipeline, FF data-parallel and BP data-parallel at N = 1..64 ranks, validated against the np = 2
 runs that scripts/measure_distributed.sh measured beside the np = 1 ones.

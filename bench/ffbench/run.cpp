@@ -20,6 +20,7 @@
 #include <memory>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -28,6 +29,7 @@
 #include "bench/build_info.hpp"
 #include "bench/distributed/mpi_communicator.hpp"
 #include "bench/ffbench/commands.hpp"
+#include "bench/ffbench/estimate.hpp"
 #include "bench/harness/point.hpp"
 #include "bench/harness/suite.hpp"
 #include "datasets/dataset.hpp"
@@ -74,14 +76,6 @@ std::string read_file(const fs::path& path) {
   return s.str();
 }
 
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
-
 nlohmann::json manifest(const Suite& suite, const std::string& suite_path) {
   const std::string source = FFB_SOURCE_DIR;
   std::string revision = shell_output("git -C '" + source + "' rev-parse HEAD 2>/dev/null");
@@ -117,6 +111,8 @@ nlohmann::json manifest(const Suite& suite, const std::string& suite_path) {
           {"memory_bandwidth", memory_bandwidth_json()},
           {"hardware_threads", std::thread::hardware_concurrency()},
           {"cpu_model", cpu_model()},
+          {"cpu_family", cpu_identity().value("cpu_family", -1)},
+          {"cpu_model_number", cpu_identity().value("cpu_model_number", -1)},
           {"memory_total_kb", shell_output("awk '/MemTotal/ {print $2}' /proc/meminfo")},
           {"hostname", shell_output("hostname")},
           {"suite_name", suite.name},
@@ -234,46 +230,6 @@ std::string tail(const std::string& text, size_t lines) {
 
 std::string self_path() { return fs::read_symlink("/proc/self/exe").string(); }
 
-// A rough duration of one point, for the estimate printed before a sweep starts: analytic FLOPs of
-// the work the point does, at a fraction of this machine's GEMM rate (measured just before), plus
-// fixed costs per process. Good to a factor of about 1.5: it is for planning, not for results.
-double estimate_point_seconds(const SuitePoint& p, double gemm_gflops) {
-  double weights = 0.0, first = 0.0;
-  int64_t in = 784;
-  for (auto h : p.hidden) {
-    weights += static_cast<double>(in * h);
-    if (first == 0.0) first = static_cast<double>(in * h);
-    in = h;
-  }
-  weights += static_cast<double>(in * 10);
-  const bool backprop_like = p.algorithm == "bp";
-  const double train_flops = (backprop_like ? 6.0 : 8.0) * weights;  // per sample
-  const double predict_flops = 2.0 * weights * (backprop_like ? 1.0 : 4.0);  // FF: goodness mode ~10 neutral passes
-  const double rate = gemm_gflops * 1e9 * 0.6 * (p.engine == "torch" ? 0.45 : 1.0) *
-                      std::min(1.0, static_cast<double>(p.threads) / std::max(1.0, static_cast<double>(threads())));
-  const bool real_data = p.dataset != "synthetic";
-  const auto limited = [](int64_t n, int64_t limit) { return static_cast<double>(limit > 0 ? std::min(n, limit) : n); };
-  const double train_n = limited((real_data ? 60000 : 10000) - p.validation, p.limit_train);
-  const double test_n = limited(real_data ? 10000 : 2000, p.limit_test);
-  double seconds = p.engine == "torch" ? 3.0 : 0.7;  // process start, dataset load
-  if (p.measure == "convergence" || p.measure == "tune") {
-    const double evaluations = static_cast<double>(p.epochs) / static_cast<double>(std::max<int64_t>(1, p.eval_every));
-    // Each evaluation on the validation split when there is one (the test split once at the end), else on test.
-    const double evaluated = p.validation > 0 ? evaluations * static_cast<double>(p.validation) + test_n : evaluations * test_n;
-    seconds += (train_n * static_cast<double>(p.epochs) * train_flops + evaluated * predict_flops) / rate;
-  } else {
-    const double steps = static_cast<double>(p.warmup + p.steps * p.repeats);
-    seconds += static_cast<double>(p.batch) * (steps * train_flops + static_cast<double>(p.steps * p.repeats) * predict_flops) / rate;
-    seconds += 1.5;  // the GEMM ceiling's timings
-    seconds += static_cast<double>(p.trained_epochs) * train_n * train_flops / rate;
-  }
-  return seconds;
-}
-
-std::string minutes(double seconds) {
-  return seconds < 120 ? fmt::format("{:.0f} s", seconds) : fmt::format("{:.1f} min", seconds / 60.0);
-}
-
 }  // namespace
 
 int command_run(const RunArgs& args) {
@@ -320,26 +276,30 @@ int command_run(const RunArgs& args) {
   }
   if (!args.dry_run) fs::create_directories(run_dir / "points");
   // The estimate of what is left to run, before anything runs; a long sweep needs a yes.
+  std::map<std::string, PointEstimate> estimates;
   {
     const double gemm = measure_gemm_rate();
+    nlohmann::json machine = {{"cpu_model", cpu_model()}, {"hardware_threads", std::thread::hardware_concurrency()},
+                              {"onednn_isa", onednn_isa()}, {"peak_fma", peak_fma_json()}};
+    machine.update(cpu_identity());
+    const Estimator estimator({fs::path(source) / "reports" / "runs", fs::path(source) / "reports" / "published"},
+                              suite.points, machine, gemm, threads());
     double estimate = 0.0;
     int to_run = 0;
+    std::map<EstimateSource, int> sources;
+    std::map<std::string, std::pair<int, double>> by_experiment;
     for (const auto& point : suite.points) {
-      if (finished(run_dir / "points" / (point.id + ".json"))) continue;
-      if (!selected(point.id, args.only)) continue;
-      estimate += estimate_point_seconds(point, gemm);
+      if (!selected(point.id, args.only) || (!args.dry_run && finished(run_dir / "points" / (point.id + ".json")))) continue;
+      estimates[point.id] = estimator.estimate(point);
+      estimate += estimates[point.id].seconds;
+      ++sources[estimates[point.id].source];
+      auto& [count, seconds] = by_experiment[point.experiment];
+      ++count;
+      seconds += estimates[point.id].seconds;
       ++to_run;
     }
-    fmt::print("ffbench run: {} point(s) to run, estimated {} (this machine's GEMM: {:.0f} GFLOP/s on {} threads)\n", to_run,
-               minutes(estimate), gemm, threads());
+    fmt::print("ffbench run: {} point(s) to run, estimated {}: {}\n", to_run, minutes(estimate), estimator.explain(sources));
     if (args.dry_run) {
-      std::map<std::string, std::pair<int, double>> by_experiment;
-      for (const auto& point : suite.points) {
-        if (!selected(point.id, args.only)) continue;
-        auto& [count, seconds] = by_experiment[point.experiment];
-        ++count;
-        seconds += estimate_point_seconds(point, gemm);
-      }
       for (const auto& [experiment, entry] : by_experiment)
         fmt::print("  {:<32} {:>4} point(s)  {}\n", experiment, entry.first, minutes(entry.second));
       return 0;
@@ -374,6 +334,7 @@ int command_run(const RunArgs& args) {
     }
   };
   install_stop_forwarding();
+  std::map<std::string, std::tuple<double, double, int>> spent;  // experiment -> estimated, actual seconds, points run
   for (auto point : suite.points) {
     ++index;
     if (g_stop_signal != 0) {
@@ -419,7 +380,12 @@ int command_run(const RunArgs& args) {
       }
     }
     std::fflush(stdout);
+    const auto point_start = std::chrono::steady_clock::now();
     const int status = spawn_and_wait(child, stderr_file.string());
+    auto& [estimated, actual, count] = spent[point.experiment];
+    estimated += estimates[point.id].seconds;
+    actual += std::chrono::duration<double>(std::chrono::steady_clock::now() - point_start).count();
+    ++count;
     const bool ok_exit = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     if (!ok_exit || !fs::exists(result)) {
       ++failures;
@@ -458,6 +424,7 @@ int command_run(const RunArgs& args) {
   fmt::print("ffbench run: {} points ({} finished earlier, {} failed{}) in {} ({:.0f} s); results in {}\n", total,
              done_before, failures, unresolved > 0 ? fmt::format(", {} waiting for an earlier rung", unresolved) : "",
              minutes(seconds), seconds, run_dir.string());
+  print_time_per_experiment(spent);
   fmt::print("report: /usr/bin/python3 {}/scripts/report.py {}\n", source, run_dir.string());
   return failures == 0 ? 0 : 4;
 }

@@ -83,3 +83,25 @@ TEST_CASE("suite: ranks and distributed make mpirun points; wrong uses name the 
   CHECK_THAT(error_of(R"({"name": "d", "ranks": 0, "algorithms": [{"algorithm": "bp", "distributed": "data"}]})"),
              Catch::Contains("ranks"));
 }
+
+TEST_CASE("suite: links sweep the distributed entries over emulated networks; a bad link names the forms", "[distributed][suite]") {
+  const auto suite = parse(R"({"name": "n", "links": ["none", "1gbit", "unshaped"], "threads": 1, "hidden": [64, 64],
+      "algorithms": [{"algorithm": "bp", "label": "bp"}, {"algorithm": "bp", "label": "bp", "distributed": "data"}]})");
+  REQUIRE(suite.points.size() == 4);  // the one-process entry once, the distributed one per link
+  CHECK(suite.points[0].link.empty());
+  CHECK(suite.points[1].id == "n.bp.d2-w64-b128-t1-s1-n2");
+  CHECK(suite.points[1].link.empty());
+  CHECK(suite.points[2].id == "n.bp.d2-w64-b128-t1-s1-n2-l1gbit");
+  CHECK(suite.points[3].link == "unshaped");
+  CHECK(SuitePoint::from_json(suite.points[2].to_json()).link == "1gbit");
+  CHECK_FALSE(suite.points[1].to_json().contains("link"));  // shared-memory points are written as before
+  for (const auto* bad : {R"("fast")", R"("1gb")", R"(10)", R"("gbit")"}) {
+    std::string what = "accepted";
+    try {
+      parse(std::string(R"({"name": "n", "links": [)") + bad + R"(], "algorithms": [{"algorithm": "bp", "distributed": "data"}]})");
+    } catch (const std::exception& e) {
+      what = e.what();
+    }
+    CHECK_THAT(what, Catch::Contains("links") && Catch::Contains("1gbit"));
+  }
+}

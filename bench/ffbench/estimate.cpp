@@ -2,6 +2,7 @@
 #include "bench/ffbench/estimate.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -39,6 +40,15 @@ double peak_of(const nlohmann::json& manifest) {
   return peak.is_object() ? peak.value("gflops", 0.0) : 0.0;
 }
 
+// How much faster this machine is than the one of `manifest`: the ratio of the GEMM rates the two
+// estimates measured where both manifests have one, else of the peak FMA rates (0 when unknown).
+double speed_ratio(const nlohmann::json& manifest, const nlohmann::json& here) {
+  const double gemm = manifest.value("gemm_gflops", 0.0), gemm_here = here.value("gemm_gflops", 0.0);
+  if (gemm > 0.0 && gemm_here > 0.0) return gemm_here / gemm;
+  const double peak = peak_of(manifest), peak_here = peak_of(here);
+  return peak > 0.0 && peak_here > 0.0 ? peak_here / peak : 0.0;
+}
+
 }  // namespace
 
 nlohmann::json cpu_identity() {
@@ -69,26 +79,40 @@ std::string machine_key(const nlohmann::json& m) {
 
 Estimator::Estimator(const std::vector<fs::path>& run_roots, const std::vector<SuitePoint>& points,
                      const nlohmann::json& this_manifest, double gemm_gflops, int threads)
-    : gemm_gflops_(gemm_gflops), threads_(threads), peak_gflops_(peak_of(this_manifest)) {
+    : gemm_gflops_(gemm_gflops), threads_(threads) {
   std::set<std::string> wanted;
   for (const auto& p : points) wanted.insert(p.id);
+  // Another machine's history only from the one most like this one (the speed ratio nearest 1): a
+  // mix of kinds scaled by one number each was off by 45 % on a Zen 2 (a Zen 5's AVX-512 peak overstates it).
   const std::string here = machine_key(this_manifest);
+  struct Run {
+    fs::path folder;
+    nlohmann::json manifest;
+    bool same;
+    double ratio;
+  };
+  std::vector<Run> runs;
   for (const auto& root : run_roots) {
     if (!fs::is_directory(root)) continue;
     for (const auto& run : fs::directory_iterator(root)) {
-      const auto manifest = read_json(run.path() / "manifest.json");
+      auto manifest = read_json(run.path() / "manifest.json");
       if (!manifest.is_object() || !fs::is_directory(run.path() / "points")) continue;
       const bool same = machine_key(manifest) == here;
-      const double peak = peak_of(manifest);
-      if (!same && (peak <= 0.0 || peak_gflops_ <= 0.0)) continue;  // no way to scale it to this machine
-      for (const auto& id : wanted) {
-        const fs::path file = run.path() / "points" / (id + ".json");
-        if (!fs::exists(file)) continue;
-        const auto result = read_json(file);
-        if (!result.is_object() || result.value("status", "") != "ok" || !result.contains("wall_seconds")) continue;
-        const double seconds = result["wall_seconds"].get<double>() * (same ? 1.0 : peak / peak_gflops_);
-        history_.emplace(id, Past{result.value("point", nlohmann::json::object()), seconds, same, manifest.value("created", "")});
-      }
+      const double ratio = same ? 1.0 : speed_ratio(manifest, this_manifest);
+      if (ratio <= 0.0) continue;  // no way to scale it to this machine
+      if (!same && (nearest_ratio_ == 0.0 || std::abs(std::log(ratio)) < std::abs(std::log(nearest_ratio_)))) nearest_ratio_ = ratio;
+      runs.push_back({run.path(), std::move(manifest), same, ratio});
+    }
+  }
+  for (const auto& run : runs) {
+    if (!run.same && run.ratio != nearest_ratio_) continue;
+    for (const auto& id : wanted) {
+      const fs::path file = run.folder / "points" / (id + ".json");
+      if (!fs::exists(file)) continue;
+      const auto result = read_json(file);
+      if (!result.is_object() || result.value("status", "") != "ok" || !result.contains("wall_seconds")) continue;
+      history_.emplace(id, Past{result.value("point", nlohmann::json::object()), result["wall_seconds"].get<double>() / run.ratio,
+                                run.same, run.manifest.value("created", "")});
     }
   }
 }
@@ -123,8 +147,9 @@ std::string Estimator::explain(const std::map<EstimateSource, int>& sources) con
   if (count(EstimateSource::this_machine))
     parts.push_back(fmt::format("{} from this machine's earlier runs", count(EstimateSource::this_machine)));
   if (count(EstimateSource::other_machine))
-    parts.push_back(fmt::format("{} from runs on other machines, scaled by their peak FMA rate over this one's ({:.0f} GFLOP/s)",
-                                count(EstimateSource::other_machine), peak_gflops_));
+    parts.push_back(fmt::format("{} from the most similar other machine's runs, divided by this one's speed over it ({:.2f}x: "
+                                "GEMM rates where both runs measured one, else peak FMA rates)",
+                                count(EstimateSource::other_machine), nearest_ratio_));
   if (count(EstimateSource::analytic))
     parts.push_back(fmt::format("{} with no history, from analytic FLOPs at 60 % of this machine's GEMM rate ({:.0f} GFLOP/s "
                                 "on {} threads; good to a factor of about 1.5)",

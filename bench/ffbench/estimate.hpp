@@ -50,7 +50,7 @@ class Estimator {
   std::multimap<std::string, Past> history_;
   double gemm_gflops_;
   int threads_;
-  double peak_gflops_;
+  double nearest_ratio_ = 0.0;  // this machine's speed over the most similar other machine with history
 };
 
 // What each experiment took against its estimate (experiment -> estimated, actual seconds, points run).

@@ -30,6 +30,7 @@
 #include "bench/distributed/mpi_communicator.hpp"
 #include "bench/ffbench/commands.hpp"
 #include "bench/ffbench/estimate.hpp"
+#include "bench/ffbench/link.hpp"
 #include "bench/harness/point.hpp"
 #include "bench/harness/suite.hpp"
 #include "datasets/dataset.hpp"
@@ -144,41 +145,6 @@ bool finished(const fs::path& result) {
   }
 }
 
-// How to start a point of `ranks` > 1 under MPI: mpirun's arguments before ffbench's, or why it
-// cannot run here (a build without MPI, no mpirun on PATH).
-struct MpiLauncher {
-  std::vector<std::string> prefix;
-  std::string why_not;
-};
-
-MpiLauncher mpi_launcher(const SuitePoint& point) {
-  MpiLauncher launcher;
-  if (!mpi_available()) {
-    launcher.why_not = "this ffbench was built without MPI (scripts/setup.sh installs Open MPI; configure and build again)";
-    return launcher;
-  }
-  std::string mpirun;
-  if (const char* path = std::getenv("PATH")) {
-    std::stringstream dirs(path);
-    for (std::string dir; std::getline(dirs, dir, ':');)
-      if (!dir.empty() && access((dir + "/mpirun").c_str(), X_OK) == 0) {
-        mpirun = dir + "/mpirun";
-        break;
-      }
-  }
-  if (mpirun.empty()) {
-    launcher.why_not = "mpirun is not on PATH (apt-get install openmpi-bin, or scripts/setup.sh)";
-    return launcher;
-  }
-  const int cores = static_cast<int>(std::thread::hardware_concurrency());
-  const bool fits = point.ranks * point.threads <= cores;
-  launcher.prefix = {mpirun, "-np", std::to_string(point.ranks)};
-  if (geteuid() == 0) launcher.prefix.push_back("--allow-run-as-root");  // containers and CI run as root
-  if (!fits) launcher.prefix.push_back("--oversubscribe");               // more ranks x threads than cores: measured anyway, marked by the report
-  launcher.prefix.insert(launcher.prefix.end(), {"--bind-to", fits && point.threads == 1 ? "core" : "none"});
-  return launcher;
-}
-
 // A stop asked of `ffbench run` (SIGINT, SIGTERM, SIGHUP sent to it alone, e.g. by `kill` or
 // `pkill`, not only Ctrl-C to the whole group) reaches the point it is running, which stops too; the
 // sweep then ends as interrupted, resumable. Between points, the sweep stops before the next one.
@@ -230,6 +196,15 @@ std::string tail(const std::string& text, size_t lines) {
 
 std::string self_path() { return fs::read_symlink("/proc/self/exe").string(); }
 
+// Records the emulated link a point ran over (rate, its ping-pong) in the point's result.
+void add_link(const fs::path& result, const nlohmann::json& link) {
+  if (!fs::exists(result)) return;
+  auto j = nlohmann::json::parse(read_file(result), nullptr, false);
+  if (j.is_discarded()) return;
+  j["link"] = link;
+  write_atomic(result.string(), j.dump(2) + "\n");
+}
+
 }  // namespace
 
 int command_run(const RunArgs& args) {
@@ -280,8 +255,13 @@ int command_run(const RunArgs& args) {
   {
     const double gemm = measure_gemm_rate();
     nlohmann::json machine = {{"cpu_model", cpu_model()}, {"hardware_threads", std::thread::hardware_concurrency()},
-                              {"onednn_isa", onednn_isa()}, {"peak_fma", peak_fma_json()}};
+                              {"onednn_isa", onednn_isa()}, {"peak_fma", peak_fma_json()}, {"gemm_gflops", gemm}};
     machine.update(cpu_identity());
+    if (args.resume.empty() && !args.dry_run) {  // another machine's estimate scales this run's times by it
+      auto m = nlohmann::json::parse(read_file(run_dir / "manifest.json"));
+      m["gemm_gflops"] = gemm;
+      write_atomic((run_dir / "manifest.json").string(), m.dump(2) + "\n");
+    }
     const Estimator estimator({fs::path(source) / "reports" / "runs", fs::path(source) / "reports" / "published"},
                               suite.points, machine, gemm, threads());
     double estimate = 0.0;
@@ -356,6 +336,8 @@ int command_run(const RunArgs& args) {
       fmt::print("[{}/{}] {} not run yet: {}\n", index, total, point.id, waiting);
       continue;
     }
+    std::unique_ptr<EmulatedLink> link;  // a point's emulated network, torn down when the point ends
+    nlohmann::json link_json;
     const fs::path point_file = run_dir / "points" / (point.id + ".point.json");
     write_atomic(point_file.string(), point.to_json().dump(2) + "\n");
     const fs::path stderr_file = run_dir / "points" / (point.id + ".stderr");
@@ -368,7 +350,15 @@ int command_run(const RunArgs& args) {
       child = {self_path(), "point", "--point-file", point_file.string(), "--out", result.string(), "--index",
                std::to_string(index), "--total", std::to_string(total), "--elapsed", fmt::format("{:.1f}", elapsed)};
       if (point.ranks > 1) {
-        const auto launcher = mpi_launcher(point);
+        auto launcher = mpi_launcher(point);
+        if (launcher.why_not.empty() && !point.link.empty()) {  // ranks in namespaces joined by an emulated link
+          link = std::make_unique<EmulatedLink>(source + "/scripts/cluster/emulated_link.sh", point.link);
+          launcher.why_not = point.ranks != 2 ? "an emulated link joins 2 ranks" : link->why_not();
+          if (launcher.why_not.empty()) {
+            launcher.prefix = link->mpirun_prefix(point.ranks);
+            link_json = link->measured(self_path(), run_dir / "links" / (point.link + ".json"));
+          }
+        }
         if (!launcher.why_not.empty()) {
           nlohmann::json skipped = {{"schema_version", kResultSchemaVersion}, {"id", point.id}, {"point", point.to_json()},
                                     {"status", "skipped"}, {"detail", launcher.why_not}};
@@ -382,6 +372,8 @@ int command_run(const RunArgs& args) {
     std::fflush(stdout);
     const auto point_start = std::chrono::steady_clock::now();
     const int status = spawn_and_wait(child, stderr_file.string());
+    link.reset();  // torn down before anything else can stop the sweep
+    if (!link_json.is_null()) add_link(result, link_json);
     auto& [estimated, actual, count] = spent[point.experiment];
     estimated += estimates[point.id].seconds;
     actual += std::chrono::duration<double>(std::chrono::steady_clock::now() - point_start).count();

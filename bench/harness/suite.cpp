@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <cctype>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -193,6 +194,27 @@ struct TunePlan {
   }
 };
 
+// An experiment's `links` (its distributed entries' network, a sweep axis): "none" (shared memory on
+// this host), "unshaped" (two namespaces joined by a veth pair) or a rate such as "1gbit" or "500mbit"
+// (the pair shaped by tc tbf); scripts/cluster/emulated_link.sh makes them.
+std::vector<std::string> links_of(const Fields& f, const std::string& where) {
+  if (!f.has("links")) return {"none"};
+  const auto& raw = f.raw("links");
+  if (!raw.is_array() || raw.empty()) f.fail(where + ".links", "must be a non-empty list like [\"none\", \"1gbit\", \"10gbit\"]");
+  std::vector<std::string> links;
+  for (const auto& item : raw) {
+    const std::string link = item.is_string() ? item.get<std::string>() : "";
+    size_t digits = 0;
+    while (digits < link.size() && std::isdigit(static_cast<unsigned char>(link[digits]))) ++digits;
+    const std::string unit = link.substr(digits);
+    if (link != "none" && link != "unshaped" && (digits == 0 || (unit != "gbit" && unit != "mbit")))
+      f.fail(where + ".links", fmt::format("has '{}'; each must be \"none\" (shared memory), \"unshaped\" or a rate like "
+                                           "\"1gbit\" or \"500mbit\"", item.dump()));
+    links.push_back(link);
+  }
+  return links;
+}
+
 }  // namespace
 
 Suite parse_suite(const std::string& text, const std::string& origin, bool (*dataset_available)(const std::string&)) {
@@ -225,7 +247,7 @@ Suite parse_suite(const std::string& text, const std::string& origin, bool (*dat
   const std::set<std::string> experiment_fields = {
       "name", "measure", "algorithms", "hidden", "batch", "epochs", "time_budget_s", "seeds", "threads", "targets",
       "steps", "warmup", "repeats", "sweep", "diagnostics", "limit_train", "limit_test", "eval_every", "standardize",
-      "denormals", "trained_epochs", "validation", "dataset", "published", "tune", "ranks"};
+      "denormals", "trained_epochs", "validation", "dataset", "published", "tune", "ranks", "links"};
   Fields defaults_fields(defaults, "suite.defaults", origin, experiment_fields);
   std::set<std::string> ids;
   const auto& experiments = top.raw("experiments");
@@ -323,6 +345,7 @@ Suite parse_suite(const std::string& text, const std::string& origin, bool (*dat
       // list: a sweep axis) on the experiment; `ffbench run` starts such a point under mpirun.
       const auto distributed = af.text("distributed", "none", {"none", "data", "pipeline"});
       const auto rank_values = distributed == "none" ? std::vector<int64_t>{1} : f.integers("ranks", {2}, 1);
+      const auto link_values = distributed == "none" ? std::vector<std::string>{"none"} : links_of(f, where);
       if (distributed != "none") {
         if (engine != "ffbench") af.fail(awhere + ".distributed", "is for engine ffbench only");
         if (measure != "convergence")
@@ -373,17 +396,22 @@ Suite parse_suite(const std::string& text, const std::string& origin, bool (*dat
           for (auto batch : batch_values)
             for (auto thread_count : thread_values)
               for (auto seed : af.has("seeds") ? af.integers("seeds", {}, 0) : seeds)
-                for (auto ranks : rank_values) {
-                  auto p = make_point(layers, batch, thread_count, seed);
-                  p.id = safe(fmt::format("{}.{}.d{}-w{}-b{}-t{}-s{}", experiment, label, layers.size(), layers.front(),
-                                          batch, thread_count, seed));
-                  if (distributed != "none") {
-                    p.distributed = distributed;
-                    p.ranks = static_cast<int>(ranks);
-                    p.id += fmt::format("-n{}", ranks);
+                for (auto ranks : rank_values)
+                  for (const auto& link : link_values) {
+                    auto p = make_point(layers, batch, thread_count, seed);
+                    p.id = safe(fmt::format("{}.{}.d{}-w{}-b{}-t{}-s{}", experiment, label, layers.size(), layers.front(),
+                                            batch, thread_count, seed));
+                    if (distributed != "none") {
+                      p.distributed = distributed;
+                      p.ranks = static_cast<int>(ranks);
+                      p.id += fmt::format("-n{}", ranks);
+                    }
+                    if (link != "none") {
+                      p.link = link;
+                      p.id += "-l" + link;
+                    }
+                    add_point(std::move(p));
                   }
-                  add_point(std::move(p));
-                }
         continue;
       }
       // measure "tune": the trials' configurations drawn now (seeded by the tune seed and the label),

@@ -45,6 +45,9 @@ struct SuitePoint {
   // with `threads` threads; `ffbench run` starts them under mpirun. "none": one process.
   std::string distributed = "none";
   int ranks = 1;
+  // The network between the ranks: "" (shared memory on this host), "unshaped" or a rate such as
+  // "1gbit" (two network namespaces joined by a shaped veth pair: scripts/cluster/emulated_link.sh).
+  std::string link;
   // Published figures to compare with (a list of {"test_error", "band", "source", optional "mode" and
   // "note"}), or null.
   nlohmann::json published;

@@ -27,6 +27,7 @@ nlohmann::json SuitePoint::to_json() const {
           {"denormals", denormals}, {"trained_epochs", trained_epochs}, {"validation", validation}};
   if (scope != "all") j["scope"] = scope;
   if (distributed != "none") j["distributed"] = distributed, j["ranks"] = ranks;
+  if (!link.empty()) j["link"] = link;
   if (!published.is_null()) j["published"] = published;
   if (!tune.is_null()) j["tune"] = tune;
   return j;
@@ -63,6 +64,7 @@ SuitePoint SuitePoint::from_json(const nlohmann::json& j) {
   p.scope = j.value("scope", std::string("all"));
   p.distributed = j.value("distributed", std::string("none"));
   p.ranks = j.value("ranks", 1);
+  p.link = j.value("link", std::string());
   if (p.scope != "all" && p.scope != "train" && p.scope != "steps")
     throw std::runtime_error(fmt::format("point {}: scope '{}' is not 'all', 'train' or 'steps'", p.id, p.scope));
   if (j.contains("published")) p.published = j.at("published");

@@ -29,7 +29,8 @@ AMD_MODELS = {(23, 1): "Zen 1", (23, 49): "Zen 2"}
 BY_ISA = {("AMD EPYC", "avx2"): "Zen 1", ("AMD EPYC", "avx512_core_bf16"): "Zen 5"}
 README_BEGIN, README_END = "<!-- answer:begin -->", "<!-- answer:end -->"
 # The questions README.md's answer names, in order.
-README_KEYS = ("epoch_cost", "time_to_95", "time_to_97", "depth", "threads", "ranks", "family_accuracy", "family_speed", "pytorch")
+README_KEYS = ("epoch_cost", "time_to_95", "time_to_97", "depth", "threads", "ranks", "ranks_10gbit", "ranks_1gbit", "staleness",
+               "family_accuracy", "family_speed", "pytorch")
 
 
 def machine_name(manifest):
@@ -54,7 +55,7 @@ def short(verdict):
         return f"> {verdict.spread[0]:.1f}x"
     if verdict.value is None:
         return ""
-    if verdict.key in ("best_accuracy", "family_accuracy"):
+    if verdict.key in ("best_accuracy", "family_accuracy", "staleness"):
         name = verdict.facts.get("closest", "")
         return f"{name} {100 * verdict.value:+.2f} pts".strip()
     if verdict.key == "family_speed":
@@ -114,6 +115,7 @@ def tables(runs, link_prefix):
     lines, flips, holds = [], [], []
     for key, question in questions:
         suites = sorted({r["suite"] for r in runs if key in r["verdicts"]}, key=lambda s: (s != "quick", s))
+        notes = []  # the flips, under the table
         lines += [f"### {question}", "", "| suite | " + " | ".join(machines) + " |", "|---|" + "---|" * len(machines)]
         for suite in suites:
             cells, row = {}, []
@@ -131,12 +133,13 @@ def tables(runs, link_prefix):
             flip = flip_text(cells)
             if flip:
                 flips.append((question, suite, flip))
-                lines += ["", flip, ""]
+                notes.append(f"`{suite}`: {flip}")
             else:
                 agreed = {v.word for _, v in cells.values() if v.word != answer.WITHHELD}
                 if len(cells) > 1 and len(agreed) == 1:
                     holds.append((question, suite, agreed.pop(), len(cells)))
         lines.append("")
+        lines += [f"{note}\n" for note in notes]
     return machines, lines, flips, holds
 
 
@@ -152,8 +155,9 @@ def findings_figure(runs, machines, path):
     fig, ax = plt.subplots(figsize=(3.2 * len(machines) + 4.5, 0.42 * len(keys) + 1.4))
     for row, (key, _) in enumerate(keys):
         for column, machine in enumerate(machines):
+            # A verdict the run could give before one it withheld; the quick run's where there are several.
             mine = [r for r in runs if r["machine"] == machine and key in r["verdicts"]]
-            mine.sort(key=lambda r: (r["suite"] == "quick", r["folder"]))  # the quick run's verdict where there is one
+            mine.sort(key=lambda r: (r["verdicts"][key].word != answer.WITHHELD, r["suite"] == "quick", r["folder"]))
             if not mine:
                 continue
             v = mine[-1]["verdicts"][key]
@@ -182,7 +186,7 @@ def readme_answer(runs, machines, flips):
         question = None
         for machine in machines:
             mine = [r for r in runs if r["machine"] == machine and key in r["verdicts"]]
-            mine.sort(key=lambda r: (r["suite"] == "quick", r["folder"]))
+            mine.sort(key=lambda r: (r["verdicts"][key].word != answer.WITHHELD, r["suite"] == "quick", r["folder"]))
             if mine:
                 v = mine[-1]["verdicts"][key]
                 question = v.question

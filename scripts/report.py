@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import report_answer  # noqa: E402  (the verdicts that open the report)
 import report_answer_figure  # noqa: E402  (their headline figure)
 import report_distributed  # noqa: E402  (the "Past one machine" section)
+import report_network  # noqa: E402  (the "Over a network" section)
 import report_family  # noqa: E402  (the "The algorithm family" section)
 from report_common import ReportBase  # noqa: E402
 from report_convergence import ConvergenceSections  # noqa: E402
@@ -37,6 +38,7 @@ class Report(ReportBase, ConvergenceSections, SpeedSections, PeerSections, Repro
         self.peers_section()
         self.drift_section()
         report_distributed.section(self)
+        report_network.section(self)
         self.published()
         self.lead_time_to_accuracy()
         findings = ["## FF's speed and scalability limits", "",

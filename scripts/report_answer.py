@@ -327,162 +327,96 @@ def epoch_rates(point):
     return [e["samples_per_second"] for e in epochs if e.get("samples_per_second")]
 
 
+def last_epoch_rate(point):
+    rates = epoch_rates(point)
+    return rates[-1] if rates else None
+
+
 def rank_speedups(points, link=None):
-    """{label/mode: (speed-up, low, high, ranks)} of each distributed mode over its one-process
-    counterpart (same experiment and label), over a given link (None: shared memory)."""
+    """{experiment: {(algorithm, mode): (speed-up, low, high, ranks, what)}}: each distributed mode over
+    its one-process counterpart (same experiment and label) over a given link (None: shared memory).
+    The samples are the seeds' last-epoch rates where there are several seeds, else the epochs' rates."""
     out = {}
     for p in points:
         q = p["point"]
         if q.get("distributed", "none") == "none" or q.get("link") != link:
             continue
+        key = (q["algorithm"], q["distributed"])
+        if key in out.get(q["experiment"], {}):
+            continue
+        mine = [t for t in points if t["point"]["experiment"] == q["experiment"] and t["point"]["label"] == q["label"]
+                and t["point"].get("distributed") == q["distributed"] and t["point"].get("link") == link]
         twin = [t for t in points if t["point"]["experiment"] == q["experiment"] and t["point"]["label"] == q["label"]
                 and t["point"].get("distributed", "none") == "none"]
-        mine, base = epoch_rates(p), [r for t in twin for r in epoch_rates(t)]
-        if mine and base:
-            out[(q["algorithm"], q["distributed"])] = ratio_interval(mine, base) + (q.get("ranks", 2), q["experiment"])
+        if len(mine) > 1 and len(twin) > 1:
+            rates, base, what = [last_epoch_rate(t) for t in mine], [last_epoch_rate(t) for t in twin], f"{len(mine)} seeds"
+        else:
+            rates, base, what = epoch_rates(mine[0]), [r for t in twin for r in epoch_rates(t)], "the epochs of one seed"
+        rates, base = [r for r in rates if r], [r for r in base if r]
+        if rates and base:
+            out.setdefault(q["experiment"], {})[key] = ratio_interval(rates, base) + (q.get("ranks", 2), what)
     return out
 
 
 def ranks_verdict(points, link=None):
-    speedups = rank_speedups(points, link)
+    found = rank_speedups(points, link)
+    if not found:
+        return None
+    experiment = sorted(found, key=lambda e: (e != "distributed", e))[0]
+    speedups = found[experiment]
     pipeline, bp_data = speedups.get(("ff", "pipeline")), speedups.get(("bp", "data"))
-    where = f"over a {link} link" if link else "over shared memory"
+    where = {None: "over shared memory", "unshaped": "over the unshaped emulated link"}.get(link, f"over a {link} link")
     key = f"ranks_{link}" if link else "ranks"
     question = f"Scaling with ranks {where}, FF's pipeline against BP's data parallelism"
-    if not speedups:
-        return None
-    experiment = next(iter(speedups.values()))[4]
-    anchor = slug("Past one machine: FF's layer pipeline and data parallelism over MPI")
+    anchor = slug("Over a network: FF's pipeline against BP's data parallelism over emulated links") if link else \
+        slug("Past one machine: FF's layer pipeline and data parallelism over MPI")
     if pipeline is None or bp_data is None:
         missing = "FF's pipeline" if pipeline is None else "BP's data parallelism"
         return Verdict(key, question, WITHHELD, f"the run has no distributed point of {missing}.", anchor)
     ff_data = speedups.get(("ff", "data"))
     ff_data_text = f", FF's data parallelism {ff_data[0]:.2f}x" if ff_data else ""
+    others = len(found) - 1
     text = (f"over {pipeline[3]} ranks, FF's pipeline {pipeline[0]:.2f}x one process ({pipeline[1]:.2f}-{pipeline[2]:.2f}) "
             f"against BP's data parallelism {bp_data[0]:.2f}x ({bp_data[1]:.2f}-{bp_data[2]:.2f}){ff_data_text}; spread over "
-            f"the epochs of `{experiment}`.")
+            f"{pipeline[4]}, `{experiment}`{f' (and {others} more network(s) in its section)' if others else ''}.")
     word = compare(pipeline[1] / bp_data[2], pipeline[2] / bp_data[1], BETTER, WORSE)
     return Verdict(key, question, word, text, anchor, pipeline[0] / bp_data[0])
+
+
+def staleness(points):
+    """Does FF's pipelined schedule (one step stale between layers: what the distributed pipeline
+    computes) cost accuracy against the simultaneous schedule, same epochs and seeds?"""
+    # The suites' `staleness` experiment first, else the one that trained on the most samples.
+    def order(experiment):
+        samples = max((p.get("train_samples") or 0) * p["point"].get("epochs", 1) for p in points if p["point"]["experiment"] == experiment)
+        return (experiment != "staleness", -samples, experiment)
+    for experiment in sorted({p["point"]["experiment"] for p in points}, key=order):
+        mine = [p for p in single_process(points) if p["point"]["experiment"] == experiment
+                and p["point"]["measure"] == "convergence" and p["point"]["algorithm"] == "ff"]
+        piped = [p for p in mine if (p["point"].get("options") or {}).get("schedule") == "pipelined"]
+        plain = [p for p in mine if (p["point"].get("options") or {}).get("schedule", "simultaneous") == "simultaneous"]
+        if not piped or not plain:
+            continue
+        mode = best_mode(plain)
+        a = [(p.get("final_accuracy") or {}).get(mode) for p in piped]
+        b = [(p.get("final_accuracy") or {}).get(mode) for p in plain]
+        a, b = [x for x in a if x is not None], [x for x in b if x is not None]
+        if not a or not b:
+            continue
+        text = (f"the pipelined schedule {100 * med(a):.2f} % ({100 * min(a):.2f}-{100 * max(a):.2f} over {len(a)} seeds) against "
+                f"the simultaneous one {100 * med(b):.2f} % ({100 * min(b):.2f}-{100 * max(b):.2f}), {mode}, final test "
+                f"accuracy after {piped[0]['point']['epochs']} epochs, `{experiment}`.")
+        question = "FF's pipeline staleness (a layer trains on the step-old output below), its cost in accuracy"
+        if min(len(a), len(b)) < 2:
+            return Verdict("staleness", question, WITHHELD, text + " One seed on a side.", slug(f"Convergence: `{experiment}`"))
+        word = LESS_ACCURATE if max(a) < min(b) else MORE_ACCURATE if min(a) > max(b) else NO_DIFFERENCE
+        return Verdict("staleness", question, word, text, slug(f"Convergence: `{experiment}`"), med(a) - med(b))
+    return None
 
 
 def network_verdicts(points):
     links = sorted({p["point"]["link"] for p in points if p["point"].get("link")})
     return [v for v in (ranks_verdict(points, link) for link in links) if v]
-
-
-def is_layer_local(info):
-    if not info:
-        return False
-    if "layer_local" in info:
-        return bool(info["layer_local"])
-    pipeline = info.get("pipeline", "")
-    return pipeline == "with its defaults" or "schedule=pipelined" in pipeline or "no pipelined schedule yet" in pipeline
-
-
-def family_accuracy(points, algorithms):
-    """The BP-free algorithm (every algorithm but bp) with the best accuracy in the run's family
-    experiment (four or more algorithms on one network), against bp in the same experiment."""
-    groups = {}
-    for p in single_process(points):
-        if p["point"]["measure"] == "convergence" and p.get("final_accuracy"):
-            groups.setdefault(p["point"]["experiment"], []).append(p)
-    groups = {e: ps for e, ps in groups.items() if len({p["point"]["algorithm"] for p in ps}) >= 4 and label_points(ps, "bp")}
-    if not groups:
-        return None
-    experiment = sorted(groups, key=lambda e: (e not in ("convergence", "family"), e))[0]
-    ps = groups[experiment]
-    accuracy = {}
-    for label in {p["point"]["label"] for p in ps}:
-        mine = label_points(ps, label)
-        mode = best_mode(mine)
-        accuracy[label] = [(p.get("final_accuracy") or {}).get(mode) for p in mine]
-    bp = accuracy.pop("bp")
-    candidates = {l: a for l, a in accuracy.items() if l == label_points(ps, l)[0]["point"]["algorithm"]}
-    if not candidates:
-        return None
-    best = max(candidates, key=lambda l: med(candidates[l]))
-    mine = candidates[best]
-    local = is_layer_local(algorithms.get(best))
-    text = (f"{best} ({'its layers learn locally' if local else 'a backward pass still crosses its layers'}) reached "
-            f"{100 * med(mine):.2f} % ({len(mine)} seed{'s' if len(mine) > 1 else ''}) against BP's {100 * med(bp):.2f} % "
-            f"({100 * min(bp):.2f}-{100 * max(bp):.2f} over {len(bp)} seed{'s' if len(bp) > 1 else ''}), `{experiment}`")
-    locals_ = {l: a for l, a in candidates.items() if is_layer_local(algorithms.get(l))}
-    if not local and locals_:
-        best_local = max(locals_, key=lambda l: med(locals_[l]))
-        text += f"; of the layer-local ones, {best_local} {100 * med(locals_[best_local]):.2f} %"
-    if len(bp) < 2:
-        return Verdict("family_accuracy", "The BP-free algorithm closest to BP in accuracy", WITHHELD,
-                       text + ". BP has one seed: no spread to compare.", slug("The algorithm family"), facts={"closest": best})
-    if max(mine) < min(bp):
-        word = LESS_ACCURATE
-    elif min(mine) > max(bp):
-        word = MORE_ACCURATE
-    else:
-        word = NO_DIFFERENCE
-    spread = "" if len(mine) > 1 else " (within BP's seed spread is as far as one seed can say)"
-    return Verdict("family_accuracy", "The BP-free algorithm closest to BP in accuracy", word,
-                   text + f"{spread if word == NO_DIFFERENCE else ''}.", slug("The algorithm family"),
-                   med(mine) - med(bp), facts={"closest": best})
-
-
-def family_speed(points, algorithms):
-    groups = {}
-    for p in single_process(points):
-        if p["point"]["measure"] == "throughput" and p.get("train"):
-            groups.setdefault(p["point"]["experiment"], []).append(p)
-    groups = {e: ps for e, ps in groups.items() if len({p["point"]["algorithm"] for p in ps}) >= 4 and label_points(ps, "bp")}
-    if not groups:
-        return None
-    experiment = sorted(groups)[0]
-    ps = groups[experiment]
-    bp = rates(label_points(ps, "bp")[0])
-    candidates = {p["point"]["label"]: rates(p) for p in ps if p["point"]["label"] != "bp" and p["point"]["label"] == p["point"]["algorithm"]}
-    best = max(candidates, key=lambda l: med(candidates[l]))
-    ratio, low, high = ratio_interval(candidates[best], bp)
-    local = is_layer_local(algorithms.get(best))
-    model = ps[0].get("model")
-    text = (f"{best} ({'layer-local' if local else 'end to end'}) trains at {ratio:.2f}x BP's samples/s ({low:.2f}-{high:.2f} "
-            f"over the timed repeats; {model}, B {ps[0]['point']['batch']}, `{experiment}`)")
-    locals_ = {l: r for l, r in candidates.items() if is_layer_local(algorithms.get(l))}
-    if not local and locals_:
-        best_local = max(locals_, key=lambda l: med(locals_[l]))
-        text += f"; the fastest layer-local one, {best_local}, {med(locals_[best_local]) / med(bp):.2f}x"
-    ff = candidates.get("ff")
-    if ff:
-        text += f"; FF {med(ff) / med(bp):.2f}x"
-    return Verdict("family_speed", "The fastest BP-free algorithm against BP", compare(low, high, FASTER, SLOWER),
-                   text + ".", slug("The algorithm family"), ratio, (low, high), {"fastest": best})
-
-
-def pytorch(report):
-    pairs = {}
-    for t in report.peers:
-        q = t["point"]
-        if q["measure"] != "throughput" or not t.get("train"):
-            continue
-        twin = next((p for p in report.ok if p["point"]["measure"] == "throughput" and p["point"]["algorithm"] == q["algorithm"]
-                     and p["point"]["hidden"] == q["hidden"] and p["point"]["batch"] == q["batch"]
-                     and p["point"]["threads"] == q["threads"] and p["point"]["experiment"] == q["experiment"]), None)
-        if twin:
-            pairs[q["algorithm"]] = (ratio_interval(rates(twin), t["train"].get("samples_per_s") or [t["train"]["samples_per_s_median"]]),
-                                     twin, t)
-    if not pairs:
-        return None
-    parts, words, handicaps = [], [], []
-    for algorithm in sorted(pairs, key=lambda a: (a != "ff", a)):
-        (ratio, low, high), twin, peer = pairs[algorithm]
-        share = report.peer_gemm_share(algorithm) if hasattr(report, "peer_gemm_share") else None
-        note = ""
-        if share is not None and share < getattr(report, "PEER_GEMM_FAIR", 0.8):
-            note = f", peer handicapped: its BLAS ({(peer.get('blas') or {}).get('corename', '?')}) at {100 * share:.0f} % of oneDNN's GEMM"
-            handicaps.append(algorithm)
-        parts.append(f"{algorithm} {ratio:.2f}x ({low:.2f}-{high:.2f}{note})")
-        words.append(compare(low, high, FASTER, SLOWER))
-    word = words[0] if len(set(words)) == 1 else NO_DIFFERENCE
-    text = ("ffbench's training samples/s over PyTorch's on the same configuration: " + ", ".join(parts)
-            + " over the timed repeats" + (" (a BLAS comparison more than a framework one where handicapped)" if handicaps else "") + ".")
-    return Verdict("pytorch", "ffbench against PyTorch", word, text, slug("Side by side with PyTorch"),
-                   pairs.get("ff", next(iter(pairs.values())))[0][0])
 
 
 def verdicts(report):
@@ -491,8 +425,9 @@ def verdicts(report):
     algorithms = {a["name"]: a for a in report.manifest.get("algorithms", []) if isinstance(a, dict)}
     found = [epoch_cost(points)] + time_to_targets(points) + [best_accuracy(points), depth_scaling(points),
                                                                thread_scaling(points), ranks_verdict(points)]
-    found += network_verdicts(points)
-    found += [family_accuracy(points, algorithms), family_speed(points, algorithms), pytorch(report)]
+    found += network_verdicts(points) + [staleness(points)]
+    import report_answer_family as family  # its questions build on this module's helpers
+    found += [family.family_accuracy(points, algorithms), family.family_speed(points, algorithms), family.pytorch(report)]
     return [v for v in found if v is not None]
 
 

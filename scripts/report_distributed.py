@@ -35,7 +35,8 @@ def section(report):
     lines += ["## Past one machine: FF's layer pipeline and data parallelism over MPI", ""]
     cores = report.manifest.get("hardware_threads") or 0
     for experiment in sorted(experiments):
-        points = [p for p in report.ok if p["point"]["experiment"] == experiment]
+        # Points over an emulated link have their own section (report_network.py).
+        points = [p for p in report.ok if p["point"]["experiment"] == experiment and not p["point"].get("link")]
         first = points[0]
         lines.append(f"Experiment `{experiment}`: model {first.get('model')}, global batch {first['point']['batch']}, "
                      f"{first.get('train_samples')} training samples, {first['point']['epochs']} epochs; samples/s of the "

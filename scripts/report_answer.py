@@ -59,6 +59,13 @@ def compare(low, high, above, below):
     return NO_DIFFERENCE
 
 
+def accuracy_word(mine, theirs):
+    """Less or more accurate where the two sets of accuracies do not overlap, else no difference."""
+    if max(mine) < min(theirs):
+        return LESS_ACCURATE
+    return MORE_ACCURATE if min(mine) > max(theirs) else NO_DIFFERENCE
+
+
 def spread_text(low, high, what, digits=2):
     return f"{low:.{digits}f}-{high:.{digits}f}x over {what}"
 
@@ -229,13 +236,7 @@ def best_accuracy(points):
             f"final {split} accuracy after {epochs} epochs.")
     if min(len(ff_a), len(bp_a)) < 2:
         return Verdict("best_accuracy", question, WITHHELD, text + " One seed on a side: no spread to compare.", anchor)
-    if max(ff_a) < min(bp_a):
-        word = LESS_ACCURATE
-    elif min(ff_a) > max(bp_a):
-        word = MORE_ACCURATE
-    else:
-        word = NO_DIFFERENCE
-    return Verdict("best_accuracy", question, word, text, anchor, med(ff_a) - med(bp_a))
+    return Verdict("best_accuracy", question, accuracy_word(ff_a, bp_a), text, anchor, med(ff_a) - med(bp_a))
 
 
 def rates(point):
@@ -263,12 +264,20 @@ def activation_slope(series):
     return None if None in live else slope(depths, live)
 
 
-def depth_scaling(points):
-    found = {e: s for e, s in sweep(points, "depth").items()}
+def first_sweep(points, axis):
+    """(experiment, {label: {value: point}}) of the sweep over `axis` (the experiment named so first), or None."""
+    found = sweep(points, axis)
     if not found:
         return None
-    experiment = sorted(found, key=lambda e: (e != "depth", e))[0]
-    series = found[experiment]
+    experiment = sorted(found, key=lambda e: (e != axis, e))[0]
+    return experiment, found[experiment]
+
+
+def depth_scaling(points):
+    found = first_sweep(points, "depth")
+    if found is None:
+        return None
+    experiment, series = found
     depths = sorted(series["ff"])
     first, last = depths[0], depths[-1]
     falls = {}
@@ -298,11 +307,10 @@ def machine_thread_efficiency(one, many, threads):
 
 
 def thread_scaling(points):
-    found = sweep(points, "threads")
-    if not found:
+    found = first_sweep(points, "threads")
+    if found is None:
         return None
-    experiment = sorted(found, key=lambda e: (e != "threads", e))[0]
-    series = found[experiment]
+    experiment, series = found
     counts = sorted(series["ff"])
     one, many = counts[0], counts[-1]
     scale = many / one
@@ -409,8 +417,7 @@ def staleness(points):
         question = "FF's pipeline staleness (a layer trains on the step-old output below), its cost in accuracy"
         if min(len(a), len(b)) < 2:
             return Verdict("staleness", question, WITHHELD, text + " One seed on a side.", slug(f"Convergence: `{experiment}`"))
-        word = LESS_ACCURATE if max(a) < min(b) else MORE_ACCURATE if min(a) > max(b) else NO_DIFFERENCE
-        return Verdict("staleness", question, word, text, slug(f"Convergence: `{experiment}`"), med(a) - med(b))
+        return Verdict("staleness", question, accuracy_word(a, b), text, slug(f"Convergence: `{experiment}`"), med(a) - med(b))
     return None
 
 

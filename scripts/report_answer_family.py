@@ -1,7 +1,7 @@
 """The answer's questions about the algorithm family and the PyTorch peer (scripts/report_answer.py
 lists them among its verdicts): the BP-free algorithm closest to BP in accuracy, the fastest against
 BP, and ffbench against PyTorch on the same configurations with the peer's handicap where it has one."""
-from report_answer import (FASTER, LESS_ACCURATE, MORE_ACCURATE, NO_DIFFERENCE, SLOWER, WITHHELD, Verdict, compare,
+from report_answer import (FASTER, NO_DIFFERENCE, SLOWER, WITHHELD, Verdict, accuracy_word, compare,
                            label_points, med, rates, ratio_interval, single_process, slug, best_mode)
 
 
@@ -48,12 +48,7 @@ def family_accuracy(points, algorithms):
     if len(bp) < 2:
         return Verdict("family_accuracy", "The BP-free algorithm closest to BP in accuracy", WITHHELD,
                        text + ". BP has one seed: no spread to compare.", slug("The algorithm family"), facts={"closest": best})
-    if max(mine) < min(bp):
-        word = LESS_ACCURATE
-    elif min(mine) > max(bp):
-        word = MORE_ACCURATE
-    else:
-        word = NO_DIFFERENCE
+    word = accuracy_word(mine, bp)
     spread = "" if len(mine) > 1 else " (within BP's seed spread is as far as one seed can say)"
     return Verdict("family_accuracy", "The BP-free algorithm closest to BP in accuracy", word,
                    text + f"{spread if word == NO_DIFFERENCE else ''}.", slug("The algorithm family"),

@@ -135,9 +135,9 @@ def tables(runs, link_prefix):
                 flips.append((question, suite, flip))
                 notes.append(f"`{suite}`: {flip}")
             else:
-                agreed = {v.word for _, v in cells.values() if v.word != answer.WITHHELD}
-                if len(cells) > 1 and len(agreed) == 1:
-                    holds.append((question, suite, agreed.pop(), len(cells)))
+                given = [v.word for _, v in cells.values() if v.word != answer.WITHHELD]
+                if len(given) > 1 and len(set(given)) == 1:
+                    holds.append((question, suite, given[0], len(given)))
         lines.append("")
         lines += [f"{note}\n" for note in notes]
     return machines, lines, flips, holds
@@ -191,15 +191,17 @@ def readme_answer(runs, machines, flips):
                 v = mine[-1]["verdicts"][key]
                 question = v.question
                 if v.word != answer.WITHHELD:
-                    cells.append((machine.split(",")[0], v))
+                    cells.append((machine.split(",")[0], v, mine[-1]["suite"]))
         if not cells:
             continue
-        words = {v.word for _, v in cells}
-        values = ", ".join(f"{short(v) or v.word} on {m}" for m, v in cells)
+        words = {v.word for _, v, _ in cells}
+        values = ", ".join(f"{short(v) or v.word} on {m}" for m, v, _ in cells)
         if len(words) == 1:
             lines.append(f"- {question}: **{words.pop()}** ({values}).")
         else:
-            lines.append(f"- {question}: **flips** ({'; '.join(f'{v.word} on {m}' for m, v in cells)}).")
+            # A flip is the same suite's verdict differing between machines; cells from different suites differ otherwise.
+            word = "flips" if any(q == question for q, _, _ in flips) else "differs between the suites run"
+            lines.append(f"- {question}: **{word}** ({'; '.join(f'{v.word} on {m} (`{r}`)' for m, v, r in cells)}).")
     lines += ["", "![Every verdict on every machine](reports/findings.png)", "",
               f"Computed from the published runs by `scripts/findings.py`; the tables, the numbers with their spreads and "
               f"the flips ({len(flips)}) are in [reports/FINDINGS.md](reports/FINDINGS.md)."]

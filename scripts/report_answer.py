@@ -181,7 +181,7 @@ def time_to_targets(points):
     modes = {"ff": best_mode(ff), "bp": best_mode(bp)}
     verdicts = []
     for target in targets:
-        question = f"Time to {100 * target:g} % {split} accuracy, FF against BP"
+        question = f"Time to {100 * target:g} % accuracy, FF against BP"
         seconds = {label: reached_seconds(pts, lambda p, l=label: modes[l], target) for label, pts in (("ff", ff), ("bp", bp))}
         reached = {label: [s for s in values if s is not None] for label, values in seconds.items()}
         epochs = ff[0]["point"]["epochs"]
@@ -195,21 +195,21 @@ def time_to_targets(points):
                                         "but one seed on a side: no spread to compare.", anchor))
                 continue
             ratio, low, high = ratio_interval(reached["ff"], reached["bp"])
-            text = (f"{ratio:.2f}x: FF {med(reached['ff']):.1f} s ({modes['ff']}) against BP {med(reached['bp']):.1f} s "
+            text = (f"{ratio:.2f}x on the {split} split: FF {med(reached['ff']):.1f} s ({modes['ff']}) against BP {med(reached['bp']):.1f} s "
                     f"(training time, median; {spread_text(low, high, seeds)}).")
             verdicts.append(Verdict(key, question, compare(low, high, SLOWER, FASTER), text, anchor, ratio, (low, high)))
         elif all_bp and not reached["ff"]:
             bound = trained["ff"] / max(reached["bp"])
-            text = (f"FF did not reach it in {epochs} epochs ({trained['ff']:.0f} s of training) in any of {len(ff)} seed(s); "
+            text = (f"on the {split} split, FF did not reach it in {epochs} epochs ({trained['ff']:.0f} s of training) in any of {len(ff)} seed(s); "
                     f"BP did in {med(reached['bp']):.1f} s (all {len(bp)} seeds): more than {bound:.1f}x.")
             verdicts.append(Verdict(key, question, SLOWER, text, anchor, None, (bound, None)))
         elif all_ff and not reached["bp"]:
             bound = trained["bp"] / max(reached["ff"])
-            text = (f"BP did not reach it in {epochs} epochs in any of {len(bp)} seed(s); FF did in {med(reached['ff']):.1f} s: "
+            text = (f"on the {split} split, BP did not reach it in {epochs} epochs in any of {len(bp)} seed(s); FF did in {med(reached['ff']):.1f} s: "
                     f"BP more than {bound:.1f}x.")
             verdicts.append(Verdict(key, question, FASTER, text, anchor, None, (None, 1.0 / bound)))
         else:
-            text = (f"reached by {len(reached['ff'])} of {len(ff)} FF seeds and {len(reached['bp'])} of {len(bp)} BP seeds "
+            text = (f"on the {split} split, reached by {len(reached['ff'])} of {len(ff)} FF seeds and {len(reached['bp'])} of {len(bp)} BP seeds "
                     f"within {epochs} epochs: the run cannot time both.")
             verdicts.append(Verdict(key, question, WITHHELD, text, anchor))
     return verdicts

@@ -20,6 +20,14 @@ POOL_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", 
 OPENBLAS_FAST_CORES = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"}
 # Carries the first pass's finding to the re-executed process: {"probed", "set", "why"}.
 BLAS_CHECK_VARIABLE = "FFBENCH_PEER_BLAS_CHECK"
+# FFBENCH_PEER_OPENBLAS=detect: for a benchmark run only (tests and CI keep the environment as it is),
+# drop an OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE the environment pins, so OpenBLAS picks its kernel for
+# this CPU itself; the kernel is then checked for exact results (sgemm_mismatches) and recorded. On a
+# Zen 5 VM the workplace pins Haswell (88-98 GFLOP/s) where OpenBLAS's own choice, Cooperlake, ran
+# 231-289 GFLOP/s (issue 34).
+DETECT_VARIABLE = "FFBENCH_PEER_OPENBLAS"
+DROPPED_VARIABLE = "FFBENCH_PEER_OPENBLAS_DROPPED"
+PINNING = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 def cpu_features():
@@ -166,6 +174,10 @@ def blas_record(torch):
             why += " (this CPU has AVX-512: OpenBLAS's SkylakeX kernel would likely be faster)"
     else:
         why = "not checked"
+    dropped = json.loads(os.environ.get(DROPPED_VARIABLE) or "null")
+    if dropped:
+        why = (f"{DETECT_VARIABLE}=detect: the environment's {', '.join(f'{k}={v}' for k, v in dropped.items())} dropped, "
+               f"OpenBLAS chose '{corename}' itself; " + why)
     generic = bool(corename) and corename.lower() not in OPENBLAS_FAST_CORES and best_coretype(vendor, flags) is not None
     wrong = sgemm_mismatches(torch)
     if wrong:
@@ -174,7 +186,7 @@ def blas_record(torch):
         why += f"; '{corename}' is a generic kernel on a CPU with {cpu_isa(flags)}: PyTorch's GEMM is handicapped"
     return {"library": library, "path": identity["path"] if identity else (loaded[0] if loaded else None), "loaded": loaded,
             "corename": corename, "config": identity and identity["config"], "generic_kernel": generic, "exact": not wrong,
-            "coretype_env": coretype, "coretype_set_by_peer": set_by_peer, "why": why,
+            "coretype_env": coretype, "coretype_set_by_peer": set_by_peer, "why": why, "dropped_env": dropped,
             "openblas_env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("OPENBLAS_")},
             "cpu": {"vendor": vendor, "isa": cpu_isa(flags)}, "torch_build": build}
 
@@ -208,8 +220,16 @@ def set_pools_and_reexec(threads):
     wanted["MALLOC_MMAP_MAX_"] = "0"
     wanted["MALLOC_TRIM_THRESHOLD_"] = str(64 << 30)
     wanted["MALLOC_TOP_PAD_"] = str(1 << 30)
+    env = dict(os.environ)
+    dropped_now = env.get(DETECT_VARIABLE) == "detect" and any(env.get(name) for name in PINNING)
+    if dropped_now:
+        env[DROPPED_VARIABLE] = json.dumps({name: env.pop(name) for name in PINNING if env.get(name)})
+        os.environ.clear()
+        os.environ.update(env)  # the kernel check below must see the environment OpenBLAS will get
+    elif env.get(DETECT_VARIABLE) not in (None, "", "detect", "keep"):
+        sys.exit(f"torch_peer: {DETECT_VARIABLE}={env[DETECT_VARIABLE]!r}: use 'detect' (let OpenBLAS choose its kernel) or 'keep'")
     added = check_openblas_kernel()
-    if all(os.environ.get(k) == v for k, v in wanted.items()) and not added:
+    if all(os.environ.get(k) == v for k, v in wanted.items()) and not added and not dropped_now:
         return wanted
-    env = dict(os.environ, **wanted, **added)
+    env.update(wanted, **added)
     os.execve(sys.executable, [sys.executable] + sys.argv, env)

@@ -41,8 +41,11 @@ def widths_of(point):
     return [784] + list(point["point"]["hidden"])
 
 
-def model_speedup(mode, point, single, half, link):
-    """The model's speed-up of `mode` over one process on this link; None where a part is missing."""
+def model_speedup(mode, point, single, half, link, ranks=2):
+    """The model's speed-up of `mode` over one process on this link at `ranks` ranks; None where a part
+    is missing (or, for the pipeline, there are fewer layers than ranks). Past 2 ranks the allreduce is
+    a ring: 2 (N-1)/N x bytes / beta + 2 (N-1) alpha, plus the local reduction's cost per byte (N-1)/N x
+    gamma, gamma calibrated so that N = 2 gives the allreduce's cost measured over the link."""
     batch = point["point"]["batch"]
     rate = median_rate(single)
     if not rate or not link or link.get("error"):
@@ -53,19 +56,63 @@ def model_speedup(mode, point, single, half, link):
     compute = batch / rate
     widths = widths_of(point)
     if mode == "pipeline":
-        step = scaling_model.pipeline_step(widths, batch, compute, 2, alpha, beta)
+        step = scaling_model.pipeline_step(widths, batch, compute, ranks, alpha, beta)
         return compute / step if step else None
     half_rate = median_rate(half)
     allreduce = link.get("allreduce") or {}
     if not half_rate or not allreduce.get("gbytes_per_s"):
         return None
     a, c = scaling_model.fit_line(compute, (batch / 2) / half_rate, batch)
-    step = a + c * batch / 2
+    step = a + c * batch / ranks
+    ar_alpha, ar_per_byte = allreduce["alpha_us"] * 1e-6, 1.0 / (allreduce["gbytes_per_s"] * 1e9)
+    gamma = max(0.0, 2.0 * (ar_per_byte - 1.0 / beta))
     sizes = widths + ([10] if point["point"]["algorithm"] == "bp" else [])
     for i in range(len(sizes) - 1):
         for nbytes in (sizes[i] * sizes[i + 1] * 4, sizes[i + 1] * 4):
-            step += allreduce["alpha_us"] * 1e-6 + nbytes / (allreduce["gbytes_per_s"] * 1e9)
+            if ranks == 2:
+                step += ar_alpha + nbytes * ar_per_byte
+            else:
+                share = (ranks - 1) / ranks
+                step += 2 * (ranks - 1) * alpha + 2 * share * nbytes / beta + share * nbytes * gamma
     return compute / step
+
+
+RANKS = (2, 4, 8, 16)
+
+
+def cluster_plot(report, experiment, points, half, links):
+    """The model's speed-up at 2-16 ranks per mode, drawn from each link's own measurements (not a
+    nominal line rate), with the measured 2-rank points; returns {(label, link): {ranks: speed-up}}."""
+    from report_common import plt
+    predicted = {}
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
+    for ax, (label, mode) in zip(axes, (("ff-pipeline", "pipeline"), ("ff-data", "data"), ("bp-data", "data"))):
+        single = [p for p in points if p["point"]["label"] == label and p["point"].get("distributed", "none") == "none"]
+        halves = [p for p in half if p["point"]["label"] == label]
+        for link, info in links.items():
+            mine = [p for p in points if p["point"]["label"] == label and p["point"].get("distributed") == mode
+                    and (p["point"].get("link") or "none") == link]
+            if not mine or not info:
+                continue
+            curve = {n: model_speedup(mode, mine[0], single, halves, info, n) for n in RANKS}
+            curve = {n: v for n, v in curve.items() if v}
+            predicted[(label, link)] = curve
+            line, = ax.plot(list(curve), list(curve.values()), marker="o", label=f"{link} (model)")
+            base = median_rate(single)
+            measured = [last_rate(p) / base for p in mine if last_rate(p)]
+            if measured:
+                ax.plot([2], [statistics.median(measured)], marker="x", markersize=10, color=line.get_color(), linestyle="none")
+        ax.plot(list(RANKS), list(RANKS), color="gray", linewidth=0.8, linestyle="--", label="linear")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log", base=2)
+        ax.set_xlabel("ranks")
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("speed-up over one process")
+    axes[-1].legend(fontsize=7)
+    report.save(fig, f"network_model_{experiment}.png",
+                f"`{experiment}`: the scaling model at 2-16 ranks on each measured link (lines), the measured 2-rank points (x)")
+    return predicted
 
 
 def section(report):
@@ -126,6 +173,17 @@ def section(report):
         report.table(["link", "ping-pong (alpha, beta)", "ff pipeline", "ff data", "bp data"], rows)
         lines += ["", "Where FF's pipeline stands against BP's data parallelism, per link (the spreads over seeds compared): "
                   + "; ".join(crossing) + ".", ""]
+        measured_links = {link: next((p.get("link") for p in points if (p["point"].get("link") or "none") == link and p.get("link")), None)
+                          for link in links if link != "none"}
+        predicted = cluster_plot(report, experiment, points, half, measured_links)
+        for link in measured_links:
+            pipe, bp = predicted.get(("ff-pipeline", link), {}), predicted.get(("bp-data", link), {})
+            common = sorted(set(pipe) & set(bp))
+            if common:
+                report.findings.append(
+                    f"`{experiment}` over the measured {link} link, the model predicts FF's pipeline "
+                    + ", ".join(f"{pipe[n]:.2f}x" for n in common) + " against BP's data parallelism "
+                    + ", ".join(f"{bp[n]:.2f}x" for n in common) + f" at {', '.join(str(n) for n in common)} ranks.")
     if errors:
         within = [e for e in errors if abs(e[3]) <= scaling_model.TOLERANCE]
         worst = max(errors, key=lambda e: abs(e[3]))

@@ -37,10 +37,11 @@ done
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # ocl-icd-opencl-dev: Debian's libdnnl-dev only recommends it, but dnnl-config.cmake calls
 # find_package(OpenCL) and configure fails without it. ccache: the regression check builds the
-# baseline revision beside HEAD and reuses the objects that did not change.
+# baseline revision beside HEAD and reuses the objects that did not change. clang-14, libclang-rt-14-dev
+# (libFuzzer) and libomp-14-dev: the fuzz targets (scripts/fuzz.sh). iproute2: the emulated network.
 packages=(cmake g++ make pkg-config ccache libdnnl-dev ocl-icd-opencl-dev libeigen3-dev libbenchmark-dev catch2
           nlohmann-json3-dev libcli11-dev libfmt-dev zlib1g-dev python3 python3-matplotlib dataset-fashion-mnist npm
-          valgrind openmpi-bin libopenmpi-dev)
+          valgrind openmpi-bin libopenmpi-dev iproute2 clang-14 libclang-rt-14-dev libomp-14-dev)
 # OpenBLAS: without it Debian's PyTorch falls back to the reference BLAS (about 6 GFLOP/s here).
 if [[ $with_peers == 1 ]]; then packages+=(python3-torch libopenblas0-pthread); fi
 

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/harness/cli_values.hpp"
+
 namespace ffb {
 
 struct TrainArgs {
@@ -75,7 +77,5 @@ int command_point(const PointArgs& args);
 int command_train(const TrainArgs& args);
 int command_pingpong(const PingPongArgs& args);
 
-std::vector<int64_t> parse_layers(const std::string& text);
-nlohmann::json parse_option_values(const std::vector<std::string>& items, const std::string& json_text);
 
 }  // namespace ffb

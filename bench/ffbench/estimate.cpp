@@ -25,7 +25,8 @@ nlohmann::json read_json(const fs::path& path) {
 
 // A convergence point that ran E epochs takes about E / E' of the same point run for E' epochs; every
 // other field must match, so a change of model, batch, options or data is a different point.
-bool comparable(nlohmann::json now, nlohmann::json past, double& scale) {
+bool comparable(nlohmann::json now, nlohmann::json past, double& scale) try {
+  if (!past.is_object() || !past.contains("epochs") || !past["epochs"].is_number()) return false;
   const double epochs_now = now.value("epochs", 1.0), epochs_past = past.value("epochs", 1.0);
   if (now.value("measure", "") != "convergence" && epochs_now != epochs_past) return false;
   now.erase("epochs");
@@ -33,6 +34,8 @@ bool comparable(nlohmann::json now, nlohmann::json past, double& scale) {
   if (now != past) return false;
   scale = epochs_now / std::max(1.0, epochs_past);
   return true;
+} catch (const std::exception&) {  // a point of another shape is no match
+  return false;
 }
 
 double peak_of(const nlohmann::json& manifest) {
@@ -95,13 +98,18 @@ Estimator::Estimator(const std::vector<fs::path>& run_roots, const std::vector<S
   for (const auto& root : run_roots) {
     if (!fs::is_directory(root)) continue;
     for (const auto& run : fs::directory_iterator(root)) {
-      auto manifest = read_json(run.path() / "manifest.json");
-      if (!manifest.is_object() || !fs::is_directory(run.path() / "points")) continue;
-      const bool same = machine_key(manifest) == here;
-      const double ratio = same ? 1.0 : speed_ratio(manifest, this_manifest);
-      if (ratio <= 0.0) continue;  // no way to scale it to this machine
-      if (!same && (nearest_ratio_ == 0.0 || std::abs(std::log(ratio)) < std::abs(std::log(nearest_ratio_)))) nearest_ratio_ = ratio;
-      runs.push_back({run.path(), std::move(manifest), same, ratio});
+      // History is a help, never a condition: a run folder whose manifest is unreadable or of another
+      // shape is passed over (a damaged old run must not stop a new one).
+      try {
+        auto manifest = read_json(run.path() / "manifest.json");
+        if (!manifest.is_object() || !fs::is_directory(run.path() / "points")) continue;
+        const bool same = machine_key(manifest) == here;
+        const double ratio = same ? 1.0 : speed_ratio(manifest, this_manifest);
+        if (!(ratio > 0.0) || !std::isfinite(ratio)) continue;  // no way to scale it to this machine
+        if (!same && (nearest_ratio_ == 0.0 || std::abs(std::log(ratio)) < std::abs(std::log(nearest_ratio_)))) nearest_ratio_ = ratio;
+        runs.push_back({run.path(), std::move(manifest), same, ratio});
+      } catch (const std::exception&) {
+      }
     }
   }
   for (const auto& run : runs) {
@@ -109,10 +117,14 @@ Estimator::Estimator(const std::vector<fs::path>& run_roots, const std::vector<S
     for (const auto& id : wanted) {
       const fs::path file = run.folder / "points" / (id + ".json");
       if (!fs::exists(file)) continue;
-      const auto result = read_json(file);
-      if (!result.is_object() || result.value("status", "") != "ok" || !result.contains("wall_seconds")) continue;
-      history_.emplace(id, Past{result.value("point", nlohmann::json::object()), result["wall_seconds"].get<double>() / run.ratio,
-                                run.same, run.manifest.value("created", "")});
+      try {
+        const auto result = read_json(file);
+        if (!result.is_object() || result.value("status", "") != "ok" || !result.contains("wall_seconds")) continue;
+        const double seconds = result["wall_seconds"].get<double>() / run.ratio;
+        if (!std::isfinite(seconds) || seconds < 0.0) continue;
+        history_.emplace(id, Past{result.value("point", nlohmann::json::object()), seconds, run.same, run.manifest.value("created", "")});
+      } catch (const std::exception&) {  // an unreadable result is no history
+      }
     }
   }
 }

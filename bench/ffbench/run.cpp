@@ -31,6 +31,7 @@
 #include "bench/ffbench/commands.hpp"
 #include "bench/ffbench/estimate.hpp"
 #include "bench/ffbench/link.hpp"
+#include "bench/ffbench/run_checks.hpp"
 #include "bench/harness/point.hpp"
 #include "bench/harness/suite.hpp"
 #include "datasets/dataset.hpp"
@@ -134,17 +135,6 @@ std::string run_folder_name(const std::string& revision) {
   return fmt::format("{}-{}", stamp, revision.substr(0, 10));
 }
 
-bool finished(const fs::path& result) {
-  if (!fs::exists(result)) return false;
-  try {
-    const auto j = nlohmann::json::parse(read_file(result));
-    const auto status = j.value("status", "");
-    return status == "ok" || status == "diverged" || status == "collapsed" || status == "skipped";
-  } catch (const std::exception&) {
-    return false;  // unreadable: run it again
-  }
-}
-
 // A stop asked of `ffbench run` (SIGINT, SIGTERM, SIGHUP sent to it alone, e.g. by `kill` or
 // `pkill`, not only Ctrl-C to the whole group) reaches the point it is running, which stops too; the
 // sweep then ends as interrupted, resumable. Between points, the sweep stops before the next one.
@@ -237,8 +227,12 @@ int command_run(const RunArgs& args) {
       run_dir = fs::path("/nonexistent-dry-run");  // no point is finished there
     }
   }
+  std::vector<std::string> datasets;  // the dataset files are fingerprinted once, checked before each point
+  for (const auto& p : suite.points)
+    if (std::find(datasets.begin(), datasets.end(), p.dataset) == datasets.end()) datasets.push_back(p.dataset);
   if (args.resume.empty() && !args.dry_run) {
-    const auto m = manifest(suite, suite_path);
+    auto m = manifest(suite, suite_path);
+    m["dataset_files"] = to_json(fingerprint_datasets(datasets));
     const fs::path base = args.out_dir.empty() ? fs::path(source) / "reports" / "runs" : fs::path(args.out_dir);
     run_dir = base / run_folder_name(m["revision"].get<std::string>());
     fs::create_directories(run_dir / "points");
@@ -313,6 +307,10 @@ int command_run(const RunArgs& args) {
       return nullptr;
     }
   };
+  // A resume checks the files against the run's first start (a run from before fingerprints: against now).
+  const auto run_manifest = nlohmann::json::parse(read_file(run_dir / "manifest.json"));
+  const auto data_files = run_manifest.contains("dataset_files") ? fingerprints_from_json(run_manifest["dataset_files"])
+                                                                 : fingerprint_datasets(datasets);
   install_stop_forwarding();
   std::map<std::string, std::tuple<double, double, int>> spent;  // experiment -> estimated, actual seconds, points run
   for (auto point : suite.points) {
@@ -329,6 +327,16 @@ int command_run(const RunArgs& args) {
       continue;
     }
     if (!selected(point.id, args.only)) continue;
+    if (const auto why = why_not_finished(result); why != "no result yet")
+      fmt::print("[{}/{}] {}: {}: running it again\n", index, total, point.id, why);
+    if (const auto changed = changed_dataset_file(data_files); !changed.empty()) {
+      ++failures;
+      nlohmann::json failed = {{"schema_version", kResultSchemaVersion}, {"id", point.id}, {"point", point.to_json()},
+                               {"status", "failed"}, {"detail", changed}};
+      write_atomic(result.string(), failed.dump(2) + "\n");
+      fmt::print("[{}/{}] {} FAILED, not run: {}\n", index, total, point.id, changed);
+      continue;
+    }
     // A tune point above rung 0 takes its configuration from the rung below's results.
     std::string waiting;
     if (!resolve_tune_point(point, suite.points, result_of, waiting)) {

@@ -1,8 +1,11 @@
 // The machine's own measures and the result files' atomic write (declared in point.hpp).
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -18,14 +21,32 @@ int64_t peak_rss_bytes() {
   return static_cast<int64_t>(usage.ru_maxrss) * 1024;
 }
 
+// The content goes to PATH.tmp, then a rename puts it in place: a reader (or a resume after a kill)
+// sees the old file or the whole new one, never half of it. A failed write (a full disk) removes its
+// temporary file and names the file and the system's reason, so the user knows where to free space.
 void write_atomic(const std::string& path, const std::string& content) {
   const std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(fmt::format("cannot write {}: check the folder exists and is writable", temp));
-    out << content;
-    out.flush();
-    if (!out) throw std::runtime_error(fmt::format("writing {} failed (disk full?)", temp));
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw std::runtime_error(fmt::format("cannot write {}: {}; check the folder exists, is writable and has space",
+                                         temp, std::strerror(errno)));
+  size_t written = 0;
+  int error = 0;
+  while (written < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = n < 0 ? errno : ENOSPC;
+      break;
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0 && error == 0) error = errno;
+  if (error != 0) {
+    ::unlink(temp.c_str());
+    throw std::runtime_error(fmt::format("writing {} failed after {} of {} bytes: {}; free space on its disk (or "
+                                         "move the run folder) and run again; what was written before is intact",
+                                         path, written, content.size(), std::strerror(error)));
   }
   std::filesystem::rename(temp, path);
 }

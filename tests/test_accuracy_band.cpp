@@ -50,7 +50,7 @@ TEST_CASE("ff on MNIST: a short run with the matlab code's options lands in its 
   auto ff = create_algorithm("ff", config.options);
   const auto result = train(*ff, config, data);
   set_threads(saved_threads);
-  REQUIRE(result.status == "ok");
+  REQUIRE(result.status == PointStatus::ok);
   REQUIRE(result.selection == "validation");
   REQUIRE(result.epochs.size() == 5);
   const auto& last = result.epochs.back();

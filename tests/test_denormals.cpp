@@ -96,7 +96,7 @@ TEST_CASE("denormals: FF reaches the same MNIST accuracy with and without FTZ/DA
     config.seed = seed;
     auto algorithm = create_algorithm(config.algorithm, config.options);
     const auto result = train(*algorithm, config, data);
-    REQUIRE(result.status == "ok");
+    REQUIRE(result.status == PointStatus::ok);
     return result.epochs.back().test_accuracy.back();  // softmax prediction
   };
   const double flush = accuracy(Denormals::flush, 1), keep = accuracy(Denormals::keep, 1);
@@ -120,13 +120,13 @@ TEST_CASE("training: a run stuck at chance level is recorded as collapsed and st
   auto frozen = create_algorithm("bp", config.options);
   const auto stuck = train(*frozen, config, data);
   INFO(stuck.detail);
-  CHECK(stuck.status == "collapsed");
+  CHECK(stuck.status == PointStatus::collapsed);
   CHECK(stuck.epochs.size() == 3);  // stopped after the third evaluation at chance
   CHECK_THAT(stuck.detail, Catch::Contains("chance"));
 
   config.options = {{"lr", 0.05}};
   auto learning = create_algorithm("bp", config.options);
-  CHECK(train(*learning, config, data).status == "ok");
+  CHECK(train(*learning, config, data).status == PointStatus::ok);
 }
 
 TEST_CASE("options: out-of-range numbers are errors that name the range", "[options]") {

@@ -1,4 +1,4 @@
-// The time estimate before a sweep (bench/ffbench/estimate.cpp): this machine's history first, the
+// The time estimate before a sweep (bench/harness/estimate.cpp): this machine's history first, the
 // most similar other machine's scaled by the GEMM rates, analytic FLOPs without history; and history
 // that is damaged (a manifest of another shape, a result that is garbage) is passed over, never fatal:
 // fuzzing found that a manifest whose "created" was a number made `ffbench run` stop before it started.
@@ -9,7 +9,7 @@
 
 #include <unistd.h>
 
-#include "bench/ffbench/estimate.hpp"
+#include "bench/harness/estimate.hpp"
 
 namespace fs = std::filesystem;
 using namespace ffb;

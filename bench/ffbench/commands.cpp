@@ -315,7 +315,7 @@ int command_train(const TrainArgs& args) {
     std::fflush(stdout);
   };
   const auto result = train(*algorithm, config, splits, on_epoch);
-  if (result.status != "ok") fmt::print("run {}: {}\n", result.status, result.detail);
+  if (result.status != PointStatus::ok) fmt::print("run {}: {}\n", to_string(result.status), result.detail);
   nlohmann::json distributed;
   if (comm != nullptr) distributed = distributed_summary(*algorithm, *comm, result);
   if (validated && !result.epochs.empty()) {
@@ -338,7 +338,7 @@ int command_train(const TrainArgs& args) {
     out["algorithm"] = config.algorithm;
     out["options"] = algorithm->options().values();
     out["model"] = result.spec.describe();
-    out["status"] = result.status;
+    out["status"] = to_string(result.status);
     out["modes"] = result.modes;
     out["selection"] = result.selection;
     out["validation_samples"] = result.validation_samples;
@@ -352,7 +352,7 @@ int command_train(const TrainArgs& args) {
     std::ofstream(temp) << out.dump(2) << "\n";
     std::filesystem::rename(temp, args.json_path);
   }
-  return result.status == "ok" ? 0 : 3;
+  return result.status == PointStatus::ok ? 0 : 3;
 }
 
 }  // namespace ffb

@@ -29,10 +29,11 @@
 #include "bench/build_info.hpp"
 #include "bench/distributed/mpi_communicator.hpp"
 #include "bench/ffbench/commands.hpp"
-#include "bench/ffbench/estimate.hpp"
+#include "bench/harness/estimate.hpp"
 #include "bench/ffbench/link.hpp"
 #include "bench/ffbench/run_checks.hpp"
 #include "bench/harness/point.hpp"
+#include "bench/harness/point_status.hpp"
 #include "bench/harness/suite.hpp"
 #include "datasets/dataset.hpp"
 
@@ -332,7 +333,7 @@ int command_run(const RunArgs& args) {
     if (const auto changed = changed_dataset_file(data_files); !changed.empty()) {
       ++failures;
       nlohmann::json failed = {{"schema_version", kResultSchemaVersion}, {"id", point.id}, {"point", point.to_json()},
-                               {"status", "failed"}, {"detail", changed}};
+                               {"status", to_string(PointStatus::failed)}, {"detail", changed}};
       write_atomic(result.string(), failed.dump(2) + "\n");
       fmt::print("[{}/{}] {} FAILED, not run: {}\n", index, total, point.id, changed);
       continue;
@@ -369,7 +370,7 @@ int command_run(const RunArgs& args) {
         }
         if (!launcher.why_not.empty()) {
           nlohmann::json skipped = {{"schema_version", kResultSchemaVersion}, {"id", point.id}, {"point", point.to_json()},
-                                    {"status", "skipped"}, {"detail", launcher.why_not}};
+                                    {"status", to_string(PointStatus::skipped)}, {"detail", launcher.why_not}};
           write_atomic(result.string(), skipped.dump(2) + "\n");
           fmt::print("[{}/{}] {} skipped: {}\n", index, total, point.id, launcher.why_not);
           continue;
@@ -399,7 +400,7 @@ int command_run(const RunArgs& args) {
       }
       if (!fs::exists(result)) {
         nlohmann::json failed = {{"schema_version", kResultSchemaVersion}, {"id", point.id}, {"point", point.to_json()},
-                                 {"status", "failed"}, {"detail", why + ": " + errors}};
+                                 {"status", to_string(PointStatus::failed)}, {"detail", why + ": " + errors}};
         write_atomic(result.string(), failed.dump(2) + "\n");
       }
       fmt::print("[{}/{}] {} FAILED ({}): {}\n", index, total, point.id, why, errors);
@@ -470,7 +471,7 @@ int command_point(const PointArgs& args) {
     result = run_point(point, progress, comm);
   } catch (const std::exception& e) {
     result = {{"schema_version", kResultSchemaVersion}, {"id", point.id}, {"point", point.to_json()},
-              {"status", "failed"}, {"detail", e.what()}};
+              {"status", to_string(PointStatus::failed)}, {"detail", e.what()}};
   }
   if (!writes) return 0;
   if (result.contains("csv")) {
@@ -491,7 +492,7 @@ int command_point(const PointArgs& args) {
     for (const auto& [mode, acc] : result["final_accuracy"].items())
       summary += fmt::format(" {} {:.2f}%", mode, 100.0 * acc.get<double>());
   fmt::print("{} {} in {:.1f}s {}\n", label, result["status"].get<std::string>(), seconds, summary);
-  if (result["status"] == "failed") fmt::print(stderr, "{}: {}\n", point.id, result.value("detail", ""));
+  if (result["status"] == to_string(PointStatus::failed)) fmt::print(stderr, "{}: {}\n", point.id, result.value("detail", ""));
   return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "datasets/dataset.hpp"
+#include "bench/harness/point_status.hpp"
 
 namespace ffb {
 
@@ -27,8 +28,9 @@ std::string why_not_finished(const fs::path& result) {
     return fmt::format("its result file is unreadable ({} bytes, {})", bytes, e.what());
   }
   const std::string status = j.is_object() && j.contains("status") && j["status"].is_string() ? j["status"] : "";
-  if (status == "ok" || status == "diverged" || status == "collapsed" || status == "skipped") return "";
-  if (status == "failed") return fmt::format("its earlier try failed ({})", j.value("detail", "no detail").substr(0, 160));
+  const auto known = point_status_from(status);
+  if (known && is_finished(*known)) return "";
+  if (known == PointStatus::failed) return fmt::format("its earlier try failed ({})", j.value("detail", "no detail").substr(0, 160));
   return fmt::format("its result file has no finished status ({})", status.empty() ? "none" : "'" + status + "'");
 }
 

@@ -30,7 +30,7 @@ nlohmann::json census_json(const std::vector<BufferCensus>& census) {
 }
 
 nlohmann::json run_convergence(const SuitePoint& point, Algorithm& algorithm, const ProgressFn& progress,
-                               std::string& status, std::string& detail, std::string& csv) {
+                               PointStatus& status, std::string& detail, std::string& csv) {
   TrainConfig config;
   config.algorithm = point.algorithm;
   config.options = point.options;
@@ -124,7 +124,7 @@ nlohmann::json run_convergence(const SuitePoint& point, Algorithm& algorithm, co
     if (outcome.best_epoch[m] > 0)
       result["best_validation"][outcome.modes[m]] = {{"epoch", outcome.best_epoch[m]},
                                                      {"accuracy", outcome.best_validation_accuracy[m]}};
-  if (point.diagnostics && status != "diverged") {
+  if (point.diagnostics && status != PointStatus::diverged) {
     const int layers = algorithm.diagnostic_layers();
     for (int l = 0; l < layers; ++l)
       result["layer_accuracy"].push_back(algorithm.evaluate_layer(data.test.x.data(), data.test.y.data(), data.test.n, l));

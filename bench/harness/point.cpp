@@ -138,7 +138,7 @@ nlohmann::json time_after_training(const SuitePoint& point, Algorithm& algorithm
     batcher.start_epoch(epoch);
     while (batcher.next(x.data(), y.data()) > 0) {
       if (!std::isfinite(algorithm.train_step(x.data(), y.data()).loss))
-        throw std::runtime_error(fmt::format("diverged: loss is not finite in training epoch {} before the timed windows", epoch + 1));
+        throw Diverged(fmt::format("diverged: loss is not finite in training epoch {} before the timed windows", epoch + 1));
       ++steps;
     }
     if (progress) progress(1.0, fmt::format("trained {} epoch(s) before timing", epoch + 1));
@@ -164,7 +164,7 @@ nlohmann::json time_after_training(const SuitePoint& point, Algorithm& algorithm
       const auto step_start = Clock::now();
       const auto stats = algorithm.train_step(x.data(), y.data());
       seconds += since(step_start);
-      if (!std::isfinite(stats.loss)) throw std::runtime_error("diverged: loss is not finite during throughput steps");
+      if (!std::isfinite(stats.loss)) throw Diverged("diverged: loss is not finite during throughput steps");
     }
     rates.push_back(static_cast<double>(point.steps * b) / seconds);
   }
@@ -341,7 +341,7 @@ nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, con
     const auto start = Clock::now();
     for (int64_t s = 0; s < point.steps; ++s) {
       const auto stats = step();
-      if (!std::isfinite(stats.loss)) throw std::runtime_error("diverged: loss is not finite during throughput steps");
+      if (!std::isfinite(stats.loss)) throw Diverged("diverged: loss is not finite during throughput steps");
     }
     const double window = since(start);
     windows_seconds += window;
@@ -459,7 +459,8 @@ nlohmann::json run_point(const SuitePoint& point, const ProgressFn& progress, Co
   spec.input = 784;  // every dataset here has 28 x 28 inputs (the synthetic one is made to match)
   spec.hidden = point.hidden;
   spec.classes = 10;
-  std::string status = "ok", detail;
+  PointStatus status = PointStatus::ok;
+  std::string detail;
   std::string csv;
   try {
     if (point.measure == "throughput") {  // else convergence, or tune (a convergence run that is a trial)
@@ -468,13 +469,11 @@ nlohmann::json run_point(const SuitePoint& point, const ProgressFn& progress, Co
     } else {
       result.update(run_convergence(point, *algorithm, progress, status, detail, csv));
     }
-  } catch (const std::runtime_error& e) {
-    const std::string what = e.what();
-    if (what.rfind("diverged", 0) != 0) throw;
-    status = "diverged";
-    detail = what;
+  } catch (const Diverged& e) {
+    status = PointStatus::diverged;
+    detail = e.what();
   }
-  result["status"] = status;
+  result["status"] = to_string(status);
   result["detail"] = detail;
   result["options_resolved"] = algorithm->options().values();
   result["model"] = algorithm->spec().describe();
@@ -486,7 +485,7 @@ nlohmann::json run_point(const SuitePoint& point, const ProgressFn& progress, Co
   result["memory"] = memory;
   // The memory roof beside the GEMM ceiling, for the parts of the step outside the products. Its
   // arrays (8x the last-level cache) would raise the process's peak RSS: timed after it was read.
-  if (point.measure == "throughput" && point.scope == "all" && status == "ok") result["memory_bandwidth"] = memory_bandwidth_json();
+  if (point.measure == "throughput" && point.scope == "all" && status == PointStatus::ok) result["memory_bandwidth"] = memory_bandwidth_json();
   result["wall_seconds"] = since(started);
   if (!csv.empty()) result["csv"] = csv;
   return result;

@@ -8,6 +8,7 @@
 
 #include "algorithms/algorithm.hpp"
 #include "bench/harness/point.hpp"
+#include "bench/harness/point_status.hpp"
 
 namespace ffb {
 
@@ -17,6 +18,6 @@ nlohmann::json census_json(const std::vector<BufferCensus>& census);
 // A convergence point: train for the point's epochs, accuracy after each, time to each target; the
 // per-epoch CSV in `csv`; the training outcome's status and detail.
 nlohmann::json run_convergence(const SuitePoint& point, Algorithm& algorithm, const ProgressFn& progress,
-                               std::string& status, std::string& detail, std::string& csv);
+                               PointStatus& status, std::string& detail, std::string& csv);
 
 }  // namespace ffb

@@ -1,5 +1,6 @@
 // Suite points as JSON (the point files `ffbench run` writes and `ffbench point` reads) and the
 // successive-halving rungs of measure "tune": see suite.hpp.
+#include "bench/harness/point_status.hpp"
 #include "bench/harness/suite.hpp"
 
 #include <algorithm>
@@ -73,8 +74,8 @@ SuitePoint SuitePoint::from_json(const nlohmann::json& j) {
 }
 
 double tune_score(const nlohmann::json& result) {
-  const auto status = result.value("status", std::string());
-  if ((status != "ok" && status != "collapsed") || !result.contains("epochs") || result["epochs"].empty()) return -1.0;
+  const auto status = point_status_from(result.value("status", std::string()));
+  if ((status != PointStatus::ok && status != PointStatus::collapsed) || !result.contains("epochs") || result["epochs"].empty()) return -1.0;
   const auto& last = result["epochs"].back();
   if (!last.contains("validation_accuracy")) return -1.0;
   double best = -1.0;

@@ -195,7 +195,7 @@ TrainResult train(Algorithm& algorithm, const TrainConfig& config, const data::S
     const bool last = epoch + 1 == config.epochs || budget_spent;
     if (!diverged && !last && (epoch + 1) % config.eval_every != 0) continue;  // not recorded: no evaluation
     if (diverged) {
-      result.status = "diverged";
+      result.status = PointStatus::diverged;
       result.epochs.push_back(record);
       if (on_epoch) on_epoch(record, result);
       algorithm.finish_transfers();
@@ -216,15 +216,15 @@ TrainResult train(Algorithm& algorithm, const TrainConfig& config, const data::S
     }
     const auto& judged = validate ? record.validation_accuracy : record.test_accuracy;
     if (const auto why = collapse_reason(record, judged, data.train.k, config.collapse_evaluations, chance_streak); !why.empty()) {
-      result.status = "collapsed";
+      result.status = PointStatus::collapsed;
       result.detail = why;
     }
     // With a validation split the test split is seen once: by the final model.
-    if (validate && (last || result.status == "collapsed")) evaluate(data.test, record.test_accuracy, record.test_loss);
+    if (validate && (last || result.status == PointStatus::collapsed)) evaluate(data.test, record.test_accuracy, record.test_loss);
     record.eval_seconds = seconds_since(eval_start);
     result.epochs.push_back(record);
     if (on_epoch) on_epoch(record, result);
-    if (budget_spent || result.status == "collapsed") break;
+    if (budget_spent || result.status == PointStatus::collapsed) break;
   }
   algorithm.finish_transfers();
   return result;

@@ -14,6 +14,8 @@
 #include "algorithms/algorithm.hpp"
 #include "datasets/dataset.hpp"
 
+#include "bench/harness/point_status.hpp"
+
 namespace ffb {
 
 struct TrainConfig {
@@ -48,7 +50,7 @@ struct EpochRecord {
 };
 
 struct TrainResult {
-  std::string status = "ok";         // ok | diverged | collapsed (chance-level accuracy, or a dead layer)
+  PointStatus status = PointStatus::ok;  // ok | diverged | collapsed (chance-level accuracy, or a dead layer)
   std::string detail;
   std::vector<std::string> modes;
   std::vector<EpochRecord> epochs;

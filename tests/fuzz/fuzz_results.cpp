@@ -1,12 +1,12 @@
 // libFuzzer target: what `ffbench run` reads back from a run folder: a point's result file (is it
-// finished? its point), and the estimator's history (bench/ffbench/estimate.cpp reads every run
+// finished? its point), and the estimator's history (bench/harness/estimate.cpp reads every run
 // folder's manifest and the results of the suite's points). Input: a manifest and a result, split at
 // the first NUL byte; both go into a run folder the estimator then reads.
 #include <filesystem>
 #include <stdexcept>
 #include <string>
 
-#include "bench/ffbench/estimate.hpp"
+#include "bench/harness/estimate.hpp"
 #include "bench/harness/suite.hpp"
 #include "tests/fuzz/fuzz_common.hpp"
 

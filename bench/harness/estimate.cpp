@@ -1,5 +1,5 @@
 // Time estimates before a sweep runs (estimate.hpp says where each comes from).
-#include "bench/ffbench/estimate.hpp"
+#include "bench/harness/estimate.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -253,6 +253,7 @@ struct AlgorithmInfo {
   std::string summary;
   std::vector<OptionInfo> options;
   std::unique_ptr<Algorithm> (*create)(const nlohmann::json& options);
+  bool layer_local = false;  // every layer learns from what reaches it from below (no backward pass across layers)
   std::vector<PublishedAccuracy> published = {};
 };
 

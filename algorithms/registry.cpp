@@ -18,19 +18,19 @@ std::unique_ptr<Algorithm> create_bp(const nlohmann::json& options) { return std
 
 const std::vector<AlgorithmInfo>& registered_algorithms() {
   static const std::vector<AlgorithmInfo> algorithms = {
-      {"bp", "backpropagation: ReLU MLP, softmax cross-entropy", Backprop::declared_options(), create_bp,
+      {"bp", "backpropagation: ReLU MLP, softmax cross-entropy", Backprop::declared_options(), create_bp, false,
        {{"mnist", 0.986, "ReLU MLPs of the FF paper, about 20 epochs (\"about 1.4 %\" error)", "Hinton (2022), arXiv:2212.13345"}}},
-      {"ff", "Forward-Forward (Hinton 2022), supervised, layer-local goodness", ForwardForward::declared_options(), create_ff,
+      {"ff", "Forward-Forward (Hinton 2022), supervised, layer-local goodness", ForwardForward::declared_options(), create_ff, true,
        {{"mnist", 0.9864, "4x2000 ReLU, 60 epochs", "Hinton (2022), arXiv:2212.13345"}}},
-      {"ff_symba", "SymBa (Lee & Song 2023): FF with softplus(-alpha (g_pos - g_neg))", ff_symba_options(), create_ff_symba},
-      {"fa", "feedback alignment (Lillicrap et al. 2016): bp with fixed random feedback matrices", Backprop::declared_options(), create_fa},
-      {"dfa", "direct feedback alignment (Nokland 2016): the output error sent to every layer through fixed random matrices", Backprop::declared_options(), create_dfa,
+      {"ff_symba", "SymBa (Lee & Song 2023): FF with softplus(-alpha (g_pos - g_neg))", ff_symba_options(), create_ff_symba, true},
+      {"fa", "feedback alignment (Lillicrap et al. 2016): bp with fixed random feedback matrices", Backprop::declared_options(), create_fa, false},
+      {"dfa", "direct feedback alignment (Nokland 2016): the output error sent to every layer through fixed random matrices", Backprop::declared_options(), create_dfa, false,
        {{"mnist", 0.9855, "tanh MLPs", "Nokland (2016), NeurIPS"}}},
-      {"mono_forward", "Mono-Forward (Gong et al. 2025): per-layer projection to class scores, local cross-entropy", MonoForward::declared_options(), create_mono_forward},
-      {"ff_grouped", "class-grouped goodness (CwComp / DeeperForward, dense): one unit group per class, local cross-entropy", FFGrouped::declared_options(), create_ff_grouped},
-      {"pepita", "PEPITA (Dellaferrera & Kreiman 2022): a second forward pass on the error-modulated input", Pepita::declared_options(), create_pepita,
+      {"mono_forward", "Mono-Forward (Gong et al. 2025): per-layer projection to class scores, local cross-entropy", MonoForward::declared_options(), create_mono_forward, true},
+      {"ff_grouped", "class-grouped goodness (CwComp / DeeperForward, dense): one unit group per class, local cross-entropy", FFGrouped::declared_options(), create_ff_grouped, true},
+      {"pepita", "PEPITA (Dellaferrera & Kreiman 2022): a second forward pass on the error-modulated input", Pepita::declared_options(), create_pepita, false,
        {{"mnist", 0.9801, "1x1024, 100 epochs", "Dellaferrera & Kreiman (2022), ICML"}}},
-      {"scff", "self-contrastive FF (Chen et al. 2025): unsupervised, a sample paired with itself or another; a linear probe", SelfContrastiveFF::declared_options(), create_scff,
+      {"scff", "self-contrastive FF (Chen et al. 2025): unsupervised, a sample paired with itself or another; a linear probe", SelfContrastiveFF::declared_options(), create_scff, true,
        {{"mnist", 0.987, "the paper's MLP, linear probe", "Chen et al. (2025), Nature Communications"}}},
   };
   return algorithms;

@@ -47,9 +47,12 @@ def published_cell(figures, dataset):
 
 
 def locality(info):
-    """Whether the algorithm's layers learn locally (could be pipelined over devices), from the manifest."""
+    """Whether the algorithm's layers learn locally (could be pipelined over devices), from the manifest:
+    its `layer_local` field (`ffbench list --json`); runs recorded before the field have only the prose."""
     if not info:
         return "?"
+    if "layer_local" in info:
+        return "layer-local" if info["layer_local"] else "end to end"
     pipeline = info.get("pipeline", "")
     if pipeline == "with its defaults" or "schedule=pipelined" in pipeline or "no pipelined schedule yet" in pipeline:
         return "layer-local"

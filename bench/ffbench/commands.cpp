@@ -62,6 +62,7 @@ nlohmann::json list_json() {
     algorithm["data_parallel"] = instance->distribution_problem(DistributedMode::data).empty();
     const auto pipeline = instance->distribution_problem(DistributedMode::pipeline);
     algorithm["pipeline"] = pipeline.empty() ? "with its defaults" : pipeline;
+    algorithm["layer_local"] = info.layer_local;
     algorithm["published"] = nlohmann::json::array();
     for (const auto& figure : info.published)
       algorithm["published"].push_back(

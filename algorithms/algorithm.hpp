@@ -110,10 +110,10 @@ class Algorithm {
   virtual ~Algorithm() = default;
 
   virtual std::string name() const = 0;
-  // Plans every buffer, creates the primitives for batch B, allocates, initialises weights. The
-  // default runs the setup contract (plan_buffers, then init_weights; see below); algorithms written
-  // before the contract (ff, ff_symba) override it.
-  virtual void setup(const ModelSpec& spec, int64_t batch, uint64_t seed);
+  // Plans every buffer, creates the primitives for batch B, allocates, initialises weights: the
+  // setup contract (plan_buffers, then init_weights; see below). It is the contract's, not an override
+  // point: an algorithm says what it needs through plan_buffers and init_weights.
+  void setup(const ModelSpec& spec, int64_t batch, uint64_t seed);
   // One update on rows == B samples (x: B x D, labels: B). Allocation-free. Runs the algorithm's step().
   StepStats train_step(const float* x, const int32_t* labels);
   // The harness calls this before each epoch (layer-wise schedules and learning-rate decay use it).

@@ -3,6 +3,7 @@
 # with garbage; `ffbench run --resume` must say which points it reruns and why, rerun exactly those
 # two, and leave the others' files byte for byte. Usage: tests/fault_corrupt_test.sh PATH_TO_FFBENCH
 set -euo pipefail
+export LC_ALL=C  # byte-wise matching: the log may quote the garbage's bytes
 ffbench=${1:?usage: fault_corrupt_test.sh PATH_TO_FFBENCH}
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 work=$(mktemp -d)
@@ -16,7 +17,8 @@ mapfile -t results < <(find "$run_dir/points" -name '*.json' ! -name '*.point.js
 (( ${#results[@]} == 6 )) || fail "expected 6 convergence results, found ${#results[@]}"
 truncated=${results[1]} garbage=${results[4]}
 head -c 200 "$truncated" >"$work/t" && cat "$work/t" >"$truncated"
-head -c 1500 /dev/urandom >"$garbage"
+# Seeded garbage (same bytes every run), with bytes that are not valid UTF-8 and a newline among them.
+/usr/bin/python3 -c "import random,sys; r=random.Random(37); sys.stdout.buffer.write(bytes(r.randrange(256) for _ in range(1500)))" >"$garbage"
 declare -A before
 for f in "${results[@]}"; do before[$f]=$(sha256sum "$f" | cut -d' ' -f1); done
 

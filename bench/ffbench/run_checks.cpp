@@ -25,7 +25,11 @@ std::string why_not_finished(const fs::path& result) {
   try {
     j = nlohmann::json::parse(text.str());
   } catch (const std::exception& e) {
-    return fmt::format("its result file is unreadable ({} bytes, {})", bytes, e.what());
+    // The parser quotes the bytes it stopped at: shown as printable ASCII, so the line stays one line.
+    std::string what = e.what();
+    for (auto& c : what)
+      if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
+    return fmt::format("its result file is unreadable ({} bytes, {})", bytes, what);
   }
   const std::string status = j.is_object() && j.contains("status") && j["status"].is_string() ? j["status"] : "";
   const auto known = point_status_from(status);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdlib>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,10 @@ inline std::filesystem::path scratch() {
   static const std::filesystem::path dir = [] {
     auto d = std::filesystem::temp_directory_path() / ("ffbench-fuzz-" + std::to_string(getpid()));
     std::filesystem::create_directories(d);
+    std::atexit([] {  // libFuzzer ends with exit(): the folder goes with the process
+      std::error_code ignored;
+      std::filesystem::remove_all(std::filesystem::temp_directory_path() / ("ffbench-fuzz-" + std::to_string(getpid())), ignored);
+    });
     return d;
   }();
   return dir;

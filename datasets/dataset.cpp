@@ -419,6 +419,10 @@ std::string data_dir() {
   return (std::filesystem::path(".cache") / "ffbench").string();
 }
 
+std::vector<std::string> dataset_files(const std::string& name) {
+  return is_image_dataset(name) ? image_dataset_files(name).all() : std::vector<std::string>{};
+}
+
 bool is_available(const std::string& name) {
   if (name == "synthetic") return true;
   if (!is_image_dataset(name)) return false;

@@ -61,6 +61,8 @@ Splits load(const DatasetSpec& spec);
 
 // True when `name` can be loaded without downloading anything (synthetic always can).
 bool is_available(const std::string& name);
+// The files a downloaded dataset is read from (none for a generated one), e.g. to fingerprint them.
+std::vector<std::string> dataset_files(const std::string& name);
 
 // Hands out mini-batches of a dataset in a seeded order. The order of an epoch depends only on
 // (seed, epoch), so runs are reproducible and an epoch can be replayed on its own. All memory

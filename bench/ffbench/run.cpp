@@ -114,8 +114,6 @@ nlohmann::json manifest(const Suite& suite, const std::string& suite_path) {
           {"memory_bandwidth", memory_bandwidth_json()},
           {"hardware_threads", std::thread::hardware_concurrency()},
           {"cpu_model", cpu_model()},
-          {"cpu_family", cpu_identity().value("cpu_family", -1)},
-          {"cpu_model_number", cpu_identity().value("cpu_model_number", -1)},
           {"memory_total_kb", shell_output("awk '/MemTotal/ {print $2}' /proc/meminfo")},
           {"hostname", shell_output("hostname")},
           {"suite_name", suite.name},
@@ -187,6 +185,12 @@ std::string tail(const std::string& text, size_t lines) {
 
 std::string self_path() { return fs::read_symlink("/proc/self/exe").string(); }
 
+// The result of a point that did not run or did not finish: its status and why.
+nlohmann::json outcome(const SuitePoint& point, PointStatus status, const std::string& detail) {
+  return {{"schema_version", kResultSchemaVersion}, {"id", point.id}, {"point", point.to_json()},
+          {"status", to_string(status)}, {"detail", detail}};
+}
+
 // Records the emulated link a point ran over (rate, its ping-pong) in the point's result.
 void add_link(const fs::path& result, const nlohmann::json& link) {
   if (!fs::exists(result)) return;
@@ -228,11 +232,14 @@ int command_run(const RunArgs& args) {
       run_dir = fs::path("/nonexistent-dry-run");  // no point is finished there
     }
   }
+  const double gemm = measure_gemm_rate();  // for the estimate, and recorded in the manifest
   std::vector<std::string> datasets;  // the dataset files are fingerprinted once, checked before each point
   for (const auto& p : suite.points)
     if (std::find(datasets.begin(), datasets.end(), p.dataset) == datasets.end()) datasets.push_back(p.dataset);
   if (args.resume.empty() && !args.dry_run) {
     auto m = manifest(suite, suite_path);
+    m.update(cpu_identity());
+    m["gemm_gflops"] = gemm;  // another machine's estimate scales this run's times by it
     m["dataset_files"] = to_json(fingerprint_datasets(datasets));
     const fs::path base = args.out_dir.empty() ? fs::path(source) / "reports" / "runs" : fs::path(args.out_dir);
     run_dir = base / run_folder_name(m["revision"].get<std::string>());
@@ -248,15 +255,9 @@ int command_run(const RunArgs& args) {
   // The estimate of what is left to run, before anything runs; a long sweep needs a yes.
   std::map<std::string, PointEstimate> estimates;
   {
-    const double gemm = measure_gemm_rate();
     nlohmann::json machine = {{"cpu_model", cpu_model()}, {"hardware_threads", std::thread::hardware_concurrency()},
                               {"onednn_isa", onednn_isa()}, {"peak_fma", peak_fma_json()}, {"gemm_gflops", gemm}};
     machine.update(cpu_identity());
-    if (args.resume.empty() && !args.dry_run) {  // another machine's estimate scales this run's times by it
-      auto m = nlohmann::json::parse(read_file(run_dir / "manifest.json"));
-      m["gemm_gflops"] = gemm;
-      write_atomic((run_dir / "manifest.json").string(), m.dump(2) + "\n");
-    }
     const Estimator estimator({fs::path(source) / "reports" / "runs", fs::path(source) / "reports" / "published"},
                               suite.points, machine, gemm, threads());
     double estimate = 0.0;
@@ -332,9 +333,7 @@ int command_run(const RunArgs& args) {
       fmt::print("[{}/{}] {}: {}: running it again\n", index, total, point.id, why);
     if (const auto changed = changed_dataset_file(data_files); !changed.empty()) {
       ++failures;
-      nlohmann::json failed = {{"schema_version", kResultSchemaVersion}, {"id", point.id}, {"point", point.to_json()},
-                               {"status", to_string(PointStatus::failed)}, {"detail", changed}};
-      write_atomic(result.string(), failed.dump(2) + "\n");
+      write_atomic(result.string(), outcome(point, PointStatus::failed, changed).dump(2) + "\n");
       fmt::print("[{}/{}] {} FAILED, not run: {}\n", index, total, point.id, changed);
       continue;
     }
@@ -369,9 +368,7 @@ int command_run(const RunArgs& args) {
           }
         }
         if (!launcher.why_not.empty()) {
-          nlohmann::json skipped = {{"schema_version", kResultSchemaVersion}, {"id", point.id}, {"point", point.to_json()},
-                                    {"status", to_string(PointStatus::skipped)}, {"detail", launcher.why_not}};
-          write_atomic(result.string(), skipped.dump(2) + "\n");
+          write_atomic(result.string(), outcome(point, PointStatus::skipped, launcher.why_not).dump(2) + "\n");
           fmt::print("[{}/{}] {} skipped: {}\n", index, total, point.id, launcher.why_not);
           continue;
         }
@@ -399,9 +396,7 @@ int command_run(const RunArgs& args) {
         return 130;
       }
       if (!fs::exists(result)) {
-        nlohmann::json failed = {{"schema_version", kResultSchemaVersion}, {"id", point.id}, {"point", point.to_json()},
-                                 {"status", to_string(PointStatus::failed)}, {"detail", why + ": " + errors}};
-        write_atomic(result.string(), failed.dump(2) + "\n");
+        write_atomic(result.string(), outcome(point, PointStatus::failed, why + ": " + errors).dump(2) + "\n");
       }
       fmt::print("[{}/{}] {} FAILED ({}): {}\n", index, total, point.id, why, errors);
     }
@@ -470,8 +465,7 @@ int command_point(const PointArgs& args) {
   try {
     result = run_point(point, progress, comm);
   } catch (const std::exception& e) {
-    result = {{"schema_version", kResultSchemaVersion}, {"id", point.id}, {"point", point.to_json()},
-              {"status", to_string(PointStatus::failed)}, {"detail", e.what()}};
+    result = outcome(point, PointStatus::failed, e.what());
   }
   if (!writes) return 0;
   if (result.contains("csv")) {

@@ -40,19 +40,6 @@ std::string why_not_finished(const fs::path& result) {
 
 namespace {
 
-// The files datasets/dataset.cpp reads for an image dataset (image_dataset_files there): MNIST raw,
-// Fashion-MNIST gzipped, both under data_dir()/NAME/.
-std::vector<std::string> dataset_files(const std::string& name) {
-  bool downloaded = false;
-  for (const auto& info : data::registered_datasets())
-    if (info.name == name) downloaded = info.downloaded;
-  if (!downloaded) return {};
-  const std::string suffix = name == "fashion" ? ".gz" : "";
-  const std::string dir = (fs::path(data::data_dir()) / name).string() + "/";
-  return {dir + "train-images-idx3-ubyte" + suffix, dir + "train-labels-idx1-ubyte" + suffix,
-          dir + "t10k-images-idx3-ubyte" + suffix, dir + "t10k-labels-idx1-ubyte" + suffix};
-}
-
 DataFileFingerprint fingerprint_file(const std::string& path) {
   DataFileFingerprint f{path, 0, 0};
   std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
@@ -77,7 +64,7 @@ std::string describe(const DataFileFingerprint& f) {
 std::vector<DataFileFingerprint> fingerprint_datasets(const std::vector<std::string>& names) {
   std::vector<DataFileFingerprint> out;
   for (const auto& name : names)
-    for (const auto& path : dataset_files(name)) out.push_back(fingerprint_file(path));
+    for (const auto& path : data::dataset_files(name)) out.push_back(fingerprint_file(path));
   return out;
 }
 

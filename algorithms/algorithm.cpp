@@ -1,5 +1,4 @@
-// Shared parts of the algorithm interface: option checking, evaluation, the weights file, and the
-// registry look-ups. The registry's list itself is in registry.cpp.
+// The algorithm contract's shared parts (algorithm.hpp): setup, evaluation, the weights file, distribution.
 #include "algorithms/algorithm.hpp"
 
 #include <algorithm>
@@ -67,100 +66,29 @@ std::string ModelSpec::describe() const {
 }
 
 namespace {
-std::string known_names(const std::vector<OptionInfo>& known) {
-  std::string names;
-  for (const auto& option : known) names += (names.empty() ? "" : ", ") + option.name;
-  return names;
-}
-}  // namespace
-
-Options::Options(const std::string& owner, const std::vector<OptionInfo>& known, const nlohmann::json& given)
-    : owner_(owner), values_(nlohmann::json::object()) {
-  for (const auto& option : known) values_[option.name] = option.default_value;
-  if (given.is_null()) return;
-  if (!given.is_object())
-    throw std::invalid_argument(fmt::format("{}: options must be a JSON object, got {}", owner, given.dump()));
-  for (const auto& [name, value] : given.items()) {
-    auto it = values_.find(name);
-    if (it == values_.end())
-      throw std::invalid_argument(
-          fmt::format("{}: unknown option '{}'; known options: {}", owner, name, known_names(known)));
-    const auto& expected = *it;
-    const bool both_numbers = expected.is_number() && value.is_number();
-    if (!both_numbers && expected.type() != value.type())
-      throw std::invalid_argument(fmt::format("{}: option '{}' must be a {} (like its default {}), got {}", owner,
-                                              name, expected.type_name(), expected.dump(), value.dump()));
-    *it = value;
-  }
-  for (const auto& option : known) {
-    const auto& value = values_[option.name];
-    if (!value.is_number()) continue;
-    const double v = value.get<double>();
-    const bool too_low = option.min_exclusive ? !(v > option.min_value) : !(v >= option.min_value);
-    if (too_low || !(v <= option.max_value) || !std::isfinite(v))
-      throw std::invalid_argument(fmt::format("{}: option '{}' is {}; it must be {} {}{}", owner, option.name, value.dump(),
-                                              option.min_exclusive ? ">" : ">=", option.min_value,
-                                              std::isfinite(option.max_value) ? fmt::format(" and <= {}", option.max_value) : ""));
-  }
-}
-
-const nlohmann::json& Options::get(const std::string& name) const {
-  auto it = values_.find(name);
-  if (it == values_.end()) throw std::logic_error(fmt::format("{}: option '{}' was never declared", owner_, name));
-  return *it;
-}
-
-double Options::number(const std::string& name) const { return get(name).get<double>(); }
-int64_t Options::integer(const std::string& name) const {
-  const double value = get(name).get<double>();
-  if (value != std::floor(value))
-    throw std::invalid_argument(fmt::format("{}: option '{}' must be a whole number, got {}", owner_, name, value));
-  return static_cast<int64_t>(value);
-}
-bool Options::flag(const std::string& name) const { return get(name).get<bool>(); }
-std::string Options::text(const std::string& name) const { return get(name).get<std::string>(); }
-
-std::string Options::choice(const std::string& name, const std::vector<std::string>& allowed) const {
-  const auto value = text(name);
-  for (const auto& a : allowed)
-    if (a == value) return value;
-  std::string list;
-  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-  throw std::invalid_argument(fmt::format("{}: option '{}' is '{}'; allowed: {}", owner_, name, value, list));
-}
-
-void Algorithm::begin_setup(const ModelSpec& spec, int64_t batch) {
+// The spec and batch setup() accepts; an impossible one is an error naming the problem.
+void check_setup(const std::string& algorithm, const ModelSpec& spec, int64_t batch) {
   if (spec.input <= 0 || spec.classes < 2)
-    throw std::invalid_argument(fmt::format("{}: impossible model {}: need input >= 1 and classes >= 2", name(),
+    throw std::invalid_argument(fmt::format("{}: impossible model {}: need input >= 1 and classes >= 2", algorithm,
                                             spec.describe()));
   if (spec.hidden.size() > static_cast<size_t>(kMaxLayers))
-    throw std::invalid_argument(fmt::format("{}: {} hidden layers; at most {} are supported", name(),
+    throw std::invalid_argument(fmt::format("{}: {} hidden layers; at most {} are supported", algorithm,
                                             spec.hidden.size(), kMaxLayers));
   for (auto h : spec.hidden)
     if (h <= 0)
-      throw std::invalid_argument(fmt::format("{}: impossible model {}: every hidden size must be >= 1", name(),
+      throw std::invalid_argument(fmt::format("{}: impossible model {}: every hidden size must be >= 1", algorithm,
                                               spec.describe()));
-  if (batch <= 0) throw std::invalid_argument(fmt::format("{}: batch must be >= 1, got {}", name(), batch));
-  spec_ = spec;
-  batch_ = batch;
+  if (batch <= 0) throw std::invalid_argument(fmt::format("{}: batch must be >= 1, got {}", algorithm, batch));
 }
 
-void Algorithm::finish_setup(MemoryPlan& plan) { arena_.allocate(plan); }
-
-void PackedWeights::run(const Arena& arena, const InferenceProduct& product, const void* a, const float* w, float* c,
-                        const float* bias, void* scratch, uint64_t weights_version) {
-  if (product.packed == nullptr) {
-    product.plain->run(a, w, c, bias, scratch);
-    return;
-  }
-  void* packed = arena.raw(buffer);
-  if (packed_for != product.packed || version != weights_version) {
-    product.packed->pack_b(w, packed);
-    packed_for = product.packed;
-    version = weights_version;
-  }
-  product.packed->run(a, packed, c, bias, scratch);
+// The row-wise argmax of class scores, as predict() and evaluate() use.
+int64_t best_class(const float* row, int64_t classes) {
+  int64_t best = 0;
+  for (int64_t c = 1; c < classes; ++c)
+    if (row[c] > row[best]) best = c;
+  return best;
 }
+}  // namespace
 
 InferenceProduct Algorithm::inference_op(const MatmulShape& shape, int64_t& packed_bytes) {
   InferenceProduct product;
@@ -182,27 +110,24 @@ PackedWeights Algorithm::plan_packed_weights(MemoryPlan& plan, const std::string
 }
 
 void Algorithm::setup(const ModelSpec& spec, int64_t batch, uint64_t seed) {
-  begin_setup(spec, batch);
+  check_setup(name(), spec, batch);
+  spec_ = spec;
+  batch_ = batch;
   seed_ = seed;
   MemoryPlan plan;
   input_buffer_ = plan.add_floats("input", MemCategory::activations, batch * spec.input);
   score_buffer_ = plan.add_floats("scores", MemCategory::scratch, batch * spec.classes);
   plan_buffers(plan);
   scratchpad_ = plan.add_bytes("matmul.scratchpad", MemCategory::scratch, matmuls_.max_scratchpad_bytes());
-  finish_setup(plan);
+  arena_.allocate(plan);
   Rng rng(seed);
   init_weights(rng);
   weights_replaced();
 }
 
-void Algorithm::plan_buffers(MemoryPlan& plan) {
-  (void)plan;
-  throw std::logic_error(fmt::format("{}: implements neither setup nor plan_buffers", name()));
-}
-
-void Algorithm::init_weights(Rng& rng) {
-  (void)rng;
-  throw std::logic_error(fmt::format("{}: implements neither setup nor init_weights", name()));
+double Algorithm::evaluate_layer(const float* x, const int32_t* labels, int64_t n, int layer) {
+  (void)x; (void)labels; (void)n;
+  throw std::invalid_argument(fmt::format("{}: has no diagnostic layers (asked for layer {})", name(), layer));
 }
 
 const float* Algorithm::padded_input(const float* x, int64_t rows) {
@@ -213,13 +138,6 @@ const float* Algorithm::padded_input(const float* x, int64_t rows) {
   std::memcpy(padded, x, static_cast<size_t>(rows * spec_.input) * sizeof(float));
   std::memset(padded + rows * spec_.input, 0, static_cast<size_t>((batch_ - rows) * spec_.input) * sizeof(float));
   return padded;
-}
-
-int64_t Algorithm::best_class(const float* row, int64_t classes) {
-  int64_t best = 0;
-  for (int64_t c = 1; c < classes; ++c)
-    if (row[c] > row[best]) best = c;
-  return best;
 }
 
 StepStats Algorithm::train_step(const float* x, const int32_t* labels) {
@@ -364,18 +282,6 @@ void Algorithm::load(const std::string& path) {
   for (auto& [index, data] : staged)
     std::memcpy(arena_.raw(BufferId{index}), data.data(), data.size() * sizeof(float));
   weights_replaced();
-}
-
-const AlgorithmInfo& find_algorithm(const std::string& name) {
-  for (const auto& info : registered_algorithms())
-    if (info.name == name) return info;
-  std::string list;
-  for (const auto& info : registered_algorithms()) list += (list.empty() ? "" : ", ") + info.name;
-  throw std::invalid_argument(fmt::format("unknown algorithm '{}'; registered: {}", name, list));
-}
-
-std::unique_ptr<Algorithm> create_algorithm(const std::string& name, const nlohmann::json& options) {
-  return find_algorithm(name).create(options);
 }
 
 }  // namespace ffb

@@ -3,7 +3,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "algorithms/algorithm.hpp"
+#include "algorithms/registry.hpp"
 #include "datasets/dataset.hpp"
 
 namespace ffb::testing {

@@ -23,7 +23,7 @@
 // 91.5 .. 94.0 %, goodness 25 .. 65 %.
 #include <catch2/catch.hpp>
 
-#include "algorithms/algorithm.hpp"
+#include "algorithms/registry.hpp"
 #include "algorithms/backend/engine.hpp"
 #include "bench/harness/training.hpp"
 #include "datasets/dataset.hpp"

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <vector>
 
-#include "algorithms/algorithm.hpp"
+#include "algorithms/registry.hpp"
 #include "common/rng.hpp"
 #include "tests/algorithm_helpers.hpp"
 

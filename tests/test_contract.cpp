@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "algorithms/algorithm.hpp"
+#include "algorithms/registry.hpp"
 #include "algorithms/backend/ceiling.hpp"
 #include "algorithms/backend/matmul.hpp"
 #include "tests/algorithm_helpers.hpp"

@@ -9,7 +9,7 @@
 
 #include <omp.h>
 
-#include "algorithms/algorithm.hpp"
+#include "algorithms/registry.hpp"
 #include "algorithms/backend/arena.hpp"
 #include "algorithms/backend/engine.hpp"
 #include "bench/harness/training.hpp"

@@ -3,7 +3,7 @@
 // (and that the refusal says what to change), and the suite fields `ranks` and `distributed`.
 #include <catch2/catch.hpp>
 
-#include "algorithms/algorithm.hpp"
+#include "algorithms/registry.hpp"
 #include "algorithms/ff/ff.hpp"
 #include "bench/harness/suite.hpp"
 

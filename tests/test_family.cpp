@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "algorithms/algorithm.hpp"
+#include "algorithms/registry.hpp"
 #include "common/rng.hpp"
 #include "algorithms/fa/fa.hpp"
 #include "algorithms/ff_grouped/ff_grouped.hpp"

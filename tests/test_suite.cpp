@@ -8,7 +8,7 @@
 #include <map>
 #include <set>
 
-#include "algorithms/algorithm.hpp"
+#include "algorithms/registry.hpp"
 #include "algorithms/backend/engine.hpp"
 #include "bench/harness/point.hpp"
 #include "bench/harness/suite.hpp"

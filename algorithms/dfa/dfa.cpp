@@ -10,9 +10,6 @@
 
 namespace ffb {
 
-std::unique_ptr<Algorithm> create_dfa(const nlohmann::json& options) {
-  return std::make_unique<DirectFeedbackAlignment>(options);
-}
 
 void DirectFeedbackAlignment::plan_feedback(MemoryPlan& plan) {
   const auto& params = layers();

@@ -26,6 +26,5 @@ class DirectFeedbackAlignment final : public Backprop {
   int64_t error_bytes_ = 0;
 };
 
-std::unique_ptr<Algorithm> create_dfa(const nlohmann::json& options);
 
 }  // namespace ffb

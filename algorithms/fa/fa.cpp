@@ -10,7 +10,6 @@
 
 namespace ffb {
 
-std::unique_ptr<Algorithm> create_fa(const nlohmann::json& options) { return std::make_unique<FeedbackAlignment>(options); }
 
 void FeedbackAlignment::plan_feedback(MemoryPlan& plan) {
   const auto& params = layers();

@@ -24,6 +24,5 @@ class FeedbackAlignment final : public Backprop {
   std::vector<const Matmul*> products_;
 };
 
-std::unique_ptr<Algorithm> create_fa(const nlohmann::json& options);
 
 }  // namespace ffb

@@ -111,6 +111,7 @@ void ForwardForward::plan_buffers(MemoryPlan& plan) {
   const int64_t widest = std::max(spec.input, widest_hidden);
   owned_first_ = 0, owned_last_ = depth;
   layer_bounds_.clear();
+  rank_block_.reset();
   if (mode_ == DistributedMode::pipeline) {
     const int ranks = comm_->size();
     if (depth < ranks)
@@ -122,6 +123,7 @@ void ForwardForward::plan_buffers(MemoryPlan& plan) {
     layer_bounds_ = partition_layers(costs, ranks);
     owned_first_ = layer_bounds_[static_cast<size_t>(comm_->rank())];
     owned_last_ = layer_bounds_[static_cast<size_t>(comm_->rank()) + 1];
+    rank_block_ = std::make_unique<RankBlock>(*this);
   }
 
   layers_.assign(depth, {});

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "algorithms/backend/kernels.hpp"
+#include "algorithms/layer_pipeline.hpp"
 #include "algorithms/layers.hpp"
 
 namespace ffb {
@@ -15,6 +16,7 @@ class ForwardForward : public Algorithm {
  public:
   explicit ForwardForward(const nlohmann::json& options, const std::string& name = "ff",
                           std::vector<OptionInfo> declared = declared_options());
+  ~ForwardForward() override;
   static std::vector<OptionInfo> declared_options();
 
   std::string name() const override { return name_; }
@@ -27,9 +29,7 @@ class ForwardForward : public Algorithm {
   double evaluate_layer(const float* x, const int32_t* labels, int64_t n, int layer) override;
   // Distributed pipeline (schedule "pipelined", no classifier): this rank's block of layers.
   std::string distribution_problem(DistributedMode mode) const override;
-  void gather_weights() override;
-  void finish_transfers() override;
-  std::pair<int64_t, int64_t> owned_layers() const override { return {owned_first_, owned_last_}; }
+  LayerPipeline* pipeline() const override;
   // The contiguous blocks of layers `ranks` ranks own, balancing in*out per block (the largest
   // block as small as possible): ranks+1 boundaries, block r is [bounds[r], bounds[r+1]).
   static std::vector<int64_t> partition_layers(const std::vector<double>& costs, int ranks);
@@ -180,9 +180,22 @@ class ForwardForward : public Algorithm {
   int64_t trained_layer_ = -1;
   int64_t owned_first_ = 0, owned_last_ = 0;  // the layers this process trains: all, or its pipeline block
   std::vector<int64_t> layer_bounds_;          // distributed pipeline: block boundaries per rank
-  int64_t only_layer_ = -1;      // goodness prediction from this layer alone (diagnostics); -1: normal  // layer-wise schedule: the one layer being trained; -1: all
+  class RankBlock;
+  std::unique_ptr<RankBlock> rank_block_;      // distributed pipeline: made by setup in pipeline mode
+  int64_t only_layer_ = -1;  // goodness prediction from this layer alone (diagnostics); -1: normal
 };
 
-std::unique_ptr<Algorithm> create_ff(const nlohmann::json& options);
+// The pipeline across ranks (layer_pipeline.hpp): this rank's block of layers, its transfers, the
+// weights gathered from every block's owner (ff_distributed.cpp).
+class ForwardForward::RankBlock final : public LayerPipeline {
+ public:
+  explicit RankBlock(ForwardForward& ff) : ff_(ff) {}
+  std::pair<int64_t, int64_t> owned_layers() const override { return {ff_.owned_first_, ff_.owned_last_}; }
+  void finish_transfers() override;
+  void gather_weights() override;
+
+ private:
+  ForwardForward& ff_;
+};
 
 }  // namespace ffb

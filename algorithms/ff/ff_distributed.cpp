@@ -56,23 +56,26 @@ void ForwardForward::boundary_after_step() {
                       static_cast<int>(step_ & 1));
 }
 
-void ForwardForward::finish_transfers() {
-  if (mode_ != DistributedMode::pipeline) return;
+ForwardForward::~ForwardForward() = default;  // here, where RankBlock is complete
+
+LayerPipeline* ForwardForward::pipeline() const { return rank_block_.get(); }
+
+void ForwardForward::RankBlock::finish_transfers() {
   for (int slot = 0; slot < 2; ++slot) {
-    comm_->wait_send(slot);
-    comm_->wait_receive(slot);
+    ff_.comm_->wait_send(slot);
+    ff_.comm_->wait_receive(slot);
   }
 }
 
-void ForwardForward::gather_weights() {
-  if (mode_ != DistributedMode::pipeline) return;
-  for (int r = 0; r + 1 < static_cast<int>(layer_bounds_.size()); ++r)
-    for (int64_t l = layer_bounds_[static_cast<size_t>(r)]; l < layer_bounds_[static_cast<size_t>(r) + 1]; ++l) {
-      const auto& p = layers_[l];
-      comm_->broadcast(arena_.floats(p.weight), p.in * p.out, r);
-      comm_->broadcast(arena_.floats(p.bias), p.out, r);
+void ForwardForward::RankBlock::gather_weights() {
+  const auto& bounds = ff_.layer_bounds_;
+  for (int r = 0; r + 1 < static_cast<int>(bounds.size()); ++r)
+    for (int64_t l = bounds[static_cast<size_t>(r)]; l < bounds[static_cast<size_t>(r) + 1]; ++l) {
+      const auto& p = ff_.layers_[l];
+      ff_.comm_->broadcast(ff_.arena_.floats(p.weight), p.in * p.out, r);
+      ff_.comm_->broadcast(ff_.arena_.floats(p.bias), p.out, r);
     }
-  weights_replaced();
+  ff_.weights_replaced();
 }
 
 std::vector<int64_t> ForwardForward::partition_layers(const std::vector<double>& costs, int ranks) {
@@ -97,6 +100,5 @@ std::vector<int64_t> ForwardForward::partition_layers(const std::vector<double>&
   return bounds;
 }
 
-std::unique_ptr<Algorithm> create_ff(const nlohmann::json& options) { return std::make_unique<ForwardForward>(options); }
 
 }  // namespace ffb

@@ -18,7 +18,6 @@ constexpr float kNormEps = 1e-6f;
 
 }  // namespace
 
-std::unique_ptr<Algorithm> create_ff_grouped(const nlohmann::json& options) { return std::make_unique<FFGrouped>(options); }
 
 std::vector<OptionInfo> FFGrouped::declared_options() {
   std::vector<OptionInfo> options;

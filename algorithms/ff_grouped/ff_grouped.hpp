@@ -35,6 +35,5 @@ class FFGrouped final : public DenseAlgorithm {
   BufferId act_, normalized_a_, normalized_b_, act_grad_, goodness_, probs_, goodness_grad_;
 };
 
-std::unique_ptr<Algorithm> create_ff_grouped(const nlohmann::json& options);
 
 }  // namespace ffb

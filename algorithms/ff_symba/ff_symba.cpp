@@ -1,16 +1,11 @@
-// SymBa (Lee & Song, 2023): Forward-Forward with a symmetric, threshold-free loss over paired
-// positive and negative samples: loss = softplus(-alpha * (g_pos - g_neg)), averaged over the B pairs.
-// Everything else (layers, negatives, schedules, prediction) is ff's; this file is the whole variant.
+// SymBa's loss and options (ff_symba.hpp); this file is the whole variant.
 #include "algorithms/ff_symba/ff_symba.hpp"
 
 #include <map>
 
-#include "algorithms/ff/ff.hpp"
-
 namespace ffb {
-namespace {
 
-std::vector<OptionInfo> symba_options() {
+std::vector<OptionInfo> SymBa::declared_options() {
   std::vector<OptionInfo> options;
   // ff's options without its threshold. ff's defaults were tuned for ff (bench/suites/tune.json);
   // SymBa keeps the untuned ones it was measured with (with ff's tuned hard negatives it stays at
@@ -25,34 +20,21 @@ std::vector<OptionInfo> symba_options() {
   return options;
 }
 
-class SymBa final : public ForwardForward {
- public:
-  explicit SymBa(const nlohmann::json& options)
-      : ForwardForward(options, "ff_symba", symba_options()), alpha_(static_cast<float>(this->options().number("alpha"))) {}
+SymBa::SymBa(const nlohmann::json& options)
+    : ForwardForward(options, "ff_symba", declared_options()), alpha_(static_cast<float>(this->options().number("alpha"))) {}
 
- protected:
-  bool row_local_loss() const override { return false; }  // each pair's rows share one loss term
-  double pair_loss(const float* g, float* dg, int64_t b, int64_t width) const override {
-    (void)width;
-    const float inv = 1.0f / static_cast<float>(b);
-    double total = 0.0;
-    for (int64_t i = 0; i < b; ++i) {
-      const float margin = -alpha_ * (g[i] - g[b + i]);
-      total += kern::softplus(margin);
-      const float d_delta = -alpha_ * kern::sigmoid(margin) * inv;  // d loss / d (g_pos - g_neg)
-      dg[i] = d_delta;
-      dg[b + i] = -d_delta;
-    }
-    return total * inv;
+double SymBa::pair_loss(const float* g, float* dg, int64_t b, int64_t width) const {
+  (void)width;
+  const float inv = 1.0f / static_cast<float>(b);
+  double total = 0.0;
+  for (int64_t i = 0; i < b; ++i) {
+    const float margin = -alpha_ * (g[i] - g[b + i]);
+    total += kern::softplus(margin);
+    const float d_delta = -alpha_ * kern::sigmoid(margin) * inv;  // d loss / d (g_pos - g_neg)
+    dg[i] = d_delta;
+    dg[b + i] = -d_delta;
   }
-
- private:
-  float alpha_;
-};
-
-}  // namespace
-
-std::vector<OptionInfo> ff_symba_options() { return symba_options(); }
-std::unique_ptr<Algorithm> create_ff_symba(const nlohmann::json& options) { return std::make_unique<SymBa>(options); }
+  return total * inv;
+}
 
 }  // namespace ffb

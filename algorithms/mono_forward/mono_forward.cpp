@@ -11,7 +11,6 @@
 
 namespace ffb {
 
-std::unique_ptr<Algorithm> create_mono_forward(const nlohmann::json& options) { return std::make_unique<MonoForward>(options); }
 
 std::vector<OptionInfo> MonoForward::declared_options() {
   std::vector<OptionInfo> options;

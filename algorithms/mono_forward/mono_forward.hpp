@@ -28,6 +28,5 @@ class MonoForward final : public DenseAlgorithm {
   BufferId logits_, probs_, logits_grad_, act_grad_;
 };
 
-std::unique_ptr<Algorithm> create_mono_forward(const nlohmann::json& options);
 
 }  // namespace ffb

@@ -13,7 +13,6 @@
 
 namespace ffb {
 
-std::unique_ptr<Algorithm> create_pepita(const nlohmann::json& options) { return std::make_unique<Pepita>(options); }
 
 std::vector<OptionInfo> Pepita::declared_options() {
   std::vector<OptionInfo> options;

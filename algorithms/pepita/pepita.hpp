@@ -33,6 +33,5 @@ class Pepita final : public DenseAlgorithm {
   const Matmul* modulate_ = nullptr;        // x + e F^T (F: D x K)
 };
 
-std::unique_ptr<Algorithm> create_pepita(const nlohmann::json& options);
 
 }  // namespace ffb

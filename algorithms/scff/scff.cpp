@@ -19,7 +19,6 @@ namespace {
 constexpr float kNormEps = 1e-4f;
 }
 
-std::unique_ptr<Algorithm> create_scff(const nlohmann::json& options) { return std::make_unique<SelfContrastiveFF>(options); }
 
 std::vector<OptionInfo> SelfContrastiveFF::declared_options() {
   std::vector<OptionInfo> options;

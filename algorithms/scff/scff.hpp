@@ -41,6 +41,5 @@ class SelfContrastiveFF final : public DenseAlgorithm {
   int64_t feature_width_ = 0;
 };
 
-std::unique_ptr<Algorithm> create_scff(const nlohmann::json& options);
 
 }  // namespace ffb

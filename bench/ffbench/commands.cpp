@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-#include "algorithms/algorithm.hpp"
+#include "algorithms/registry.hpp"
 #include "algorithms/backend/engine.hpp"
 #include "algorithms/backend/matmul.hpp"
 #include "bench/distributed/mpi_communicator.hpp"

@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "algorithms/algorithm.hpp"
+#include "algorithms/registry.hpp"
 #include "common/rng.hpp"
 #include "datasets/dataset.hpp"
 

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "algorithms/backend/engine.hpp"
+#include "algorithms/layer_pipeline.hpp"
 
 namespace ffb {
 
@@ -39,7 +40,7 @@ nlohmann::json distributed_stats(const Algorithm& algorithm, Communicator& comm,
   constexpr int kFields = 9;
   const int ranks = comm.size();
   std::vector<double> table(static_cast<size_t>(ranks * kFields), 0.0);
-  const auto [first, last] = algorithm.owned_layers();
+  const auto [first, last] = owned_layers(algorithm);
   const CommStats& c = result.comm;
   const double mine[kFields] = {result.rank_train_seconds, c.reduce_seconds, c.wait_seconds, c.post_seconds,
                                 static_cast<double>(c.bytes_sent), static_cast<double>(c.bytes_received),
@@ -198,11 +199,11 @@ TrainResult train(Algorithm& algorithm, const TrainConfig& config, const data::S
       result.status = PointStatus::diverged;
       result.epochs.push_back(record);
       if (on_epoch) on_epoch(record, result);
-      algorithm.finish_transfers();
+      finish_transfers(algorithm);
       return result;
     }
     record.census = value_census(algorithm.arena());
-    algorithm.gather_weights();  // pipeline: every rank evaluates the whole, current model
+    gather_weights(algorithm);  // pipeline: every rank evaluates the whole, current model
     const auto eval_start = Clock::now();
     if (validate) {
       evaluate(data.validation, record.validation_accuracy, record.validation_loss);
@@ -226,7 +227,7 @@ TrainResult train(Algorithm& algorithm, const TrainConfig& config, const data::S
     if (on_epoch) on_epoch(record, result);
     if (budget_spent || result.status == PointStatus::collapsed) break;
   }
-  algorithm.finish_transfers();
+  finish_transfers(algorithm);
   return result;
 }
 

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "algorithms/algorithm.hpp"
+#include "algorithms/registry.hpp"
 #include "algorithms/ff/ff.hpp"
 #include "bench/micro/common.hpp"
 

@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "algorithms/algorithm.hpp"
+#include "algorithms/registry.hpp"
 #include "tests/fuzz/fuzz_common.hpp"
 
 namespace {

@@ -15,7 +15,8 @@
 
 #include <fmt/format.h>
 
-#include "algorithms/algorithm.hpp"
+#include "algorithms/layer_pipeline.hpp"
+#include "algorithms/registry.hpp"
 #include "algorithms/backend/engine.hpp"
 #include "common/rng.hpp"
 #include "bench/distributed/mpi_communicator.hpp"
@@ -72,8 +73,8 @@ std::map<std::string, std::vector<float>> train(const std::string& name, const n
     const auto stats = algorithm->train_step(x, y);
     if (!std::isfinite(stats.loss)) throw std::runtime_error(fmt::format("{}: loss not finite at step {}", name, s + 1));
   }
-  algorithm->finish_transfers();
-  algorithm->gather_weights();
+  finish_transfers(*algorithm);
+  gather_weights(*algorithm);
   return weights_of(*algorithm);
 }
 

@@ -59,6 +59,17 @@ struct DatasetSpec {
 // before limit_train applies, so it stays the same whatever limit a quick run uses.
 Splits load(const DatasetSpec& spec);
 
+// A dataset's sizes, known without loading it: what the harness plans and estimates with. The
+// image datasets' are their published sizes; the synthetic one's are those a default DatasetSpec makes.
+struct DatasetShape {
+  int64_t input = 0;  // D
+  int classes = 0;    // K
+  int64_t train = 0;  // samples in the full train split (before any validation carve-out or limit)
+  int64_t test = 0;
+};
+// Throws DataError, naming the known datasets, for an unknown name.
+DatasetShape shape_of(const std::string& name);
+
 // True when `name` can be loaded without downloading anything (synthetic always can).
 bool is_available(const std::string& name);
 // The files a downloaded dataset is read from (none for a generated one), e.g. to fingerprint them.

@@ -1,5 +1,5 @@
 // Independent random streams derived from one user seed, so that e.g. changing the number of test
-// samples never changes the training samples. Private to datasets/ (dataset.cpp, batcher.cpp).
+// samples never changes the training samples. Private to datasets/ (synthetic.cpp, batcher.cpp).
 #pragma once
 #include <cstdint>
 

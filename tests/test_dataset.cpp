@@ -109,6 +109,11 @@ void check_image_splits(const Splits& splits, const std::string& name) {
   CHECK(splits.train.d == 784);
   CHECK(splits.test.d == 784);
   CHECK(splits.train.k == 10);
+  const DatasetShape shape = shape_of(name);  // what the harness plans with, without loading
+  CHECK(shape.input == splits.train.d);
+  CHECK(shape.classes == splits.train.k);
+  CHECK(shape.train == splits.train.n);
+  CHECK(shape.test == splits.test.n);
   CHECK(splits.train.x.size() == 60000u * 784u);
   CHECK(splits.test.y.size() == 10000u);
   for (const Dataset* split : {&splits.train, &splits.test}) {
@@ -200,6 +205,16 @@ TEST_CASE("synthetic classes are balanced with default parameters", "[dataset]")
       CHECK(counts[c] >= split->n * 3 / 100);
     }
   }
+}
+
+TEST_CASE("shape_of says a dataset's sizes without loading it", "[dataset]") {
+  const Splits splits = load(DatasetSpec{});
+  const DatasetShape shape = shape_of("synthetic");
+  CHECK(shape.input == splits.train.d);
+  CHECK(shape.classes == splits.train.k);
+  CHECK(shape.train == splits.train.n);
+  CHECK(shape.test == splits.test.n);
+  CHECK_THROWS_AS(shape_of("cifar"), DataError);
 }
 
 TEST_CASE("synthetic data works for other D and K and rejects impossible ones", "[dataset]") {

@@ -26,6 +26,7 @@ SuitePoint a_point() {
   p.experiment = "e";
   p.algorithm = p.label = "ff";
   p.measure = "convergence";
+  p.dataset = "synthetic";  // as a suite resolves it (the analytic estimate reads its shape)
   p.hidden = {8, 8};
   p.batch = 4;
   p.epochs = 4;

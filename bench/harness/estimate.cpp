@@ -10,6 +10,9 @@
 
 #include <fmt/format.h>
 
+#include "algorithms/registry.hpp"
+#include "datasets/dataset.hpp"
+
 namespace ffb {
 
 namespace fs = std::filesystem;
@@ -36,6 +39,15 @@ bool comparable(nlohmann::json now, nlohmann::json past, double& scale) try {
   return true;
 } catch (const std::exception&) {  // a point of another shape is no match
   return false;
+}
+
+// Whether a point's algorithm trains layer by layer (the FF family's cost: two passes per sample, a
+// goodness prediction per class) rather than with a backward pass across layers (bp, fa, dfa, pepita).
+// A name that is not registered (a PyTorch peer's) counts as layer-local.
+bool layer_local(const std::string& algorithm) {
+  for (const auto& info : registered_algorithms())
+    if (info.name == algorithm) return info.layer_local;
+  return true;
 }
 
 double peak_of(const nlohmann::json& manifest) {
@@ -174,22 +186,22 @@ std::string Estimator::explain(const std::map<EstimateSource, int>& sources) con
 // The analytic FLOPs of the work a point does at a share of this machine's GEMM rate (measured just
 // before), plus fixed costs per process.
 double analytic_point_seconds(const SuitePoint& p, double gemm_gflops, int threads) {
+  const data::DatasetShape shape = data::shape_of(p.dataset);
   double weights = 0.0;
-  int64_t in = 784;
+  int64_t in = shape.input;
   for (auto h : p.hidden) {
     weights += static_cast<double>(in * h);
     in = h;
   }
-  weights += static_cast<double>(in * 10);
-  const bool backprop_like = p.algorithm == "bp";
+  weights += static_cast<double>(in * shape.classes);
+  const bool backprop_like = !layer_local(p.algorithm);
   const double train_flops = (backprop_like ? 6.0 : 8.0) * weights;  // per sample
   const double predict_flops = 2.0 * weights * (backprop_like ? 1.0 : 4.0);  // FF: goodness mode ~10 neutral passes
   const double rate = gemm_gflops * 1e9 * 0.6 * (p.engine == "torch" ? 0.45 : 1.0) *
                       std::min(1.0, static_cast<double>(p.threads) / std::max(1.0, static_cast<double>(threads)));
-  const bool real_data = p.dataset != "synthetic";
   const auto limited = [](int64_t n, int64_t limit) { return static_cast<double>(limit > 0 ? std::min(n, limit) : n); };
-  const double train_n = limited((real_data ? 60000 : 10000) - p.validation, p.limit_train);
-  const double test_n = limited(real_data ? 10000 : 2000, p.limit_test);
+  const double train_n = limited(shape.train - p.validation, p.limit_train);
+  const double test_n = limited(shape.test, p.limit_test);
   double seconds = p.engine == "torch" ? 3.0 : 0.7;  // process start, dataset load
   if (p.measure == "convergence" || p.measure == "tune") {
     const double evaluations = static_cast<double>(p.epochs) / static_cast<double>(std::max<int64_t>(1, p.eval_every));

@@ -1,5 +1,5 @@
-// What a point's two measures share, between point.cpp (throughput, the point's life) and
-// convergence_point.cpp (a training run's curve): internal to the harness.
+// What a point's two measures share, between point.cpp (the point's life), throughput_point.cpp
+// (steady-state windows) and convergence_point.cpp (a training run's curve): internal to the harness.
 #pragma once
 #include <string>
 #include <vector>
@@ -14,6 +14,11 @@ namespace ffb {
 
 // Subnormal values per category, and per buffer where there are any (the diagnostic of issue 17).
 nlohmann::json census_json(const std::vector<BufferCensus>& census);
+
+// A throughput point (throughput_point.cpp), on an algorithm set up for `spec`: steady-state training
+// windows, inference per prediction mode, the GEMM ceiling of the step's own shapes.
+nlohmann::json run_throughput(const SuitePoint& point, Algorithm& algorithm, const ModelSpec& spec,
+                              const ProgressFn& progress);
 
 // A convergence point: train for the point's epochs, accuracy after each, time to each target; the
 // per-epoch CSV in `csv`; the training outcome's status and detail.

@@ -83,71 +83,86 @@ ForwardForward::ForwardForward(const nlohmann::json& options, const std::string&
   peer_normalization_ = static_cast<float>(o.number("peer_normalization"));
   label_value_ = static_cast<float>(o.number("label_value"));
   label_from_max_ = o.flag("label_from_max");
-  classifier_ = o.flag("classifier");
+  has_classifier_ = o.flag("classifier");
   classifier_skip_first_ = o.flag("classifier_skip_first");
   keep_features_ = o.choice("classifier_features", {"keep", "recompute"}) == "keep";
   goodness_skip_first_ = o.flag("goodness_skip_first");
-  if (hard_negatives_ && !classifier_)
+  if (hard_negatives_ && !has_classifier_)
     throw std::invalid_argument(fmt::format("{}: negatives '{}' need the classifier; set classifier to true or negatives to 'uniform'",
                                             name, sampled_negatives_ ? "sampled" : "hard"));
 }
 
 std::vector<std::string> ForwardForward::prediction_modes() const {
-  if (classifier_) return {"goodness", "softmax"};
+  if (has_classifier_) return {"goodness", "softmax"};
   return {"goodness"};
 }
 
 void ForwardForward::plan_buffers(MemoryPlan& plan) {
-  const ModelSpec& spec = spec_;
-  const int64_t batch = batch_;
-  if (spec.hidden.empty())
+  if (spec_.hidden.empty())
     throw std::invalid_argument(name_ + ": needs at least one hidden layer (layers must be a list like [784,500,500])");
-  if (spec.input <= spec.classes)
+  if (spec_.input <= spec_.classes)
     throw std::invalid_argument(fmt::format("{}: the label is written over the first {} inputs, so the input size "
-                                            "must exceed the class count (got {})", name_, spec.classes, spec.input));
-  const int64_t b = batch, b2 = 2 * batch, k = spec.classes, kb = k * batch;
-  const int64_t depth = static_cast<int64_t>(spec.hidden.size());
-  const int64_t widest_hidden = *std::max_element(spec.hidden.begin(), spec.hidden.end());
-  const int64_t widest = std::max(spec.input, widest_hidden);
+                                            "must exceed the class count (got {})", name_, spec_.classes, spec_.input));
+  plan_rank_block();
+  plan_parameters(plan);
+  plan_activations(plan);
+  stage_buffers_.clear();
+  stage_ops_.clear();
+  stage_inputs_.clear();
+  stage_layers_.clear();
+  if (pipelined_) plan_pipeline(plan, batch_);
+  create_products(plan);
+  phases_.define({"neutral pass (products, normalisation, classifier logits)", "classifier (loss, gradient, update)",
+                  "negative labels", "pair inputs embedded and normalised", "forward products", "goodness, normalisation, dLoss/dz",
+                  "pair loss", "bias gradient", "weight-gradient products", "update", "pipelined layers (all parts)"});
+  // The pipelined layers run at the same time, so each also has a scratchpad of its own (the shared
+  // one, scratchpad_, is planned by Algorithm::setup after this).
+  for (size_t l = 0; l < stage_ops_.size(); ++l)
+    if (stage_ops_[l].forward != nullptr) stage_buffers_[l].scratch = plan.add_bytes(fmt::format("layer{}.matmul.scratchpad", l), MemCategory::scratch,
+                                               std::max(stage_ops_[l].forward->scratchpad_bytes(),
+                                                        stage_ops_[l].weight_grad->scratchpad_bytes()));
+}
+
+void ForwardForward::plan_rank_block() {
+  const int64_t depth = static_cast<int64_t>(spec_.hidden.size());
   owned_first_ = 0, owned_last_ = depth;
   layer_bounds_.clear();
   rank_block_.reset();
-  if (mode_ == DistributedMode::pipeline) {
-    const int ranks = comm_->size();
-    if (depth < ranks)
-      throw std::invalid_argument(fmt::format("{}: a pipeline of {} ranks needs at least {} hidden layers (one per rank), "
-                                              "got {}: run with -np {} or fewer, or add layers", name_, ranks, ranks, depth, depth));
-    std::vector<double> costs;
-    for (int64_t l = 0; l < depth; ++l)
-      costs.push_back(static_cast<double>(l == 0 ? spec.input : spec.hidden[l - 1]) * static_cast<double>(spec.hidden[l]));
-    layer_bounds_ = partition_layers(costs, ranks);
-    owned_first_ = layer_bounds_[static_cast<size_t>(comm_->rank())];
-    owned_last_ = layer_bounds_[static_cast<size_t>(comm_->rank()) + 1];
-    rank_block_ = std::make_unique<RankBlock>(*this);
-  }
+  if (mode_ != DistributedMode::pipeline) return;
+  const int ranks = comm_->size();
+  if (depth < ranks)
+    throw std::invalid_argument(fmt::format("{}: a pipeline of {} ranks needs at least {} hidden layers (one per rank), "
+                                            "got {}: run with -np {} or fewer, or add layers", name_, ranks, ranks, depth, depth));
+  std::vector<double> costs;
+  for (int64_t l = 0; l < depth; ++l)
+    costs.push_back(static_cast<double>(l == 0 ? spec_.input : spec_.hidden[l - 1]) * static_cast<double>(spec_.hidden[l]));
+  layer_bounds_ = partition_layers(costs, ranks);
+  owned_first_ = layer_bounds_[static_cast<size_t>(comm_->rank())];
+  owned_last_ = layer_bounds_[static_cast<size_t>(comm_->rank()) + 1];
+  rank_block_ = std::make_unique<RankBlock>(*this);
+}
 
+void ForwardForward::plan_parameters(MemoryPlan& plan) {
+  const int64_t depth = static_cast<int64_t>(spec_.hidden.size());
   layers_.assign(depth, {});
   peer_means_.clear();
   for (int64_t l = 0; l < depth; ++l) {
-    const int64_t in = l == 0 ? spec.input : spec.hidden[l - 1];
-    layers_[l].plan(plan, fmt::format("layer{}", l), in, spec.hidden[l], optimizer_.kind);
+    const int64_t in = l == 0 ? spec_.input : spec_.hidden[l - 1];
+    layers_[l].plan(plan, fmt::format("layer{}", l), in, spec_.hidden[l], optimizer_.kind);
     if (peer_normalization_ > 0.0f)
-      peer_means_.push_back(plan.add_floats(fmt::format("layer{}.peer_mean", l), MemCategory::optimizer, spec.hidden[l]));
+      peer_means_.push_back(plan.add_floats(fmt::format("layer{}.peer_mean", l), MemCategory::optimizer, spec_.hidden[l]));
   }
-  features_.clear();
-  if (classifier_) {
-    int64_t feature_width = 0;
-    for (int64_t l = first_classifier_layer(); l < depth; ++l) {
-      feature_width += spec.hidden[l];
-      if (keep_features_)
-        features_.push_back(plan.add_floats(fmt::format("features{}", l), MemCategory::activations, b * spec.hidden[l]));
-    }
-    classifier_params_.plan(plan, "classifier", feature_width, k, classifier_optimizer_.kind);
-    logits_ = plan.add_floats("logits", MemCategory::activations, b * k);
-    probs_ = plan.add_floats("probs", MemCategory::activations, b * k);
-    logits_grad_ = plan.add_floats("logits.grad", MemCategory::activations, b * k);
-  }
-  embedded_ = plan.add_floats("embedded", MemCategory::activations, b * spec.input);
+  if (has_classifier_)
+    classifier_.plan(plan, {.batch = batch_, .classes = spec_.classes, .widths = spec_.hidden,
+                            .first_layer = first_classifier_layer(), .keep_features = keep_features_,
+                            .optimizer = classifier_optimizer_});
+}
+
+void ForwardForward::plan_activations(MemoryPlan& plan) {
+  const int64_t b = batch_, b2 = 2 * batch_, kb = spec_.classes * batch_;
+  const int64_t widest_hidden = *std::max_element(spec_.hidden.begin(), spec_.hidden.end());
+  const int64_t widest = std::max(spec_.input, widest_hidden);
+  embedded_ = plan.add_floats("embedded", MemCategory::activations, b * spec_.input);
   normalized_a_ = plan.add_floats("normalized.a", MemCategory::activations, b2 * widest);
   normalized_b_ = plan.add_floats("normalized.b", MemCategory::activations, b2 * widest);
   hidden_ = plan.add_floats("hidden", MemCategory::activations, b2 * widest_hidden);
@@ -161,23 +176,20 @@ void ForwardForward::plan_buffers(MemoryPlan& plan) {
   normalized_operand.plan(plan, "normalized.bf16", b2 * widest, bf16_);
   hidden_grad_operand.plan(plan, "hidden.grad.bf16", b2 * widest_hidden, bf16_);
   if (bf16_) {
-    for (int64_t l = 0; l < depth; ++l) layers_[l].plan_bf16(plan, fmt::format("layer{}", l));
+    for (size_t l = 0; l < layers_.size(); ++l) layers_[l].plan_bf16(plan, fmt::format("layer{}", l));
   }
   // Goodness prediction runs all K labels at once: K*B rows.
   predict_hidden_ = plan.add_floats("predict.hidden", MemCategory::activations, kb * widest_hidden);
   predict_norm_ = plan.add_floats("predict.normalized", MemCategory::activations, kb * widest_hidden);
-  first_product_ = plan.add_floats("predict.first_product", MemCategory::activations, b * spec.hidden[0]);
-
+  first_product_ = plan.add_floats("predict.first_product", MemCategory::activations, b * spec_.hidden[0]);
   shared_buffers_ = {hidden_, scale_, goodness_, goodness_grad_, normalized_operand, hidden_grad_operand, peer_coefficients_, {}};
-  stage_buffers_.clear();
-  stage_ops_.clear();
-  stage_inputs_.clear();
-  stage_layers_.clear();
-  if (pipelined_) plan_pipeline(plan, batch);
+}
 
+void ForwardForward::create_products(MemoryPlan& plan) {
+  const int64_t b = batch_, b2 = 2 * batch_, kb = spec_.classes * batch_;
   ops_.clear();
   packed_weights_.clear();
-  for (int64_t l = 0; l < depth; ++l) {
+  for (int64_t l = 0; l < depth(); ++l) {
     const auto& p = layers_[l];
     LayerOps ops{};
     int64_t packed_bytes = 0;
@@ -192,41 +204,18 @@ void ForwardForward::plan_buffers(MemoryPlan& plan) {
     if (l > 0) {
       ops.infer_labels = inference_op(labels, packed_bytes);
     } else {
-      first_product_op_ = inference_op({.m = b, .n = spec.hidden[0], .k = spec.input}, packed_bytes);
+      first_product_op_ = inference_op({.m = b, .n = spec_.hidden[0], .k = spec_.input}, packed_bytes);
     }
     ops_.push_back(ops);
     packed_weights_.push_back(plan_packed_weights(plan, fmt::format("layer{}.weight.packed", l), packed_bytes));
   }
-  classifier_forward_.clear();
-  classifier_grad_.clear();
-  if (classifier_) {
-    for (int64_t l = first_classifier_layer(); l < depth; ++l) {
-      const bool first = l == first_classifier_layer();
-      classifier_forward_.push_back(
-          &matmul_op({.m = b, .n = k, .k = spec.hidden[l], .accumulate = !first, .bias = first}));
-      classifier_grad_.push_back(&matmul_op({.m = spec.hidden[l], .n = k, .k = b, .trans_a = true}));
-    }
-  }
-  phases_.define({"neutral pass (products, normalisation, classifier logits)", "classifier (loss, gradient, update)",
-                  "negative labels", "pair inputs embedded and normalised", "forward products", "goodness, normalisation, dLoss/dz",
-                  "pair loss", "bias gradient", "weight-gradient products", "update", "pipelined layers (all parts)"});
-  // The pipelined layers run at the same time, so each also has a scratchpad of its own (the shared
-  // one, scratchpad_, is planned by Algorithm::setup after this).
-  for (size_t l = 0; l < stage_ops_.size(); ++l)
-    if (stage_ops_[l].forward != nullptr) stage_buffers_[l].scratch = plan.add_bytes(fmt::format("layer{}.matmul.scratchpad", l), MemCategory::scratch,
-                                               std::max(stage_ops_[l].forward->scratchpad_bytes(),
-                                                        stage_ops_[l].weight_grad->scratchpad_bytes()));
+  if (has_classifier_) classifier_.create_products(matmuls_);
 }
 
 void ForwardForward::init_weights(Rng& rng) {
-  const int64_t k = spec_.classes;
   shared_buffers_.scratch = scratchpad_;
   for (const auto& p : layers_) p.init(arena_, rng);
-  if (classifier_) {
-    // The classifier starts at zero (all classes equally likely), as in the matlab code.
-    std::memset(arena_.floats(classifier_params_.weight), 0,
-                static_cast<size_t>(classifier_params_.in * k) * sizeof(float));
-  }
+  if (has_classifier_) classifier_.init(arena_);
   negative_rng_ = Rng(seed_ ^ 0x6e65676174697665ull);
   step_ = 0;
   begin_epoch(0, 1);
@@ -292,6 +281,7 @@ void ForwardForward::begin_epoch(int64_t epoch, int64_t total_epochs) {
   const double factor = lr_decay_factor(lr_decay_start_, epoch, total_epochs);  // the layers and the classifier alike, as the matlab code
   optimizer_.lr = static_cast<float>(base_lr_ * factor);
   classifier_optimizer_.lr = static_cast<float>(base_classifier_lr_ * factor);
+  classifier_.set_lr(classifier_optimizer_.lr);
   if (!layerwise_) {
     trained_layer_ = -1;
   } else if (layer_steps_ == 0) {

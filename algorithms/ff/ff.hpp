@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "algorithms/backend/kernels.hpp"
+#include "algorithms/ff/ff_classifier.hpp"
 #include "algorithms/layer_pipeline.hpp"
 #include "algorithms/layers.hpp"
 
@@ -42,6 +43,7 @@ class ForwardForward : public Algorithm {
   // Which layers feed goodness prediction and the softmax classifier.
   int64_t first_goodness_layer() const { return goodness_skip_first_ && depth() > 1 ? 1 : 0; }
   int64_t first_classifier_layer() const { return classifier_skip_first_ && depth() > 1 ? 1 : 0; }
+  const SoftmaxClassifier& classifier() const { return classifier_; }
 
  protected:
   void plan_buffers(MemoryPlan& plan) override;  // the setup contract (algorithm.hpp)
@@ -97,17 +99,46 @@ class ForwardForward : public Algorithm {
     MatmulOperand input, grad;  // the pair's normalised input and dLoss/dz as the products read them
     BufferId peer, scratch;
   };
+  // A layer's two training products.
+  struct TrainProducts {
+    const Matmul* forward;      // 2B rows: normalised input * W + b, ReLU
+    const Matmul* weight_grad;  // in x H = n^T (2B x in) * dz (2B x H)
+  };
   // Layer l on its normalised 2B-row input: forward; the normalised output into `next` (unless
   // null); when `train`, the local loss, gradient and update. Fills stats' layer-l entries and
-  // returns the pair loss (0 when not trained).
-  double layer_pass(int64_t l, const LayerBuffers& buffers, const Matmul& forward, const Matmul& weight_grad,
-                    const float* input, float* next, bool train, StepStats& stats);
+  // returns the pair loss (0 when not trained). Its parts below, one per phase of the step.
+  double layer_pass(int64_t l, const LayerBuffers& buffers, const TrainProducts& products, const float* input, float* next,
+                    bool train, StepStats& stats);
+  struct LayerWork {  // what layer_pass's parts hand on
+    int64_t l;
+    const LinearParams& p;
+    const LayerBuffers& buffers;
+    void* scratch;
+    float* hidden;      // 2B x H: the layer's output, then dLoss/dz in place
+    const void* input;  // the normalised input as the products read it (bf16 copy or f32)
+    bool train;
+    bool fused;         // dLoss/dz written in the goodness pass (a row-local loss, no peer normalisation)
+  };
+  LayerWork layer_forward(int64_t l, const LayerBuffers& buffers, const Matmul& forward, const float* input, bool train);
+  void goodness_and_next(const LayerWork& work, float* next);
+  // The pair loss and the layer's statistics; `peer` is set to the peer-normalisation gradient when on.
+  double layer_loss(const LayerWork& work, StepStats& stats, const float*& peer);
+  void loss_gradient(const LayerWork& work, const float* peer);  // dLoss/dz over h, the bias gradient
+  void layer_update(const LayerWork& work, const Matmul& weight_grad);
+  // d(goodness)/dh = c h.
+  float goodness_derivative(int64_t width) const { return goodness_mean_ ? 2.0f / static_cast<float>(width) : 2.0f; }
   // The pipelined schedule's layer work for one step: layer l trains on what layer l-1 produced in
   // the previous step, all layers at once, each on its own thread; returns the summed pair loss.
   double pipeline_pass(const float* first_input, StepStats& stats);
   // Setup of the pipelined schedule: per-layer buffers and 1-thread primitives, and the layers'
   // assignment to threads (longest first onto the least loaded thread).
   void plan_pipeline(MemoryPlan& plan, int64_t batch);
+  // plan_buffers' parts: this rank's block of layers (distributed pipeline), the layers' and the
+  // classifier's parameters, the activations, the products (training, inference, classifier).
+  void plan_rank_block();
+  void plan_parameters(MemoryPlan& plan);
+  void plan_activations(MemoryPlan& plan);
+  void create_products(MemoryPlan& plan);
   bool owns(int64_t l) const { return l >= owned_first_ && l < owned_last_; }
   // Distributed pipeline: the block boundary's transfers around this step's layer work.
   void boundary_before_step();
@@ -117,7 +148,7 @@ class ForwardForward : public Algorithm {
   // The step's parts (StepPhases), in the order a step runs them.
   enum Part : size_t { kNeutral, kClassifier, kNegatives, kInputs, kForward, kGoodness, kLoss, kBiasGrad, kWeightGrad, kUpdate, kPipelined };
   std::string name_;
-  OptimizerConfig optimizer_, classifier_optimizer_;
+  OptimizerConfig optimizer_, classifier_optimizer_;  // the classifier's as configured (its lr before decay)
   float base_lr_ = 0.0f, base_classifier_lr_ = 0.0f;  // before the epoch's lr_decay_start factor
   int64_t lr_decay_start_ = 0;
   bool bf16_ = false;
@@ -127,7 +158,7 @@ class ForwardForward : public Algorithm {
   bool layerwise_ = false;
   bool pipelined_ = false;
   int64_t layer_epochs_ = 1, layer_steps_ = 0;
-  bool classifier_ = true, classifier_skip_first_ = true, goodness_skip_first_ = true;
+  bool has_classifier_ = true, classifier_skip_first_ = true, goodness_skip_first_ = true;
   bool label_from_max_ = false;
   bool keep_features_ = true;
   float label_value_ = 1.0f;
@@ -135,15 +166,13 @@ class ForwardForward : public Algorithm {
   float norm_eps_ = 1e-4f;
 
   std::vector<LinearParams> layers_;
-  LinearParams classifier_params_;
+  SoftmaxClassifier classifier_;  // when has_classifier_
   std::vector<BufferId> peer_means_;    // per layer: running mean activity per unit
-  std::vector<BufferId> features_;      // per classifier layer: normalised neutral activities (B x H)
   BufferId embedded_;                   // B x D: prediction's label-free input (training writes its
                                         // inputs normalised straight into normalized_a_)
   BufferId normalized_a_, normalized_b_;  // 2B x Hmax ping-pong: normalised layer inputs
   BufferId hidden_;                     // 2B x Hmax: layer output, then reused for dz in place
   BufferId scale_, goodness_, goodness_grad_;  // 2B each
-  BufferId logits_, probs_, logits_grad_;      // B x K
   BufferId negatives_;                         // B labels
   BufferId label_values_;                      // 2B: the value written in each row's label slot
   // Goodness prediction: K*B rows at once.
@@ -163,17 +192,12 @@ class ForwardForward : public Algorithm {
   LayerBuffers shared_buffers_{};
   // Pipelined schedule: per layer its buffers, its 1-thread primitives, and (layers >= 1) its input
   // written by layer l-1 one step earlier (two slots: one written while the other is read).
-  struct StageOps {
-    const Matmul* forward;
-    const Matmul* weight_grad;
-  };
   std::vector<LayerBuffers> stage_buffers_;
-  std::vector<StageOps> stage_ops_;
+  std::vector<TrainProducts> stage_ops_;
   std::vector<std::array<BufferId, 2>> stage_inputs_;
   std::vector<std::vector<int64_t>> stage_layers_;  // per thread of the stage team: its layers, in order
   int stage_threads_ = 1;
   InferenceProduct first_product_op_;  // B rows, no bias, no ReLU: the shared layer-1 product of goodness prediction
-  std::vector<const Matmul*> classifier_forward_, classifier_grad_;
   Rng negative_rng_{0};
   int64_t step_ = 0;
   int64_t epoch_ = 0;

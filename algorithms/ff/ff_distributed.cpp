@@ -21,7 +21,7 @@ std::string ForwardForward::distribution_problem(DistributedMode mode) const {
     if (!pipelined_)
       return "set the option schedule=pipelined: each layer then trains on what the layer before produced one step "
              "earlier, the math a pipeline across processes runs";
-    if (classifier_)
+    if (has_classifier_)
       return "the softmax classifier reads every layer's activity in every step, and hard negatives need its verdict "
              "before layer 1 can start: set classifier=false (goodness prediction, uniform negatives)";
     return {};

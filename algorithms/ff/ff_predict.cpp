@@ -27,7 +27,7 @@ void ForwardForward::scores(const float* x, int64_t rows, int mode, float* out_s
     return;
   }
   neutral_forward(input, false, true);
-  std::memcpy(out_scores, arena_.floats(logits_), static_cast<size_t>(rows * k) * sizeof(float));
+  std::memcpy(out_scores, classifier_.logits(arena_), static_cast<size_t>(rows * k) * sizeof(float));
 }
 
 void ForwardForward::scores_goodness(const float* x, float* out_scores) {
@@ -155,7 +155,7 @@ double ForwardForward::flops_per_sample(Phase phase, int mode) const {
     if (trained) total += 2.0 * 2.0 * macs[l];  // weight gradient over 2B rows
   }
   // neutral pass (twice when the classifier's features are recomputed), classifier fwd + grad
-  if (classifier_) total += (keep_features_ ? 1.0 : 2.0) * neutral + 2.0 * 2.0 * classifier_macs;
+  if (has_classifier_) total += (keep_features_ ? 1.0 : 2.0) * neutral + 2.0 * 2.0 * classifier_macs;
   return total;
 }
 

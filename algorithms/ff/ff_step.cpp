@@ -20,19 +20,15 @@ namespace ffb {
 void ForwardForward::neutral_forward(const float* x, bool gradient, bool inference) {
   // gradient == false: the neutral pass, with the classifier's logits (B x K) summed over its
   // layers. gradient == true (classifier_features "recompute", after the logits' gradient is known):
-  // the same pass again, each layer's feature feeding its share of the classifier's weight gradient
-  // as soon as it exists, so only one layer's feature is ever held.
-  const int64_t b = batch_, k = spec_.classes;
+  // the same pass again, each layer's activity feeding its share of the classifier's weight
+  // gradient as soon as it exists, so only one layer's activity is ever held.
+  const int64_t b = batch_;
   void* scratch = arena_.raw(scratchpad_);
   float* normalized = arena_.floats(normalized_a_);
   float* scale = arena_.floats(scale_);
-  float* logits = classifier_ ? arena_.floats(logits_) : nullptr;
-  const float* dlogits = classifier_ ? arena_.floats(logits_grad_) : nullptr;
-  float* weight_grad = classifier_ ? arena_.floats(classifier_params_.weight_grad) : nullptr;
-  const float* weight = classifier_ ? arena_.floats(classifier_params_.weight) : nullptr;
   arena_.mark_live(normalized_a_);
   arena_.mark_live(hidden_);
-  if (classifier_ && !gradient) arena_.mark_live(logits_);
+  if (has_classifier_) classifier_.begin_pass(arena_, gradient);
   embed_normalized(normalized, scale, x, b, nullptr, nullptr);
   const float* input = normalized;
   for (int64_t l = 0; l < depth(); ++l) {
@@ -43,25 +39,13 @@ void ForwardForward::neutral_forward(const float* x, bool gradient, bool inferen
                              scratch, weights_version());
     else
       ops_[l].forward_single->run(input, arena_.floats(p.weight), hidden, arena_.floats(p.bias), scratch);
-    const int64_t feature = l - first_classifier_layer();
-    float* next = nullptr;
-    if (classifier_ && feature >= 0 && keep_features_) {
-      arena_.mark_live(features_[feature]);
-      next = arena_.floats(features_[feature]);
-    } else {
+    float* next = has_classifier_ ? classifier_.activity_buffer(arena_, l) : nullptr;
+    if (next == nullptr) {
       next = arena_.floats(input == arena_.floats(normalized_a_) ? normalized_b_ : normalized_a_);
       arena_.mark_live(normalized_b_);
     }
     kern::normalize_forward(Mat(next, b, p.out), scale, Mat(hidden, b, p.out), norm_, norm_eps_);
-    if (classifier_ && feature >= 0) {
-      if (gradient) {
-        classifier_grad_[feature]->run(next, dlogits, weight_grad, nullptr, scratch);
-        weight_grad += p.out * k;
-      } else {
-        classifier_forward_[feature]->run(next, weight, logits, arena_.floats(classifier_params_.bias), scratch);
-        weight += p.out * k;
-      }
-    }
+    if (has_classifier_) classifier_.add_layer(arena_, l, next, gradient, scratch);
     input = next;
   }
   arena_.mark_dead(hidden_);
@@ -69,31 +53,15 @@ void ForwardForward::neutral_forward(const float* x, bool gradient, bool inferen
 }
 
 void ForwardForward::train_classifier(const float* x, const int32_t* labels, StepStats& stats) {
-  const int64_t b = batch_, k = spec_.classes;
-  arena_.mark_live(probs_);
-  arena_.mark_live(logits_grad_);
-  const Mat probs(arena_.floats(probs_), b, k);
-  stats.classifier_loss = kern::softmax_xent_forward(probs, nullptr, Mat(arena_.floats(logits_), b, k), labels);
-  const Mat dlogits(arena_.floats(logits_grad_), b, k);
-  kern::softmax_xent_backward(dlogits, probs, labels, 1.0f / static_cast<float>(b));
-  arena_.mark_dead(logits_);
-  if (keep_features_) {
-    void* scratch = arena_.raw(scratchpad_);
-    float* weight_grad = arena_.floats(classifier_params_.weight_grad);
-    for (size_t f = 0; f < features_.size(); ++f) {
-      classifier_grad_[f]->run(arena_.floats(features_[f]), dlogits.data, weight_grad, nullptr, scratch);
-      weight_grad += spec_.hidden[first_classifier_layer() + static_cast<int64_t>(f)] * k;
-      arena_.mark_dead(features_[f]);
-    }
-  } else {
+  stats.classifier_loss = classifier_.loss(arena_, labels);
+  if (classifier_.keeps_features())
+    classifier_.weight_gradient_from_kept(arena_, arena_.raw(scratchpad_));
+  else
     neutral_forward(x, true);
-  }
-  std::memset(arena_.floats(classifier_params_.bias_grad), 0, static_cast<size_t>(k) * sizeof(float));
-  kern::bias_grad_accumulate(arena_.floats(classifier_params_.bias_grad), dlogits);
-  average_gradients(arena_.floats(classifier_params_.weight_grad), classifier_params_.in * k);
-  average_gradients(arena_.floats(classifier_params_.bias_grad), k);
-  classifier_params_.update(arena_, classifier_optimizer_, step_);
-  arena_.mark_dead(logits_grad_);
+  classifier_.bias_gradient(arena_);
+  average_gradients(classifier_.weight_grad(arena_), classifier_.params().in * spec_.classes);
+  average_gradients(classifier_.bias_grad(arena_), spec_.classes);
+  classifier_.update(arena_, step_);
 }
 
 void ForwardForward::choose_negatives(const int32_t* labels) {
@@ -111,7 +79,7 @@ void ForwardForward::choose_negatives(const int32_t* labels) {
     }
     return;
   }
-  const float* probs = arena_.floats(probs_);
+  const float* probs = classifier_.probabilities(arena_);
   if (sampled_negatives_) {
     // A wrong label drawn in proportion to the classifier's probability of it: one uniform number per
     // row of the global batch.
@@ -134,7 +102,7 @@ void ForwardForward::choose_negatives(const int32_t* labels) {
       if (pick < 0) pick = labels[i] == k - 1 ? static_cast<int32_t>(k - 2) : static_cast<int32_t>(k - 1);  // rounding at the top
       negatives[i] = pick;
     }
-    arena_.mark_dead(probs_);
+    classifier_.probabilities_used(arena_);
     return;
   }
   for (int64_t i = 0; i < b; ++i) {
@@ -143,7 +111,7 @@ void ForwardForward::choose_negatives(const int32_t* labels) {
       if (c != labels[i] && (best < 0 || probs[i * k + c] > probs[i * k + best])) best = c;
     negatives[i] = best;
   }
-  arena_.mark_dead(probs_);
+  classifier_.probabilities_used(arena_);
 }
 
 const int32_t* ForwardForward::last_negative_labels() const { return static_cast<const int32_t*>(arena_.raw(negatives_)); }
@@ -179,7 +147,7 @@ StepStats ForwardForward::step(const float* x, const int32_t* labels) {
     phases_.lap(kPipelined);
     return stats;
   }
-  if (classifier_) {
+  if (has_classifier_) {
     neutral_forward(x, false);
     phases_.lap(kNeutral);
     train_classifier(x, labels, stats);
@@ -211,7 +179,7 @@ StepStats ForwardForward::step(const float* x, const int32_t* labels) {
     shared_buffers_.input.mark_live(arena_);
     if (train_this) shared_buffers_.grad.mark_live(arena_);
     if (feeds_next) arena_.mark_live(next);
-    total_loss += layer_pass(l, shared_buffers_, *ops_[l].forward_pair, *ops_[l].weight_grad, arena_.floats(current),
+    total_loss += layer_pass(l, shared_buffers_, {ops_[l].forward_pair, ops_[l].weight_grad}, arena_.floats(current),
                              feeds_next ? arena_.floats(next) : nullptr, train_this, stats);
     arena_.mark_dead(hidden_);
     arena_.mark_dead(current);
@@ -222,35 +190,50 @@ StepStats ForwardForward::step(const float* x, const int32_t* labels) {
   return stats;
 }
 
-double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const Matmul& forward, const Matmul& weight_grad,
-                                  const float* input, float* next, bool train, StepStats& stats) {
-  const int64_t b = batch_, b2 = 2 * batch_;
+double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const TrainProducts& products, const float* input,
+                                  float* next, bool train, StepStats& stats) {
+  const LayerWork work = layer_forward(l, buffers, *products.forward, input, train);
+  goodness_and_next(work, next);
+  if (!train) return 0.0;
+  const float* peer = nullptr;
+  const double loss = layer_loss(work, stats, peer);
+  loss_gradient(work, peer);
+  layer_update(work, *products.weight_grad);
+  return loss;
+}
+
+ForwardForward::LayerWork ForwardForward::layer_forward(int64_t l, const LayerBuffers& buffers, const Matmul& forward,
+                                                        const float* input, bool train) {
   const auto& p = layers_[l];
-  void* scratch = arena_.raw(buffers.scratch);
-  float* hidden = arena_.floats(buffers.hidden);
-  const void* input_matmul = buffers.input.prepare(arena_, input, b2 * p.in);
-  forward.run(input_matmul, p.matmul_weight(arena_), hidden, arena_.floats(p.bias), scratch);
+  LayerWork work{l, p, buffers, arena_.raw(buffers.scratch), arena_.floats(buffers.hidden), nullptr, train,
+                 train && peer_normalization_ <= 0.0f && row_local_loss()};
+  work.input = buffers.input.prepare(arena_, input, 2 * batch_ * p.in);
+  forward.run(work.input, p.matmul_weight(arena_), work.hidden, arena_.floats(p.bias), work.scratch);
   phases_.lap(kForward);
-  const Mat h(hidden, b2, p.out);
-  // Between the two GEMMs, two parallel regions instead of one per kernel. (1) Per row, one sum of
-  // squares gives the goodness and the next layer's normalised input; where each row's loss
+  return work;
+}
+
+void ForwardForward::goodness_and_next(const LayerWork& work, float* next) {
+  // Between the two GEMMs, two parallel regions instead of one per kernel. (1) Here, per row, one
+  // sum of squares gives the goodness and the next layer's normalised input; where each row's loss
   // gradient depends on that row alone (FF's pair loss, no peer normalisation: `fused`), the same
-  // pass also writes dLoss/dg and dLoss/dz over h, so h is read once. Then, on one thread, the pair
-  // loss and its statistics. (2) Per row dLoss/dz over h (when not fused), then per column block
-  // the bias gradient. Each value is computed by the same expressions in the same order as the
-  // separate kernels (normalize_forward, goodness_forward, pair_loss, bias_grad_accumulate), so the
-  // results are the same bits.
-  float* goodness = arena_.floats(buffers.goodness);
-  float* goodness_grad = arena_.floats(buffers.goodness_grad);
-  float* scale = arena_.floats(buffers.scale);
-  const int64_t width = p.out;
+  // pass also writes dLoss/dg and dLoss/dz over h, so h is read once. Then (layer_loss), on one
+  // thread, the pair loss and its statistics. (2) In loss_gradient, per row dLoss/dz over h (when
+  // not fused), then per column block the bias gradient. Each value is computed by the same
+  // expressions in the same order as the separate kernels (normalize_forward, goodness_forward,
+  // pair_loss, bias_grad_accumulate), so the results are the same bits.
+  const int64_t b = batch_, b2 = 2 * batch_, width = work.p.out;
+  float* hidden = work.hidden;
+  float* goodness = arena_.floats(work.buffers.goodness);
+  float* goodness_grad = arena_.floats(work.buffers.goodness_grad);
+  float* scale = arena_.floats(work.buffers.scale);
   const float norm_c = norm_ == kern::NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(width);
   const float good_c = goodness_mean_ ? 1.0f / static_cast<float>(width) : 1.0f;
   const float eps = norm_eps_;
-  const bool fused = train && peer_normalization_ <= 0.0f && row_local_loss();
+  const bool train = work.train, fused = work.fused;
   const float theta = static_cast<float>(layer_threshold(width));
   const float inv = 1.0f / static_cast<float>(b2);
-  const float c = goodness_mean_ ? 2.0f / static_cast<float>(p.out) : 2.0f;  // d(goodness)/dh = c h
+  const float c = goodness_derivative(width);
   parallel_for(b2, [&](int64_t r) {
     float* row = hidden + r * width;
     const float sum = kern::row_sum_squares(row, width);
@@ -281,8 +264,13 @@ double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const 
     }
   });
   phases_.lap(kGoodness);
-  if (!train) return 0.0;
-  const double loss = fused ? pair_loss_value(goodness, b, p.out) : pair_loss(goodness, goodness_grad, b, p.out);
+}
+
+double ForwardForward::layer_loss(const LayerWork& work, StepStats& stats, const float*& peer) {
+  const int64_t b = batch_, l = work.l, width = work.p.out;
+  float* goodness = arena_.floats(work.buffers.goodness);
+  const double loss = work.fused ? pair_loss_value(goodness, b, width)
+                                 : pair_loss(goodness, arena_.floats(work.buffers.goodness_grad), b, width);
   double pos = 0.0, neg = 0.0;
   for (int64_t i = 0; i < b; ++i) {
     pos += goodness[i];
@@ -291,15 +279,22 @@ double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const 
   stats.goodness_pos[l] = static_cast<float>(pos / static_cast<double>(b));
   stats.goodness_neg[l] = static_cast<float>(neg / static_cast<double>(b));
   stats.layer_loss[l] = static_cast<float>(loss);
-  const float* peer = nullptr;
   if (peer_normalization_ > 0.0f) {
-    float* coefficients = arena_.floats(buffers.peer);
-    stats.layer_loss[l] += static_cast<float>(peer_normalization_step(l, h, coefficients));
+    float* coefficients = arena_.floats(work.buffers.peer);
+    stats.layer_loss[l] += static_cast<float>(peer_normalization_step(l, Mat(work.hidden, 2 * b, width), coefficients));
     peer = coefficients;
   }
   phases_.lap(kLoss);
+  return loss;
+}
+
+void ForwardForward::loss_gradient(const LayerWork& work, const float* peer) {
   // dLoss/dz, written over h: dg * d(goodness)/dh, zero where ReLU was off (h = 0 there).
-  float* bias_grad = arena_.floats(p.bias_grad);
+  const int64_t b = batch_, b2 = 2 * batch_, width = work.p.out;
+  float* hidden = work.hidden;
+  const float* goodness_grad = arena_.floats(work.buffers.goodness_grad);
+  const float c = goodness_derivative(width);
+  float* bias_grad = arena_.floats(work.p.bias_grad);
   constexpr int64_t block = 64;
   const int64_t blocks = (width + block - 1) / block;
   const auto grad_row = [&](int64_t r) {
@@ -325,6 +320,7 @@ double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const 
   };
   // One region for both loops (the rows, then the column blocks: a barrier between), or both in
   // order on this thread where a region would run alone.
+  const bool fused = work.fused;
   if (region_runs_alone()) {
     if (!fused)
       for (int64_t r = 0; r < b2; ++r) grad_row(r);
@@ -341,15 +337,18 @@ double ForwardForward::layer_pass(int64_t l, const LayerBuffers& buffers, const 
     }
   }
   phases_.lap(kBiasGrad);
-  const void* grad_matmul = buffers.grad.prepare(arena_, hidden, b2 * p.out);
-  weight_grad.run(input_matmul, grad_matmul, arena_.floats(p.weight_grad), nullptr, scratch);
+}
+
+void ForwardForward::layer_update(const LayerWork& work, const Matmul& weight_grad) {
+  const auto& p = work.p;
+  const void* grad_matmul = work.buffers.grad.prepare(arena_, work.hidden, 2 * batch_ * p.out);
+  weight_grad.run(work.input, grad_matmul, arena_.floats(p.weight_grad), nullptr, work.scratch);
   phases_.lap(kWeightGrad);
   average_gradients(arena_.floats(p.weight_grad), p.in * p.out);  // data mode: the ranks' mean
   average_gradients(arena_.floats(p.bias_grad), p.out);
   p.update(arena_, optimizer_, step_);
   p.refresh_bf16(arena_);
   phases_.lap(kUpdate);
-  return loss;
 }
 
 double ForwardForward::pipeline_pass(const float* first_input, StepStats& stats) {
@@ -382,8 +381,7 @@ double ForwardForward::pipeline_pass(const float* first_input, StepStats& stats)
         try {
           const float* input = l == 0 ? first_input : arena_.floats(stage_inputs_[l][read_slot]);
           float* next = l + 1 < depth() ? arena_.floats(stage_inputs_[l + 1][write_slot]) : nullptr;
-          losses[l] = layer_pass(l, stage_buffers_[l], *stage_ops_[l].forward, *stage_ops_[l].weight_grad, input, next,
-                                 true, stats);
+          losses[l] = layer_pass(l, stage_buffers_[l], stage_ops_[l], input, next, true, stats);
         } catch (...) {
 #pragma omp critical(ffb_pipeline_failure)
           if (!failure) failure = std::current_exception();

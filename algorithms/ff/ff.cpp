@@ -106,21 +106,18 @@ void ForwardForward::plan_buffers(MemoryPlan& plan) {
   plan_rank_block();
   plan_parameters(plan);
   plan_activations(plan);
-  stage_buffers_.clear();
-  stage_ops_.clear();
-  stage_inputs_.clear();
-  stage_layers_.clear();
-  if (pipelined_) plan_pipeline(plan, batch_);
+  schedule_.reset();
+  if (pipelined_) {
+    schedule_ = std::make_unique<PipelinedSchedule>(*this);
+    schedule_->plan(plan);
+  }
   create_products(plan);
   phases_.define({"neutral pass (products, normalisation, classifier logits)", "classifier (loss, gradient, update)",
                   "negative labels", "pair inputs embedded and normalised", "forward products", "goodness, normalisation, dLoss/dz",
                   "pair loss", "bias gradient", "weight-gradient products", "update", "pipelined layers (all parts)"});
   // The pipelined layers run at the same time, so each also has a scratchpad of its own (the shared
   // one, scratchpad_, is planned by Algorithm::setup after this).
-  for (size_t l = 0; l < stage_ops_.size(); ++l)
-    if (stage_ops_[l].forward != nullptr) stage_buffers_[l].scratch = plan.add_bytes(fmt::format("layer{}.matmul.scratchpad", l), MemCategory::scratch,
-                                               std::max(stage_ops_[l].forward->scratchpad_bytes(),
-                                                        stage_ops_[l].weight_grad->scratchpad_bytes()));
+  if (schedule_) schedule_->plan_scratchpads(plan);
 }
 
 void ForwardForward::plan_rank_block() {
@@ -219,57 +216,6 @@ void ForwardForward::init_weights(Rng& rng) {
   negative_rng_ = Rng(seed_ ^ 0x6e65676174697665ull);
   step_ = 0;
   begin_epoch(0, 1);
-}
-
-void ForwardForward::plan_pipeline(MemoryPlan& plan, int64_t batch) {
-  const int64_t b2 = 2 * batch, depth = static_cast<int64_t>(layers_.size());
-  for (int64_t l = 0; l < depth; ++l) {
-    const auto& p = layers_[l];
-    const std::string name = fmt::format("layer{}.stage", l);
-    // A layer's input slots: where the layer before writes (this process owns both) or where the
-    // rank before's output arrives (l is this block's first layer).
-    std::array<BufferId, 2> inputs{};
-    if (l > 0 && l >= owned_first_ && l <= owned_last_ && l < depth) {
-      inputs[0] = plan.add_floats(name + ".input.0", MemCategory::activations, b2 * p.in);
-      inputs[1] = plan.add_floats(name + ".input.1", MemCategory::activations, b2 * p.in);
-    }
-    if (!owns(l)) {  // another rank's layer (distributed pipeline): no work here
-      stage_buffers_.push_back({});
-      stage_inputs_.push_back(inputs);
-      stage_ops_.push_back({nullptr, nullptr});
-      continue;
-    }
-    LayerBuffers buffers{};
-    buffers.hidden = plan.add_floats(name + ".hidden", MemCategory::activations, b2 * p.out);
-    buffers.scale = plan.add_floats(name + ".scale", MemCategory::activations, b2);
-    buffers.goodness = plan.add_floats(name + ".goodness", MemCategory::activations, b2);
-    buffers.goodness_grad = plan.add_floats(name + ".goodness.grad", MemCategory::activations, b2);
-    buffers.input.plan(plan, name + ".input.bf16", b2 * p.in, bf16_);
-    buffers.grad.plan(plan, name + ".hidden.grad.bf16", b2 * p.out, bf16_);
-    if (peer_normalization_ > 0.0f) buffers.peer = plan.add_floats(name + ".peer_coefficients", MemCategory::scratch, p.out);
-    stage_buffers_.push_back(buffers);
-    stage_inputs_.push_back(inputs);
-    const int instance = static_cast<int>(l) + 1;
-    stage_ops_.push_back(
-        {&matmul_op({.m = b2, .n = p.out, .k = p.in, .bias = true, .relu = true, .bf16 = bf16_, .threads = 1, .instance = instance}),
-         &matmul_op({.m = p.in, .n = p.out, .k = b2, .trans_a = true, .bf16 = bf16_, .threads = 1, .instance = instance})});
-  }
-  const int64_t owned = owned_last_ - owned_first_;
-  const int team = std::max(1, std::min(threads(), static_cast<int>(owned)));
-  stage_threads_ = team;
-  std::vector<int64_t> order(static_cast<size_t>(owned));
-  std::iota(order.begin(), order.end(), owned_first_);
-  auto cost = [&](int64_t l) { return static_cast<double>(layers_[l].in) * static_cast<double>(layers_[l].out); };
-  std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return cost(x) > cost(y); });
-  std::vector<double> load(static_cast<size_t>(team), 0.0);
-  stage_layers_.assign(static_cast<size_t>(team), {});
-  for (int64_t l : order) {
-    const auto t = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
-    stage_layers_[t].push_back(l);
-    load[t] += cost(l);
-  }
-  for (auto& layers : stage_layers_) std::sort(layers.begin(), layers.end());
-  prepare_streams(team);
 }
 
 void ForwardForward::weights_changed() {

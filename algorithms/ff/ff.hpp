@@ -127,12 +127,6 @@ class ForwardForward : public Algorithm {
   void layer_update(const LayerWork& work, const Matmul& weight_grad);
   // d(goodness)/dh = c h.
   float goodness_derivative(int64_t width) const { return goodness_mean_ ? 2.0f / static_cast<float>(width) : 2.0f; }
-  // The pipelined schedule's layer work for one step: layer l trains on what layer l-1 produced in
-  // the previous step, all layers at once, each on its own thread; returns the summed pair loss.
-  double pipeline_pass(const float* first_input, StepStats& stats);
-  // Setup of the pipelined schedule: per-layer buffers and 1-thread primitives, and the layers'
-  // assignment to threads (longest first onto the least loaded thread).
-  void plan_pipeline(MemoryPlan& plan, int64_t batch);
   // plan_buffers' parts: this rank's block of layers (distributed pipeline), the layers' and the
   // classifier's parameters, the activations, the products (training, inference, classifier).
   void plan_rank_block();
@@ -190,13 +184,8 @@ class ForwardForward : public Algorithm {
   std::vector<LayerOps> ops_;
   std::vector<PackedWeights> packed_weights_;  // per layer, for inference
   LayerBuffers shared_buffers_{};
-  // Pipelined schedule: per layer its buffers, its 1-thread primitives, and (layers >= 1) its input
-  // written by layer l-1 one step earlier (two slots: one written while the other is read).
-  std::vector<LayerBuffers> stage_buffers_;
-  std::vector<TrainProducts> stage_ops_;
-  std::vector<std::array<BufferId, 2>> stage_inputs_;
-  std::vector<std::vector<int64_t>> stage_layers_;  // per thread of the stage team: its layers, in order
-  int stage_threads_ = 1;
+  class PipelinedSchedule;
+  std::unique_ptr<PipelinedSchedule> schedule_;  // schedule "pipelined": made by setup
   InferenceProduct first_product_op_;  // B rows, no bias, no ReLU: the shared layer-1 product of goodness prediction
   Rng negative_rng_{0};
   int64_t step_ = 0;
@@ -211,6 +200,28 @@ class ForwardForward : public Algorithm {
 
 // The pipeline across ranks (layer_pipeline.hpp): this rank's block of layers, its transfers, the
 // weights gathered from every block's owner (ff_distributed.cpp).
+// The pipelined schedule (ff_pipeline.cpp): step s, layer 0 takes this step's batch; layer l >= 1
+// takes what layer l-1 wrote in step s-1 and writes its own output for layer l+1; all layers at
+// once, each on its own thread (longest first onto the least loaded), with its own buffers and
+// 1-thread products. In a distributed pipeline it runs this rank's block, and a block's first input
+// slots are where the rank before's output arrives.
+class ForwardForward::PipelinedSchedule {
+ public:
+  explicit PipelinedSchedule(ForwardForward& ff) : ff_(ff) {}
+  void plan(MemoryPlan& plan);              // per layer its buffers, input slots and products; the threads
+  void plan_scratchpads(MemoryPlan& plan);  // after every product exists (a scratchpad per layer)
+  double pass(const float* first_input, StepStats& stats);  // one step's layer work; the summed pair loss
+  float* input(int64_t l, int slot) const { return ff_.arena_.floats(inputs_[static_cast<size_t>(l)][static_cast<size_t>(slot)]); }
+
+ private:
+  ForwardForward& ff_;
+  std::vector<LayerBuffers> buffers_;
+  std::vector<TrainProducts> products_;
+  std::vector<std::array<BufferId, 2>> inputs_;       // two slots: one written while the other is read
+  std::vector<std::vector<int64_t>> thread_layers_;  // per thread of the team: its layers, in order
+  int threads_ = 1;
+};
+
 class ForwardForward::RankBlock final : public LayerPipeline {
  public:
   explicit RankBlock(ForwardForward& ff) : ff_(ff) {}

@@ -44,7 +44,7 @@ void ForwardForward::boundary_before_step() {
   const int64_t l = owned_first_;
   if (step_ - 1 >= l) comm_->wait_receive(slot(step_ - 1));
   if (step_ >= l)
-    comm_->begin_receive(arena_.floats(stage_inputs_[l][slot(step_)]), 2 * batch_ * layers_[l].in, comm_->rank() - 1,
+    comm_->begin_receive(schedule_->input(l, slot(step_)), 2 * batch_ * layers_[l].in, comm_->rank() - 1,
                          slot(step_));
 }
 
@@ -52,7 +52,7 @@ void ForwardForward::boundary_after_step() {
   if (mode_ != DistributedMode::pipeline || owned_last_ >= depth()) return;
   const int64_t l = owned_last_;  // the next rank's first layer; ours, l - 1, ran once step_ > l - 1
   if (step_ >= l)
-    comm_->begin_send(arena_.floats(stage_inputs_[l][step_ & 1]), 2 * batch_ * layers_[l].in, comm_->rank() + 1,
+    comm_->begin_send(schedule_->input(l, static_cast<int>(step_ & 1)), 2 * batch_ * layers_[l].in, comm_->rank() + 1,
                       static_cast<int>(step_ & 1));
 }
 

@@ -142,7 +142,7 @@ StepStats ForwardForward::step(const float* x, const int32_t* labels) {
 
   if (owned_first_ > 0) {  // distributed pipeline, a later block: its input comes from the rank before
     boundary_before_step();
-    stats.loss = pipeline_pass(nullptr, stats);
+    stats.loss = schedule_->pass(nullptr, stats);
     boundary_after_step();
     phases_.lap(kPipelined);
     return stats;
@@ -164,7 +164,7 @@ StepStats ForwardForward::step(const float* x, const int32_t* labels) {
   double total_loss = 0.0;
   if (pipelined_) {
     boundary_before_step();
-    total_loss = pipeline_pass(arena_.floats(current), stats);
+    total_loss = schedule_->pass(arena_.floats(current), stats);
     boundary_after_step();
     phases_.lap(kPipelined);
     arena_.mark_dead(current);
@@ -349,60 +349,6 @@ void ForwardForward::layer_update(const LayerWork& work, const Matmul& weight_gr
   p.update(arena_, optimizer_, step_);
   p.refresh_bf16(arena_);
   phases_.lap(kUpdate);
-}
-
-double ForwardForward::pipeline_pass(const float* first_input, StepStats& stats) {
-  // Step s: layer 0 takes this step's batch; layer l >= 1 takes what layer l-1 wrote in step s-1
-  // (slot (s-1) & 1) and writes its own output for layer l+1 into slot s & 1. Layer l starts once
-  // the pipeline has reached it (step > l). Every buffer of the stage is live at once.
-  const int64_t write_slot = step_ & 1, read_slot = (step_ - 1) & 1;
-  for (size_t l = 0; l < stage_buffers_.size(); ++l) {
-    if (stage_inputs_[l][0].valid()) {
-      arena_.mark_live(stage_inputs_[l][0]);
-      arena_.mark_live(stage_inputs_[l][1]);
-    }
-    if (!owns(static_cast<int64_t>(l))) continue;
-    arena_.mark_live(stage_buffers_[l].hidden);
-    stage_buffers_[l].input.mark_live(arena_);
-    stage_buffers_[l].grad.mark_live(arena_);
-  }
-  double losses[kMaxLayers] = {};
-  std::exception_ptr failure;
-  const int team = stage_threads_;
-  // Thread `thread` of `given` runs its stages' layers (given < team under OMP_DYNAMIC: threads take
-  // more layer groups; threads past `team` have none). One stage runs on this thread. More run in a
-  // region of the default team, the size every other region of the step has, so the runtime reuses
-  // its one cached team: a team of `team` < threads would be a new team, allocated every step.
-  const auto run_stages = [&](int thread, int given) {
-    for (int t = thread; t < team; t += given) {
-      StreamSlot slot(t);
-      for (const int64_t l : stage_layers_[static_cast<size_t>(t)]) {
-        if (step_ <= l) continue;  // the pipeline has not reached this layer yet
-        try {
-          const float* input = l == 0 ? first_input : arena_.floats(stage_inputs_[l][read_slot]);
-          float* next = l + 1 < depth() ? arena_.floats(stage_inputs_[l + 1][write_slot]) : nullptr;
-          losses[l] = layer_pass(l, stage_buffers_[l], stage_ops_[l], input, next, true, stats);
-        } catch (...) {
-#pragma omp critical(ffb_pipeline_failure)
-          if (!failure) failure = std::current_exception();
-        }
-      }
-    }
-  };
-  if (team == 1)
-    run_stages(0, 1);
-  else
-    parallel_team(run_stages);
-  if (failure) std::rethrow_exception(failure);
-  for (size_t l = 0; l < stage_buffers_.size(); ++l) {
-    if (!owns(static_cast<int64_t>(l))) continue;
-    arena_.mark_dead(stage_buffers_[l].hidden);
-    stage_buffers_[l].input.mark_dead(arena_);
-    stage_buffers_[l].grad.mark_dead(arena_);
-  }
-  double total = 0.0;
-  for (int64_t l = 0; l < depth(); ++l) total += losses[l];
-  return total;
 }
 
 double ForwardForward::peer_normalization_step(int64_t l, const Mat& h, float* coefficients) {

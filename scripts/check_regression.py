@@ -36,8 +36,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from regression_common import *  # noqa: E402,F401,F403
-from regression_measure import *  # noqa: E402,F401,F403
+from regression.common import *  # noqa: E402,F401,F403
+from regression.measure import *  # noqa: E402,F401,F403
 
 
 # --- The check --------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 """Make reports/FINDINGS.md: every published headline run's answer side by side, a column per machine.
 
 Reads the run folders under reports/published/ (their result files only), computes each run's verdicts
-as its REPORT.md does (scripts/report_answer.py), and writes one table per question: a row per suite,
+as its REPORT.md does (scripts/reporting/answer.py), and writes one table per question: a row per suite,
 a column per machine kind, the verdict and its number in each cell, linking the run's report. A verdict
 that differs between machines is named as a flip, with the machine facts the runs measured beside it.
 Also rewrites the answer block of README.md (between <!-- answer:begin --> and <!-- answer:end -->)
@@ -17,9 +17,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import report_answer as answer  # noqa: E402
+from reporting import answer  # noqa: E402
 from report import Report  # noqa: E402
-from report_common import plt  # noqa: E402
+from reporting.common import plt  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Zen generations by CPU family (AMD's numbering); runs from before the manifest recorded the family

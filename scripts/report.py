@@ -12,16 +12,16 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import report_answer  # noqa: E402  (the verdicts that open the report)
-import report_answer_figure  # noqa: E402  (their headline figure)
-import report_distributed  # noqa: E402  (the "Past one machine" section)
-import report_network  # noqa: E402  (the "Over a network" section)
-import report_family  # noqa: E402  (the "The algorithm family" section)
-from report_common import ReportBase  # noqa: E402
-from report_convergence import ConvergenceSections  # noqa: E402
-from report_peers import PeerSections  # noqa: E402
-from report_reproduce import ReproduceSections  # noqa: E402
-from report_speed import SpeedSections  # noqa: E402
+from reporting import answer as report_answer  # noqa: E402  (the verdicts that open the report)
+from reporting import answer_figure as report_answer_figure  # noqa: E402  (their headline figure)
+from reporting import distributed as report_distributed  # noqa: E402  (the "Past one machine" section)
+from reporting import network as report_network  # noqa: E402  (the "Over a network" section)
+from reporting import family as report_family  # noqa: E402  (the "The algorithm family" section)
+from reporting.common import ReportBase  # noqa: E402
+from reporting.convergence import ConvergenceSections  # noqa: E402
+from reporting.peers import PeerSections  # noqa: E402
+from reporting.reproduce import ReproduceSections  # noqa: E402
+from reporting.speed import SpeedSections  # noqa: E402
 
 
 class Report(ReportBase, ConvergenceSections, SpeedSections, PeerSections, ReproduceSections):

@@ -12,7 +12,7 @@ fetch MNIST and Fashion-MNIST into the data cache (scripts/fetch_data.sh).
   --with-peers   also install PyTorch (python3-torch) for the PyTorch peer experiments
   --verify DIR   install nothing; check that every Debian package the CMake configure in DIR used
                  (libraries, headers, package configs, programs in its CMakeCache.txt) is on this
-                 script's list or a hard dependency of one (scripts/verify_packages.py); a test runs it
+                 script's list or a hard dependency of one (scripts/dev/verify_packages.py); a test runs it
   --help         this text
 
 Packages are installed with apt-get (through sudo when not root). Nothing is installed twice.
@@ -46,7 +46,7 @@ packages=(cmake g++ make pkg-config ccache libdnnl-dev ocl-icd-opencl-dev libeig
 if [[ $with_peers == 1 ]]; then packages+=(python3-torch libopenblas0-pthread); fi
 
 if [[ -n $verify_dir ]]; then
-  exec /usr/bin/python3 "$here/verify_packages.py" "$verify_dir" "${packages[@]}"
+  exec /usr/bin/python3 "$here/dev/verify_packages.py" "$verify_dir" "${packages[@]}"
 fi
 
 missing=()

@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 """The regression check's reading of callgrind_annotate's output: every line, whatever its share
 (under 10 % the share is printed with a leading space), and glibc's allocator entry points picked out
-by name and library (scripts/regression_measure.py)."""
+by name and library (scripts/regression/measure.py)."""
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from regression_measure import ANNOTATE_LINE, allocator_instructions  # noqa: E402
+from regression.measure import ANNOTATE_LINE, allocator_instructions  # noqa: E402
 
 TEXT = """\
 1,834,822 (100.0%)  ???:ffb::Algorithm::train_step(float const*, int const*) [/b/ffbench]

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The answer that opens every report (scripts/report_answer.py) and the page across machines
+"""The answer that opens every report (scripts/reporting/answer.py) and the page across machines
 (scripts/findings.py), on small fixture runs written here: the lines are there, every number equals
 what the result files give, a verdict without evidence is withheld, and a verdict that differs between
 two machines is reported as a flip."""
@@ -13,7 +13,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = os.path.join(HERE, "..", "scripts")
 sys.path.insert(0, SCRIPTS)
-import report_answer as answer  # noqa: E402
+from reporting import answer  # noqa: E402
 from report import Report  # noqa: E402
 
 ALGORITHMS = [{"name": "bp", "pipeline": "its layers do not learn locally (a backward pass crosses them)"},

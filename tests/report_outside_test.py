@@ -5,8 +5,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from report_common import ReportBase  # noqa: E402
-from report_speed import SpeedSections, update_traffic  # noqa: E402
+from reporting.common import ReportBase  # noqa: E402
+from reporting.speed import SpeedSections, update_traffic  # noqa: E402
 
 
 def point(threads, step_ms, gemm_share, experiment="width", options=None, parts=None):

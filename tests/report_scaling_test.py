@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The report on a machine of many cores: a point's GEMM ceiling raised to the fastest paired round
-(scripts/report_common.py fastest_ceiling), an experiment swept over two axes split into single-axis
+(scripts/reporting/common.py fastest_ceiling), an experiment swept over two axes split into single-axis
 series, the pipelined-over-simultaneous table, and the machine's own thread scaling beside the
 thread-efficiency goal."""
 import copy
@@ -8,10 +8,10 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from report_common import ReportBase, fastest_ceiling, plt  # noqa: E402
-from report_reproduce import ReproduceSections, paired_text  # noqa: E402
-from report_distributed import pipeline_against_data  # noqa: E402
-from report_speed import SpeedSections, stage_balance  # noqa: E402
+from reporting.common import ReportBase, fastest_ceiling, plt  # noqa: E402
+from reporting.reproduce import ReproduceSections, paired_text  # noqa: E402
+from reporting.distributed import pipeline_against_data  # noqa: E402
+from reporting.speed import SpeedSections, stage_balance  # noqa: E402
 
 
 def throughput(label="ff", depth=2, threads=1, rate=1000.0, roof=100.0, rounds=(90.0, 95.0), fraction=0.8, fma=None):

@@ -5,7 +5,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from report_reproduce import ReproduceSections  # noqa: E402
+from reporting.reproduce import ReproduceSections  # noqa: E402
 
 
 def point(experiment, seed, test_error, validation_error, published):

@@ -6,13 +6,13 @@
 # lacks them, runs the suite under a time limit and tars the run folder into $OUT.
 # Made for reports/published/cores16-20261130/ (its README says how it went).
 #
-# usage: scripts/device_bundle.sh [--suite NAME_OR_PATH] [--limit SECONDS] [--out DIR]
+# usage: scripts/dev/device_bundle.sh [--suite NAME_OR_PATH] [--limit SECONDS] [--out DIR]
 # default: suite bench/suites/cores16.json, limit 470 s, out .devcarry (add it to .git/info/exclude,
 # then name it in the device call's carry; the command: bash .devcarry/run.sh).
 # Finish an interrupted run on the same (still warm) machine:
 #   export PATH=/tmp/bin:$PATH FFBENCH_DATA=/tmp/data; .devcarry/ffbench run --resume /tmp/runs/RUN
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 suite=bench/suites/cores16.json limit=470 out=.devcarry
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -47,7 +47,7 @@ else
 fi
 cat > "$out/run.sh" <<EOF
 #!/bin/bash
-# Made by scripts/device_bundle.sh: machine facts, the carried libraries unpacked where absent,
+# Made by scripts/dev/device_bundle.sh: machine facts, the carried libraries unpacked where absent,
 # the suite under a time limit, the run folder tarred into \$OUT (also when the limit stops it).
 set -u
 exec > >(tee "\$OUT/log.txt") 2>&1

@@ -1,5 +1,5 @@
 """The report section comparing ffbench with the PyTorch peer."""
-from report_common import *  # noqa: F401,F403  (plt, helpers, the published figures)
+from reporting.common import *  # noqa: F401,F403  (plt, helpers, the published figures)
 
 
 class PeerSections:

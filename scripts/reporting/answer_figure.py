@@ -2,7 +2,7 @@
 target per algorithm, the performance profile over the run's workloads (AlgoPerf's summary figure),
 throughput against depth relative to depth 1, and FF's epoch cost against BP's with what it is made of.
 Each panel is drawn from the same result files as the verdicts; a panel without data is left out."""
-import report_answer as answer
+from reporting import answer
 
 
 def workloads(points):
@@ -42,7 +42,7 @@ def performance_profile(loads, taus):
 
 def draw(report, found):
     """Saves plots/answer.png and returns its markdown line, or None when there is nothing to draw."""
-    from report_common import plt
+    from reporting.common import plt
     points = report.ok
     loads = workloads(points)
     depth = answer.sweep(points, "depth")

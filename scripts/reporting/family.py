@@ -31,7 +31,7 @@ def published_figures(algorithms):
     them gets them from this checkout's `ffbench list --json` (citations, not measurements)."""
     if any("published" in a for a in algorithms.values()):
         return {n: a.get("published", []) for n, a in algorithms.items()}
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     ffbench = os.path.join(root, "build", "release", "bench", "ffbench")
     if not os.access(ffbench, os.X_OK):
         return {}

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BASELINE_FILE = os.path.join(ROOT, "reports", "baselines", "ci.json")
 BASELINE_SRC = os.path.join(ROOT, "build", "baseline-src")  # worktree of the baseline revision
 

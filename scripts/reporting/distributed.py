@@ -2,7 +2,7 @@
 points (suite field `ranks` with an algorithm entry's `distributed`: data or pipeline) beside their
 one-process counterparts (same experiment and label, no `distributed`), per-rank compute and
 communication, and the newest published scaling model (reports/published/distributed-*/model.json,
-made by scripts/measure_distributed.sh and scripts/scaling_model.py) with its validation.
+made by scripts/distributed/measure_distributed.sh and scripts/distributed/scaling_model.py) with its validation.
 """
 import glob
 import json
@@ -35,7 +35,7 @@ def section(report):
     lines += ["## Past one machine: FF's layer pipeline and data parallelism over MPI", ""]
     cores = report.manifest.get("hardware_threads") or 0
     for experiment in sorted(experiments):
-        # Points over an emulated link have their own section (report_network.py).
+        # Points over an emulated link have their own section (reporting/network.py).
         points = [p for p in report.ok if p["point"]["experiment"] == experiment and not p["point"].get("link")]
         first = points[0]
         lines.append(f"Experiment `{experiment}`: model {first.get('model')}, global batch {first['point']['batch']}, "
@@ -116,7 +116,7 @@ def plot_bars(report, experiment, bars):
 
 def newest_model(report):
     """(folder, model.json) of the newest published scaling model, or None."""
-    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "reports", "published")
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "reports", "published")
     folders = sorted(glob.glob(os.path.join(root, "distributed-*")))
     for folder in reversed(folders):
         path = os.path.join(folder, "model.json")
@@ -129,7 +129,7 @@ def newest_model(report):
 def model_section(report, folder, model):
     lines = report.lines
     setup = model["setup"]
-    rel = os.path.relpath(folder, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    rel = os.path.relpath(folder, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     lines += ["### The scaling model, and the points it was checked against", "",
               f"From `{rel}` (measured on {setup['cpu']}, {setup['cores']} cores, revision {setup['revision']}; "
               f"layers {setup['layers']}, batch {setup['batch']}, 1 thread per rank): an alpha-beta network model "

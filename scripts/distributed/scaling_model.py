@@ -2,7 +2,7 @@
 """The scaling model of "past one machine" (bench/README.md): an alpha-beta network model combined with
 compute times measured on this machine, predicting time per step and speed-up of FF's layer
 pipeline, FF data-parallel and BP data-parallel at N = 1..64 ranks, validated against the np = 2
-runs that scripts/measure_distributed.sh measured beside the np = 1 ones.
+runs that scripts/distributed/measure_distributed.sh measured beside the np = 1 ones.
 
 The model, per training step of a global batch B (one thread per rank):
   compute    from the np = 1 runs of the same command (median over repeats of the last epoch):
@@ -20,7 +20,7 @@ The model, per training step of a global batch B (one thread per rank):
              + (N-1)/N x bytes x gamma, gamma the local cost per byte of the reduction (additions and
              copies), calibrated once from `ffbench pingpong`'s own MPI_Allreduce timing on this
              machine (what its allreduce costs beyond the ring's transfers) and kept for every network.
-Usage: /usr/bin/python3 scripts/scaling_model.py RUN_FOLDER   (writes MODEL.md, model.json, scaling.png there)
+Usage: /usr/bin/python3 scripts/distributed/scaling_model.py RUN_FOLDER   (writes MODEL.md, model.json, scaling.png there)
 """
 import glob
 import json
@@ -136,7 +136,7 @@ def main():
             pingpong = json.load(f)
     except (OSError, ValueError) as e:
         print(f"scaling_model: {folder} is not a measure_distributed.sh folder ({e}); run "
-              "scripts/measure_distributed.sh first", file=sys.stderr)
+              "scripts/distributed/measure_distributed.sh first", file=sys.stderr)
         return 2
     widths = [int(w) for w in setup["layers"].split(",")]
     batch = int(setup["batch"])
@@ -217,7 +217,7 @@ def main():
 def write_markdown(folder, out):
     setup = out["setup"]
     lines = ["# Past one machine: the scaling model and its validation\n",
-             f"Measured by `scripts/measure_distributed.sh` on {setup['cpu']} ({setup['cores']} cores), revision "
+             f"Measured by `scripts/distributed/measure_distributed.sh` on {setup['cpu']} ({setup['cores']} cores), revision "
              f"{setup['revision']}: layers {setup['layers']}, batch {setup['batch']}, {setup['dataset']} "
              f"({setup['limit_train']} training images, {setup['epochs']} epochs, the last one timed), "
              f"{setup['repeats']} repeats (medians), 1 thread per rank. Network between two ranks of this machine "

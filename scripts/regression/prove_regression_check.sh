@@ -16,17 +16,17 @@
 # Takes about 2 min per clean run and 2.5 min per slowdown try (each gets the 8 extra rounds) on 2
 # cores: about 50 minutes with the defaults (measured: bench/README.md, "The proof's result").
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 usage() {
   cat <<'EOF'
-usage: scripts/prove_regression_check.sh [--clean N] [--tries N] [--rounds R] [--only clean|slowdown|gemm|memory]...
+usage: scripts/regression/prove_regression_check.sh [--clean N] [--tries N] [--rounds R] [--only clean|slowdown|gemm|memory]...
   --clean N    clean runs of unchanged code (default 20)
   --tries N    checks of the planted 10% slowdown (default 10)
   --rounds R   A/B rounds per check (default: check_regression.py's)
   --only X     run only these parts (repeatable); the summary covers what ran
 EOF
 }
-command_line="scripts/prove_regression_check.sh $*"
+command_line="scripts/regression/prove_regression_check.sh $*"
 clean=20 tries=10 rounds=() only=()
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -119,7 +119,7 @@ with open(f"{tree}/{path}") as f:
 for old, new in replacements:
     if text.count(old) != 1:
         sys.exit(f"prove_regression_check: the '{change}' change no longer applies: {path} does not contain this "
-                 f"exactly once (update the plant in scripts/prove_regression_check.sh):\n{old}")
+                 f"exactly once (update the plant in scripts/regression/prove_regression_check.sh):\n{old}")
     text = text.replace(old, new)
 with open(f"{tree}/{path}", "w") as f:
     f.write(text)

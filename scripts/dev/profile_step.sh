@@ -3,12 +3,12 @@
 # train_step micro-benchmark, grouped into oneDNN (its library and its JIT-generated kernels),
 # ffbench's own kernels, the OpenMP runtime (barriers and spin-waits), and the rest.
 #
-# Usage: scripts/profile_step.sh [FILTER] [SECONDS]
+# Usage: scripts/dev/profile_step.sh [FILTER] [SECONDS]
 #   FILTER   a bench_micro benchmark regex (default: train_step/bp/batch:128/depth:2/width:500)
 #   SECONDS  minimum measuring time (default 5)
 # Needs perf (Debian: linux-perf) and a release build (cmake --preset release && cmake --build --preset release).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 filter="${1:-train_step/bp/batch:128/depth:2/width:500}"
 seconds="${2:-5}"
 binary=build/release/bench/bench_micro

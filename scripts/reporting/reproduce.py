@@ -1,11 +1,11 @@
 """Report sections on published setups: the published figures, the reference setup, reproduction bands, tuning, performance targets."""
-from report_common import *  # noqa: F401,F403  (plt, helpers, the published figures)
-from report_speed import parts_outside_products, pipelined_ratios, update_traffic
+from reporting.common import *  # noqa: F401,F403  (plt, helpers, the published figures)
+from reporting.speed import parts_outside_products, pipelined_ratios, update_traffic
 
 
 # The targets table's texts (against a goal, the plain-layout bound, the paired rounds) live in
-# report_targets_text.py; the tests import them from here too.
-from report_targets_text import against_goal, paired_text, plain_layout_bound  # noqa: E402,F401
+# reporting/targets_text.py; the tests import them from here too.
+from reporting.targets_text import against_goal, paired_text, plain_layout_bound  # noqa: E402,F401
 
 
 class ReproduceSections:
@@ -442,7 +442,7 @@ class ReproduceSections:
             return
         self.lines += ["## Performance targets, each with its measured figure", "",
                        "Every figure is computed from this run's result files. A 'missed' row is a measured shortfall: "
-                       "`scripts/profile_step.sh FILTER` profiles that step (oneDNN, our kernels, the OpenMP runtime) to "
+                       "`scripts/dev/profile_step.sh FILTER` profiles that step (oneDNN, our kernels, the OpenMP runtime) to "
                        "show where the time goes. A missed fraction of the GEMM ceiling splits into three measured "
                        "factors: the plain-layout bound (the ceiling takes per shape the faster of the layout the step "
                        "runs and oneDNN's blocked, untransposed one, which a training step cannot keep: its weights and "

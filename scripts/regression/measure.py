@@ -1,6 +1,6 @@
 """The regression check's measurements (points, wall-time rounds, callgrind, the fixed-seed loss) and
 comparison rows (scripts/check_regression.py)."""
-from regression_common import *  # noqa: F401,F403  (constants, helpers, statistics)
+from regression.common import *  # noqa: F401,F403  (constants, helpers, statistics)
 
 
 # --- Measurements -----------------------------------------------------------------------------

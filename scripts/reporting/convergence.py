@@ -1,6 +1,6 @@
 """Convergence sections of the report: accuracy curves, time to target, the lead time-to-accuracy finding."""
-from report_common import *  # noqa: F401,F403  (plt, helpers, the published figures)
-import report_distributed  # noqa: E402  (experiments with ranks have their own section)
+from reporting.common import *  # noqa: F401,F403  (plt, helpers, the published figures)
+from reporting import distributed as report_distributed  # experiments with ranks have their own section
 
 
 class ConvergenceSections:

@@ -1,6 +1,6 @@
 """Shared parts of the report (scripts/report.py): loading a run, number formatting, the Report's base
 (the run's points, tables, plots, the header and the selection text). The sections are mixins in
-report_convergence.py, report_speed.py, report_peers.py and report_reproduce.py."""
+convergence.py, speed.py, peers.py and reproduce.py beside this file."""
 import argparse
 import json
 import math
@@ -9,7 +9,6 @@ import statistics
 import sys
 from collections import defaultdict
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 try:
     import matplotlib
@@ -239,7 +238,7 @@ class ReportBase:
         if not raised:
             return ""
         return (f"; in {len(raised)} point(s) raised to the fastest ceiling round timed after a window (the machine ran "
-                "faster later than in the first 5 timings; `fastest_ceiling` in scripts/report_common.py)")
+                "faster later than in the first 5 timings; `fastest_ceiling` in scripts/reporting/common.py)")
 
     def fractions_over_one(self):
         """Every efficiency above 100 % of its ceiling: a measurement bug, never a result."""

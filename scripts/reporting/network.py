@@ -4,7 +4,7 @@ measured speed-up over one process beside the scaling model's, the model calibra
 ping-pong and allreduce (recorded in each point's `link`), and where FF's pipeline overtakes BP's data
 parallelism.
 
-The model per step of a global batch B on 2 ranks (scripts/scaling_model.py has the same parts):
+The model per step of a global batch B on 2 ranks (scripts/distributed/scaling_model.py has the same parts):
   pipeline  the one-process step C split over the layers by their multiply-adds into 2 blocks; the
             slower block plus one boundary message of 2 B x H floats at the link's alpha + bytes / beta;
   data      the compute of a half batch, C(B/2) on the line through the one-process steps at B and
@@ -13,7 +13,7 @@ The model per step of a global batch B on 2 ranks (scripts/scaling_model.py has 
 """
 import statistics
 
-import scaling_model
+from distributed import scaling_model
 
 LINK_ORDER = {"none": 0, "unshaped": 1}
 
@@ -83,7 +83,7 @@ RANKS = (2, 4, 8, 16)
 def cluster_plot(report, experiment, points, half, links):
     """The model's speed-up at 2-16 ranks per mode, drawn from each link's own measurements (not a
     nominal line rate), with the measured 2-rank points; returns {(label, link): {ranks: speed-up}}."""
-    from report_common import plt
+    from reporting.common import plt
     predicted = {}
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
     for ax, (label, mode) in zip(axes, (("ff-pipeline", "pipeline"), ("ff-data", "data"), ("bp-data", "data"))):
@@ -125,7 +125,7 @@ def section(report):
               "(tc tbf; no added delay: this host cannot emulate one), against the same points over shared memory and in "
               "one process. Speed-up: the distributed point's samples/s in its last epoch over the one-process point's "
               "(median over seeds, range in brackets). Model: the scaling model on that link's own ping-pong and "
-              "allreduce (scripts/report_network.py says how); error = model / measured - 1. On 2 cores the kernel's "
+              "allreduce (scripts/reporting/network.py says how); error = model / measured - 1. On 2 cores the kernel's "
               "network work shares the cores with the ranks, as it would not between two machines.", ""]
     experiments = sorted({p["point"]["experiment"] for p in linked})
     errors = []

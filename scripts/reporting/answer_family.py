@@ -1,7 +1,7 @@
-"""The answer's questions about the algorithm family and the PyTorch peer (scripts/report_answer.py
+"""The answer's questions about the algorithm family and the PyTorch peer (scripts/reporting/answer.py
 lists them among its verdicts): the BP-free algorithm closest to BP in accuracy, the fastest against
 BP, and ffbench against PyTorch on the same configurations with the peer's handicap where it has one."""
-from report_answer import (FASTER, NO_DIFFERENCE, SLOWER, WITHHELD, Verdict, accuracy_word, compare,
+from reporting.answer import (FASTER, NO_DIFFERENCE, SLOWER, WITHHELD, Verdict, accuracy_word, compare,
                            label_points, med, rates, ratio_interval, single_process, slug, best_mode)
 
 
@@ -85,7 +85,7 @@ def family_speed(points, algorithms):
 
 
 def peer_share(report, twin, peer):
-    """The peer's GEMM rate over oneDNN's plain one on the same shapes (report_peers.py), None if unknown."""
+    """The peer's GEMM rate over oneDNN's plain one on the same shapes (reporting/peers.py), None if unknown."""
     if not hasattr(report, "gemm_share") or not twin.get("roofline"):
         return None
     return report.gemm_share(twin["roofline"], peer.get("gemm"))[0]

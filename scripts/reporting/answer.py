@@ -10,7 +10,7 @@ samples allow, and a verdict is "no difference" when that interval holds 1.
 import statistics
 from dataclasses import dataclass, field
 
-from report_common import slope
+from reporting.common import slope
 
 SLOWER, FASTER, NO_DIFFERENCE, WITHHELD = "slower", "faster", "no difference", "not enough evidence"
 BETTER, WORSE, LESS_ACCURATE, MORE_ACCURATE = "scales better", "scales worse", "less accurate", "more accurate"
@@ -433,7 +433,7 @@ def verdicts(report):
     found = [epoch_cost(points)] + time_to_targets(points) + [best_accuracy(points), depth_scaling(points),
                                                                thread_scaling(points), ranks_verdict(points)]
     found += network_verdicts(points) + [staleness(points)]
-    import report_answer_family as family  # its questions build on this module's helpers
+    from reporting import answer_family as family  # its questions build on this module's helpers
     found += [family.family_accuracy(points, algorithms), family.family_speed(points, algorithms), family.pytorch(report)]
     return [v for v in found if v is not None]
 

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Past one machine, measured: FF's layer pipeline and data parallelism (ff, bp) over MPI at np = 1
 # and np = 2 (1 thread per rank), the network's alpha and beta (ping-pong), and the single-process
-# runs the scaling model is calibrated on (scripts/scaling_model.py, bench/README.md "past one machine").
+# runs the scaling model is calibrated on (scripts/distributed/scaling_model.py, bench/README.md "past one machine").
 # Each configuration runs REPEATS times; the model and the note use the median of the last epoch.
 #
-# usage: scripts/measure_distributed.sh [--out DIR] [--repeats N] [--layers L] [--batch B]
+# usage: scripts/distributed/measure_distributed.sh [--out DIR] [--repeats N] [--layers L] [--batch B]
 #          [--limit-train N] [--epochs E] [--dataset D]
 # default: ff and bp at 784,2000,2000,2000,2000, batch 256, 2 epochs of 6,400 MNIST images
 # (synthetic when MNIST is not fetched), 3 repeats: about 10 minutes on 2 cores.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 out="" repeats=3 layers=784,2000,2000,2000,2000 batch=256 limit=6400 epochs=2 dataset=""
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -72,4 +72,4 @@ for r in $(seq 1 "$repeats"); do
     echo "  repeat $r/$repeats $name: $rate samples/s (last epoch) in $((SECONDS - started)) s"
   done
 done
-echo "measure_distributed: done; model and validation: /usr/bin/python3 scripts/scaling_model.py $out"
+echo "measure_distributed: done; model and validation: /usr/bin/python3 scripts/distributed/scaling_model.py $out"

@@ -1,7 +1,7 @@
 """Speed sections of the report: throughput sweeps, memory, threads, inference, the roofline, drift through training."""
 import re
 
-from report_common import *  # noqa: F401,F403  (plt, helpers, the published figures)
+from reporting.common import *  # noqa: F401,F403  (plt, helpers, the published figures)
 
 
 def parts_outside_products(p):

@@ -15,7 +15,7 @@ follows every #include of every source of every target:
   * the layers hold: common/ includes nothing of the project, datasets/ only itself and common/,
     the backend only itself and common/, the algorithms never bench/ or tests/, bench/ never tests/.
 
-Usage: scripts/check_layering.py [--build-dir DIR] [--keep]   (exit 1 and a list of problems if any)
+Usage: scripts/dev/check_layering.py [--build-dir DIR] [--keep]   (exit 1 and a list of problems if any)
 """
 import argparse
 import glob
@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # External headers -> the imported target that provides them (first matching prefix wins).
 EXTERNAL = [

@@ -147,7 +147,8 @@ int command_shapes(const ShapesArgs& args) {
   set_denormals(parse_denormals(point.denormals));
   set_threads(point.threads);
   auto algorithm = create_algorithm(point.algorithm, point.options);
-  ModelSpec spec{784, point.hidden, 10};
+  const data::DatasetShape shape = data::shape_of(point.dataset);
+  ModelSpec spec{shape.input, point.hidden, shape.classes};
   algorithm->setup(spec, point.batch, point.seed);
   // Depth steps first (a pipelined schedule runs every layer only once full), then count one step.
   std::vector<float> x(static_cast<size_t>(point.batch * spec.input), 0.5f);
@@ -217,25 +218,32 @@ int command_pingpong(const PingPongArgs& args) {
   return 0;
 }
 
-int command_train(const TrainArgs& args) {
-  // Distributed: MPI first (every rank runs this same command); only rank 0 prints and writes.
-  const DistributedMode mode = distributed_mode_from(args.distributed);
-  std::unique_ptr<MpiSession> mpi;
+namespace {
+
+// The MPI job a distributed `ffbench train` runs in (every rank runs the command; only rank 0's stdout
+// is kept), or none.
+struct MpiRun {
+  std::unique_ptr<MpiSession> session;
   Communicator* comm = nullptr;
-  if (mode != DistributedMode::none) {
-    if (!launched_by_mpi())
-      throw std::invalid_argument(fmt::format("--distributed {} runs under MPI: start it as 'mpirun -np N ffbench train "
-                                              "--distributed {} ...' (one rank per process)", args.distributed, args.distributed));
-    mpi = std::make_unique<MpiSession>();
-    comm = &mpi->world();
-    if (args.time_budget > 0.0 && mode == DistributedMode::pipeline)
-      fmt::print(stderr, "note: the time budget is judged on the slowest rank's epochs\n");
-    if (comm->rank() != 0 && std::freopen("/dev/null", "w", stdout) == nullptr)
-      throw std::runtime_error("cannot silence a non-leading rank's output (/dev/null)");
-  }
-  set_denormals(parse_denormals(args.denormals));
-  set_threads(args.threads);
-  const auto layers = parse_layers(args.layers);
+};
+
+MpiRun start_mpi(const TrainArgs& args, DistributedMode mode) {
+  MpiRun run;
+  if (mode == DistributedMode::none) return run;
+  if (!launched_by_mpi())
+    throw std::invalid_argument(fmt::format("--distributed {} runs under MPI: start it as 'mpirun -np N ffbench train "
+                                            "--distributed {} ...' (one rank per process)", args.distributed, args.distributed));
+  run.session = std::make_unique<MpiSession>();
+  run.comm = &run.session->world();
+  if (args.time_budget > 0.0 && mode == DistributedMode::pipeline)
+    fmt::print(stderr, "note: the time budget is judged on the slowest rank's epochs\n");
+  if (run.comm->rank() != 0 && std::freopen("/dev/null", "w", stdout) == nullptr)
+    throw std::runtime_error("cannot silence a non-leading rank's output (/dev/null)");
+  return run;
+}
+
+// `layers`: the input size, then the hidden sizes (--layers).
+TrainConfig train_config(const TrainArgs& args, const std::vector<int64_t>& layers) {
   TrainConfig config;
   config.algorithm = args.algorithm;
   config.options = parse_option_values(args.option_items, args.options_json);
@@ -253,13 +261,28 @@ int command_train(const TrainArgs& args) {
   config.time_budget_seconds = args.time_budget;
   config.seed = args.seed;
   config.threads = threads();
+  return config;
+}
 
-  auto algorithm = create_algorithm(config.algorithm, config.options);  // validates options first
-  algorithm->distribute(mode, comm);  // says why when the algorithm cannot train this way
-  const auto splits = data::load(config.dataset);
-  if (splits.train.d != layers[0])
-    throw std::invalid_argument(fmt::format("--layers starts with {} but {} images have {} inputs: start --layers with {}",
-                                            layers[0], args.dataset, splits.train.d, splits.train.d));
+// Where the ranks run, whether they oversubscribe the host, and (data mode) how a batch is shared.
+void print_ranks(const TrainArgs& args, const MpiRun& mpi, DistributedMode mode) {
+  const auto hosts = mpi.session->host_names();
+  fmt::print("distributed {} over {} ranks ({} thread(s) each) on {}{}\n", args.distributed, mpi.comm->size(), threads(),
+             hosts.front(), std::count(hosts.begin(), hosts.end(), hosts.front()) == static_cast<long>(hosts.size())
+                                ? " (all ranks on one host)" : " and other hosts");
+  const auto here = std::count(hosts.begin(), hosts.end(), hosts.front());
+  const auto cores = static_cast<long>(std::thread::hardware_concurrency());
+  if (here * threads() > cores)
+    fmt::print("note: {} ranks x {} threads on {} with {} hardware threads: oversubscribed, so no scaling figure can be "
+               "read from this run (use -t {})\n", here, threads(), hosts.front(), cores, std::max<long>(1, cores / here));
+  if (mode == DistributedMode::data)
+    fmt::print("each rank trains on {} of every batch's {} samples; gradients averaged over the ranks before each update\n",
+               args.batch / mpi.comm->size(), args.batch);
+}
+
+// What runs on what, before the first epoch.
+void print_run_header(const TrainArgs& args, const TrainConfig& config, const data::Splits& splits,
+                      const Algorithm& algorithm, const MpiRun& mpi, DistributedMode mode) {
   const bool validated = splits.validation.n > 0;
   fmt::print("ffbench train: {} {} on {} ({} train / {}{} test), batch {}, {} epochs, seed {}, {} threads, denormals {}, "
              "oneDNN {} ({})\n",
@@ -267,27 +290,32 @@ int command_train(const TrainArgs& args) {
              splits.train.n, validated ? fmt::format("{} validation / ", splits.validation.n) : "", splits.test.n,
              config.batch, config.epochs, config.seed, threads(), to_string(denormals()), onednn_version(), onednn_isa());
   if (validated) fmt::print("accuracies per epoch are on the validation split; the test split is evaluated once, at the end\n");
-  if (comm != nullptr) {
-    const auto hosts = mpi->host_names();
-    fmt::print("distributed {} over {} ranks ({} thread(s) each) on {}{}\n", args.distributed, comm->size(), threads(),
-               hosts.front(), std::count(hosts.begin(), hosts.end(), hosts.front()) == static_cast<long>(hosts.size())
-                                  ? " (all ranks on one host)" : " and other hosts");
-    const auto here = std::count(hosts.begin(), hosts.end(), hosts.front());
-    const auto cores = static_cast<long>(std::thread::hardware_concurrency());
-    if (here * threads() > cores)
-      fmt::print("note: {} ranks x {} threads on {} with {} hardware threads: oversubscribed, so no scaling figure can be "
-                 "read from this run (use -t {})\n", here, threads(), hosts.front(), cores, std::max<long>(1, cores / here));
-    if (mode == DistributedMode::data)
-      fmt::print("each rank trains on {} of every batch's {} samples; gradients averaged over the ranks before each update\n",
-                 args.batch / comm->size(), args.batch);
-  }
-  fmt::print("options: {}\n", algorithm->options().values().dump());
-  config.load_path = args.load_path;
+  if (mpi.comm != nullptr) print_ranks(args, mpi, mode);
+  fmt::print("options: {}\n", algorithm.options().values().dump());
   if (!args.load_path.empty()) fmt::print("starting from the weights in {}\n", args.load_path);
   std::fflush(stdout);
+}
 
-  bool header = false;
-  auto on_epoch = [&](const EpochRecord& r, const TrainResult& result) {
+// With --verbose: per layer, the epoch's loss and mean goodness; the subnormal values per memory category.
+void print_epoch_details(const EpochRecord& r) {
+  for (size_t l = 0; l < r.layer_loss.size(); ++l)
+    fmt::print("      layer {}: loss {:.4f}, mean goodness positive {:.4f} negative {:.4f}\n", l + 1, r.layer_loss[l],
+               r.goodness_pos[l], r.goodness_neg[l]);
+  if (r.census.empty()) return;
+  int64_t total[kMemCategories] = {}, subnormal[kMemCategories] = {};
+  for (const auto& c : r.census) {
+    total[static_cast<int>(c.category)] += c.values;
+    subnormal[static_cast<int>(c.category)] += c.subnormal;
+  }
+  std::string line;
+  for (int c = 0; c < kMemCategories; ++c)
+    if (total[c] > 0) line += fmt::format(" {} {}/{}", to_string(static_cast<MemCategory>(c)), subnormal[c], total[c]);
+  fmt::print("      subnormal values:{}\n", line);
+}
+
+// One line per evaluated epoch, under a header printed with the first (`header`: printed yet).
+EpochCallback epoch_printer(bool validated, bool verbose, bool& header) {
+  return [validated, verbose, &header](const EpochRecord& r, const TrainResult& result) {
     if (!header) {
       std::string modes;
       for (const auto& m : result.modes) modes += fmt::format(" {:>10}", (validated ? "val:" : "acc:") + m);
@@ -298,59 +326,80 @@ int command_train(const TrainArgs& args) {
     for (double a : validated ? r.validation_accuracy : r.test_accuracy) accuracies += fmt::format(" {:>9.2f}%", 100.0 * a);
     fmt::print("{:>5} {:>10.5f} {:>9.2f} {:>9.2f} {:>10.0f}{}\n", r.epoch, r.train_loss, r.train_seconds,
                r.eval_seconds, r.samples_per_second, accuracies);
-    if (args.verbose)
-      for (size_t l = 0; l < r.layer_loss.size(); ++l)
-        fmt::print("      layer {}: loss {:.4f}, mean goodness positive {:.4f} negative {:.4f}\n", l + 1, r.layer_loss[l],
-                   r.goodness_pos[l], r.goodness_neg[l]);
-    if (args.verbose && !r.census.empty()) {
-      int64_t total[kMemCategories] = {}, subnormal[kMemCategories] = {};
-      for (const auto& c : r.census) {
-        total[static_cast<int>(c.category)] += c.values;
-        subnormal[static_cast<int>(c.category)] += c.subnormal;
-      }
-      std::string line;
-      for (int c = 0; c < kMemCategories; ++c)
-        if (total[c] > 0) line += fmt::format(" {} {}/{}", to_string(static_cast<MemCategory>(c)), subnormal[c], total[c]);
-      fmt::print("      subnormal values:{}\n", line);
-    }
+    if (verbose) print_epoch_details(r);
     std::fflush(stdout);
   };
-  const auto result = train(*algorithm, config, splits, on_epoch);
+}
+
+// With a validation split: the final model's test accuracy and the best epoch on validation.
+void print_validation_outcome(const TrainResult& result) {
+  if (result.epochs.empty()) return;
+  const auto& last = result.epochs.back();
+  std::string test, best;
+  for (size_t m = 0; m < last.test_accuracy.size(); ++m)
+    test += fmt::format(" {} {:.2f}%", result.modes[m], 100.0 * last.test_accuracy[m]);
+  for (size_t m = 0; m < result.best_epoch.size(); ++m)
+    best += fmt::format(" {} epoch {} ({:.2f}%)", result.modes[m], result.best_epoch[m], 100.0 * result.best_validation_accuracy[m]);
+  if (!test.empty()) fmt::print("test accuracy of the final model (epoch {}):{}\n", last.epoch, test);
+  fmt::print("best epoch on validation:{}\n", best);
+}
+
+// The --json file: the run's outcome and every evaluated epoch.
+nlohmann::json train_json(const TrainConfig& config, const Algorithm& algorithm, const TrainResult& result,
+                          const nlohmann::json& distributed) {
+  nlohmann::json out;
+  if (!distributed.is_null()) out["distributed"] = distributed;
+  out["algorithm"] = config.algorithm;
+  out["options"] = algorithm.options().values();
+  out["model"] = result.spec.describe();
+  out["status"] = to_string(result.status);
+  out["modes"] = result.modes;
+  out["selection"] = result.selection;
+  out["validation_samples"] = result.validation_samples;
+  out["best_epoch"] = result.best_epoch;
+  for (const auto& r : result.epochs)
+    out["epochs"].push_back({{"epoch", r.epoch}, {"train_loss", r.train_loss}, {"train_seconds", r.train_seconds},
+                             {"eval_seconds", r.eval_seconds}, {"samples_per_second", r.samples_per_second},
+                             {"test_accuracy", r.test_accuracy}, {"test_loss", r.test_loss},
+                             {"validation_accuracy", r.validation_accuracy}, {"validation_loss", r.validation_loss}});
+  return out;
+}
+
+}  // namespace
+
+int command_train(const TrainArgs& args) {
+  // Distributed: MPI first (every rank runs this same command); only rank 0 prints and writes.
+  const DistributedMode mode = distributed_mode_from(args.distributed);
+  const MpiRun mpi = start_mpi(args, mode);
+  Communicator* comm = mpi.comm;
+  set_denormals(parse_denormals(args.denormals));
+  set_threads(args.threads);
+  const auto layers = parse_layers(args.layers);
+  TrainConfig config = train_config(args, layers);
+
+  auto algorithm = create_algorithm(config.algorithm, config.options);  // validates options first
+  algorithm->distribute(mode, comm);  // says why when the algorithm cannot train this way
+  const auto splits = data::load(config.dataset);
+  if (splits.train.d != layers[0])
+    throw std::invalid_argument(fmt::format("--layers starts with {} but {} images have {} inputs: start --layers with {}",
+                                            layers[0], args.dataset, splits.train.d, splits.train.d));
+  const bool validated = splits.validation.n > 0;
+  config.load_path = args.load_path;
+  print_run_header(args, config, splits, *algorithm, mpi, mode);
+
+  bool header = false;
+  const auto result = train(*algorithm, config, splits, epoch_printer(validated, args.verbose, header));
   if (result.status != PointStatus::ok) fmt::print("run {}: {}\n", to_string(result.status), result.detail);
   nlohmann::json distributed;
   if (comm != nullptr) distributed = distributed_summary(*algorithm, *comm, result);
-  if (validated && !result.epochs.empty()) {
-    const auto& last = result.epochs.back();
-    std::string test, best;
-    for (size_t m = 0; m < last.test_accuracy.size(); ++m)
-      test += fmt::format(" {} {:.2f}%", result.modes[m], 100.0 * last.test_accuracy[m]);
-    for (size_t m = 0; m < result.best_epoch.size(); ++m)
-      best += fmt::format(" {} epoch {} ({:.2f}%)", result.modes[m], result.best_epoch[m], 100.0 * result.best_validation_accuracy[m]);
-    if (!test.empty()) fmt::print("test accuracy of the final model (epoch {}):{}\n", last.epoch, test);
-    fmt::print("best epoch on validation:{}\n", best);
-  }
+  if (validated) print_validation_outcome(result);
   if (!args.save_path.empty() && (comm == nullptr || comm->rank() == 0)) {
     algorithm->save(args.save_path);
     fmt::print("weights saved to {}\n", args.save_path);
   }
   if (!args.json_path.empty() && (comm == nullptr || comm->rank() == 0)) {
-    nlohmann::json out;
-    if (!distributed.is_null()) out["distributed"] = distributed;
-    out["algorithm"] = config.algorithm;
-    out["options"] = algorithm->options().values();
-    out["model"] = result.spec.describe();
-    out["status"] = to_string(result.status);
-    out["modes"] = result.modes;
-    out["selection"] = result.selection;
-    out["validation_samples"] = result.validation_samples;
-    out["best_epoch"] = result.best_epoch;
-    for (const auto& r : result.epochs)
-      out["epochs"].push_back({{"epoch", r.epoch}, {"train_loss", r.train_loss}, {"train_seconds", r.train_seconds},
-                               {"eval_seconds", r.eval_seconds}, {"samples_per_second", r.samples_per_second},
-                               {"test_accuracy", r.test_accuracy}, {"test_loss", r.test_loss},
-                               {"validation_accuracy", r.validation_accuracy}, {"validation_loss", r.validation_loss}});
     const std::string temp = args.json_path + ".tmp";
-    std::ofstream(temp) << out.dump(2) << "\n";
+    std::ofstream(temp) << train_json(config, *algorithm, result, distributed).dump(2) << "\n";
     std::filesystem::rename(temp, args.json_path);
   }
   return result.status == PointStatus::ok ? 0 : 3;

@@ -216,28 +216,11 @@ bool packing_enabled() {
   return packing_mode_locked() != "off";
 }
 
-const PackingChoice& packing_choice(const MatmulShape& shape) {
-  auto& choices = packing_choices;
-  MatmulShape s = shape;
-  s.packed_b = false;
-  s.threads = s.instance = 0;
-  s = s.normalized();
-  const std::lock_guard<std::mutex> lock(packing_mutex);
-  const auto found = choices.find(s);
-  if (found != choices.end()) return found->second;
-  PackingChoice choice;
-  const std::string mode = packing_mode_locked();
-  MatmulShape p = s;
-  p.packed_b = true;
-  MatmulCache cache;
-  const Matmul& plain = cache.get(s);
-  const Matmul& packed = cache.get(p);
-  choice.layout_differs = packed.packed_layout_differs();
-  if (s.bf16 || mode == "off" || !choice.layout_differs) {
-    choice.reason = s.bf16 ? "bf16 (training products only)" : mode == "off" ? "FFB_PACKED_WEIGHTS=off" : "oneDNN prefers the plain layout";
-    return choices.emplace(s, choice).first->second;
-  }
-  // Pseudo-random operands with both signs (so a ReLU post-op matters) and a bias.
+namespace {
+// The packed layout against the plain one on pseudo-random operands with both signs (so a ReLU
+// post-op matters) and a bias: the same bits?, then the mode's decision, timed where it is "auto".
+void decide_packing(const MatmulShape& s, const Matmul& plain, const Matmul& packed, const std::string& mode,
+                    PackingChoice& choice) {
   const int64_t a_rows = s.trans_a ? s.k : s.m, b_rows = s.trans_b ? s.n : s.k;
   // Aligned as the arena aligns the step's operands, so the timings below compare the layouts only.
   const AlignedBuffer a_buffer(a_rows * s.lda * 4), b_buffer(b_rows * s.ldb * 4), bias_buffer(s.n * 4);
@@ -279,6 +262,31 @@ const PackingChoice& packing_choice(const MatmulShape& shape) {
     choice.packed = choice.packed_gflops >= 1.01 * choice.plain_gflops;
     choice.reason = fmt::format("measured {:.0f} GFLOP/s packed against {:.0f} plain", choice.packed_gflops, choice.plain_gflops);
   }
+}
+}  // namespace
+
+const PackingChoice& packing_choice(const MatmulShape& shape) {
+  auto& choices = packing_choices;
+  MatmulShape s = shape;
+  s.packed_b = false;
+  s.threads = s.instance = 0;
+  s = s.normalized();
+  const std::lock_guard<std::mutex> lock(packing_mutex);
+  const auto found = choices.find(s);
+  if (found != choices.end()) return found->second;
+  PackingChoice choice;
+  const std::string mode = packing_mode_locked();
+  MatmulShape p = s;
+  p.packed_b = true;
+  MatmulCache cache;
+  const Matmul& plain = cache.get(s);
+  const Matmul& packed = cache.get(p);
+  choice.layout_differs = packed.packed_layout_differs();
+  if (s.bf16 || mode == "off" || !choice.layout_differs) {
+    choice.reason = s.bf16 ? "bf16 (training products only)" : mode == "off" ? "FFB_PACKED_WEIGHTS=off" : "oneDNN prefers the plain layout";
+    return choices.emplace(s, choice).first->second;
+  }
+  decide_packing(s, plain, packed, mode, choice);
   return choices.emplace(s, choice).first->second;
 }
 

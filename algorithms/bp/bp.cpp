@@ -126,6 +126,19 @@ void Backprop::forward(const float* x, bool training) {
   }
 }
 
+double Backprop::output_loss(const int32_t* labels, BufferId dz_id) {
+  const int64_t b = batch_;
+  const Mat logits(arena_.floats(logits_), b, spec_.classes);
+  const Mat probs(arena_.floats(probs_), b, spec_.classes);
+  arena_.mark_live(probs_);
+  const double loss = kern::softmax_xent_forward(probs, nullptr, logits, labels);
+  arena_.mark_dead(logits_);
+  arena_.mark_live(dz_id);
+  kern::softmax_xent_backward(Mat(arena_.floats(dz_id), b, spec_.classes), probs, labels, 1.0f / static_cast<float>(b));
+  arena_.mark_dead(probs_);
+  return loss;
+}
+
 StepStats Backprop::step(const float* x, const int32_t* labels) {
   const int64_t depth = static_cast<int64_t>(activations_.size());
   const int64_t b = batch_;
@@ -134,16 +147,9 @@ StepStats Backprop::step(const float* x, const int32_t* labels) {
   phases_.lap(kForward);
   StepStats stats;
   stats.samples = b;
-  const Mat logits(arena_.floats(logits_), b, spec_.classes);
-  const Mat probs(arena_.floats(probs_), b, spec_.classes);
-  arena_.mark_live(probs_);
-  stats.loss = kern::softmax_xent_forward(probs, nullptr, logits, labels);
-  arena_.mark_dead(logits_);
   // dz of the output layer lives in grad_a_; each layer's dx goes to the other buffer.
   BufferId dz_id = grad_a_, dx_id = grad_b_;
-  arena_.mark_live(dz_id);
-  kern::softmax_xent_backward(Mat(arena_.floats(dz_id), b, spec_.classes), probs, labels, 1.0f / static_cast<float>(b));
-  arena_.mark_dead(probs_);
+  stats.loss = output_loss(labels, dz_id);
   phases_.lap(kLoss);
   void* scratch = scratchpad();
   ++step_;

@@ -46,6 +46,8 @@ class Backprop : public Algorithm {
   // Forward through every layer; logits land in logits_. Marks activations live as it goes.
   // `training` selects the training matmuls (bf16 when asked) over the f32 inference ones.
   void forward(const float* x, bool training = false);
+  // Softmax cross-entropy on the logits (returned) and the output layer's dz into dz_id.
+  double output_loss(const int32_t* labels, BufferId dz_id);
 
   OptimizerConfig optimizer_;
   float base_lr_ = 0.0f;  // before the epoch's lr_decay_start factor

@@ -90,6 +90,14 @@ class ForwardForward : public Algorithm {
   void train_classifier(const float* x, const int32_t* labels, StepStats& stats);
   void choose_negatives(const int32_t* labels);
   void scores_goodness(const float* x, float* out_scores);
+  // scores_goodness' parts: the label-free images and their scales; layer 1 for every label from
+  // the one shared product (false: no later layer is needed); one row's goodness and normalisation.
+  void label_free_inputs(const float* x);
+  bool first_layer_scores(float* out_scores);
+  void goodness_row(float* row, int64_t r, int64_t width, bool count, bool feed, float* out, float* out_scores) const;
+  // Which layers' goodness counts in goodness prediction, and which feed the next layer.
+  bool goodness_counts(int64_t l) const { return only_layer_ >= 0 ? l == only_layer_ : l >= first_goodness_layer(); }
+  bool goodness_feeds(int64_t l) const { return l + 1 < depth() && !(only_layer_ >= 0 && l >= only_layer_); }
   // Updates layer l's running means and fills `coefficients` (H); returns the peer loss.
   double peer_normalization_step(int64_t l, const Mat& h, float* coefficients);
   // The buffers one layer's training work uses: shared by all layers in the simultaneous and

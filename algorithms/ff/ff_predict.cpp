@@ -36,13 +36,31 @@ void ForwardForward::scores_goodness(const float* x, float* out_scores) {
   //   s * (x_rest W + v W[k, :]) + b,   s = 1 / (|x_rest, v| + eps):
   // one B x D x H product shared by all labels, then a cheap correction per label. Layers 2.. run
   // all K*B rows through one matmul.
-  const int64_t b = batch_, k = spec_.classes, d = spec_.input, kb = k * batch_;
-  void* scratch = arena_.raw(scratchpad_);
+  std::fill(out_scores, out_scores + batch_ * spec_.classes, 0.0f);
+  label_free_inputs(x);
+  if (!first_layer_scores(out_scores)) return;
+  const int64_t kb = spec_.classes * batch_;
+  float* hidden = arena_.floats(predict_hidden_);
+  float* normalized = arena_.floats(predict_norm_);
+  for (int64_t l = 1; l < depth(); ++l) {
+    const auto& p = layers_[l];
+    packed_weights_[l].run(arena_, ops_[l].infer_labels, normalized, arena_.floats(p.weight), hidden, arena_.floats(p.bias),
+                           arena_.raw(scratchpad_), weights_version());
+    const bool count = goodness_counts(l), feed = goodness_feeds(l);
+    const int64_t width = p.out;
+    parallel_for(kb, [&](int64_t r) { goodness_row(hidden + r * width, r, width, count, feed, normalized + r * width, out_scores); });
+    if (!feed) break;
+  }
+}
+
+void ForwardForward::label_free_inputs(const float* x) {
+  // Each image with its label slots zeroed (x_rest), its label value v and its scale s.
+  const int64_t k = spec_.classes, d = spec_.input;
   float* rest = arena_.floats(embedded_);
   float* values = arena_.floats(label_values_);
   float* row_scale = arena_.floats(scale_);
   const float c = norm_ == kern::NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(d);
-  parallel_for(b, [&](int64_t i) {
+  parallel_for(batch_, [&](int64_t i) {
     float* row = rest + i * d;
     std::memcpy(row, x + i * d, static_cast<size_t>(d) * sizeof(float));
     const float v = label_value(x + i * d);
@@ -52,57 +70,52 @@ void ForwardForward::scores_goodness(const float* x, float* out_scores) {
     values[i] = v;
     row_scale[i] = 1.0f / (std::sqrt(c * sum) + norm_eps_);
   });
-  const auto& first = layers_[0];
-  const int64_t h0 = first.out;
-  float* product = arena_.floats(first_product_);
-  packed_weights_[0].run(arena_, first_product_op_, rest, arena_.floats(first.weight), product, nullptr, scratch, weights_version());
+}
+
+void ForwardForward::goodness_row(float* row, int64_t r, int64_t width, bool count, bool feed, float* out,
+                                  float* out_scores) const {
   // After each layer, one pass per row (row r = label * B + i) does what goodness_forward, the
   // score sum and normalize_forward did in three: one sum of squares gives the row's goodness (added
   // to its label's score) and the next layer's normalised input. Same expressions, same order: the
   // same bits as the separate kernels.
-  float* hidden = arena_.floats(predict_hidden_);
-  float* normalized = arena_.floats(predict_norm_);
-  auto counts = [&](int64_t l) { return only_layer_ >= 0 ? l == only_layer_ : l >= first_goodness_layer(); };
-  auto feeds = [&](int64_t l) { return l + 1 < depth() && !(only_layer_ >= 0 && l >= only_layer_); };
-  auto finish_row = [&](float* row, int64_t r, int64_t width, bool count, bool feed, float* out) {
-    const float sum = kern::row_sum_squares(row, width);
-    if (count) out_scores[(r % b) * k + r / b] += (goodness_mean_ ? 1.0f / static_cast<float>(width) : 1.0f) * sum;
-    if (!feed) return;
-    const float norm_c = norm_ == kern::NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(width);
-    const float s = kern::norm_scale(sum, norm_c, norm_eps_);
+  const int64_t b = batch_, k = spec_.classes;
+  const float sum = kern::row_sum_squares(row, width);
+  if (count) out_scores[(r % b) * k + r / b] += (goodness_mean_ ? 1.0f / static_cast<float>(width) : 1.0f) * sum;
+  if (!feed) return;
+  const float norm_c = norm_ == kern::NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(width);
+  const float s = kern::norm_scale(sum, norm_c, norm_eps_);
 #pragma omp simd
-    for (int64_t j = 0; j < width; ++j) out[j] = row[j] * s;
-  };
-  std::fill(out_scores, out_scores + b * k, 0.0f);
+  for (int64_t j = 0; j < width; ++j) out[j] = row[j] * s;
+}
+
+bool ForwardForward::first_layer_scores(float* out_scores) {
+  // Layer 1 from the shared product; its activations are written where its normalised output goes
+  // and scaled there in place (the row is still in cache).
+  const int64_t b = batch_, k = spec_.classes;
+  const auto& first = layers_[0];
+  const int64_t h0 = first.out;
+  float* product = arena_.floats(first_product_);
+  packed_weights_[0].run(arena_, first_product_op_, arena_.floats(embedded_), arena_.floats(first.weight), product, nullptr,
+                         arena_.raw(scratchpad_), weights_version());
+  const float* values = arena_.floats(label_values_);
+  const float* row_scale = arena_.floats(scale_);
+  float* normalized = arena_.floats(predict_norm_);
   const float* weight0 = arena_.floats(first.weight);
   const float* bias0 = arena_.floats(first.bias);
-  {
-    // Layer 1 from the shared product; its activations are written where its normalised output goes
-    // and scaled there in place (the row is still in cache).
-    const bool count = counts(0), feed = feeds(0);
-    parallel_for(k * b, [&](int64_t r) {  // r = label * b + i: collapse(2)'s order
-      const int64_t label = r / b, i = r % b;
-      const float s = row_scale[i], v = values[i];
-      const float* p = product + i * h0;
-      const float* w = weight0 + label * h0;
-      float* out = normalized + r * h0;
-      for (int64_t j = 0; j < h0; ++j) {
-        const float z = s * (p[j] + v * w[j]) + bias0[j];
-        out[j] = z > 0.0f ? z : 0.0f;
-      }
-      finish_row(out, r, h0, count, feed, out);
-    });
-    if (!feed) return;
-  }
-  for (int64_t l = 1; l < depth(); ++l) {
-    const auto& p = layers_[l];
-    packed_weights_[l].run(arena_, ops_[l].infer_labels, normalized, arena_.floats(p.weight), hidden, arena_.floats(p.bias),
-                           scratch, weights_version());
-    const bool count = counts(l), feed = feeds(l);
-    const int64_t width = p.out;
-    parallel_for(kb, [&](int64_t r) { finish_row(hidden + r * width, r, width, count, feed, normalized + r * width); });
-    if (!feed) break;
-  }
+  const bool count = goodness_counts(0), feed = goodness_feeds(0);
+  parallel_for(k * b, [&](int64_t r) {  // r = label * b + i: collapse(2)'s order
+    const int64_t label = r / b, i = r % b;
+    const float s = row_scale[i], v = values[i];
+    const float* p = product + i * h0;
+    const float* w = weight0 + label * h0;
+    float* out = normalized + r * h0;
+    for (int64_t j = 0; j < h0; ++j) {
+      const float z = s * (p[j] + v * w[j]) + bias0[j];
+      out[j] = z > 0.0f ? z : 0.0f;
+    }
+    goodness_row(out, r, h0, count, feed, out, out_scores);
+  });
+  return feed;
 }
 
 void ForwardForward::scores_goodness_naive(const float* x, int64_t rows, float* out_scores) {

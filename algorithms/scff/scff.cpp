@@ -83,6 +83,34 @@ void SelfContrastiveFF::pair_rows(float* out, const float* x, int64_t in, int64_
       b * in > 65536);
 }
 
+void SelfContrastiveFF::pair_loss(const float* g, float* dg, int64_t l, StepStats& stats) const {
+  const int64_t b = batch_;
+  double loss = 0.0, pos = 0.0, neg = 0.0;
+  for (int64_t i = 0; i < b; ++i) {
+    const float over = g[i] - threshold_, under = g[b + i] - threshold_;
+    loss += kern::softplus(-over) + kern::softplus(under);
+    dg[i] = -kern::sigmoid(-over) / static_cast<float>(b);
+    dg[b + i] = kern::sigmoid(under) / static_cast<float>(b);
+    pos += g[i];
+    neg += g[b + i];
+  }
+  stats.layer_loss[l] = static_cast<float>(loss / static_cast<double>(b));
+  stats.goodness_pos[l] = static_cast<float>(pos / static_cast<double>(b));
+  stats.goodness_neg[l] = static_cast<float>(neg / static_cast<double>(b));
+  stats.loss += loss / static_cast<double>(b);
+}
+
+void SelfContrastiveFF::train_probe(const float* features, const int32_t* labels, StepStats& stats) {
+  // The probe: softmax cross-entropy on the features, detached.
+  void* scratch = scratchpad();
+  arena_.mark_live(probe_logits_);
+  probe_.forward_train(arena_, features, arena_.floats(probe_logits_), scratch);
+  stats.classifier_loss = cross_entropy(probe_logits_, probe_probs_, probe_grad_, labels);
+  probe_.backward(arena_, features, arena_.floats(probe_grad_), nullptr, scratch);
+  update(probe_, probe_optimizer_);
+  arena_.mark_dead(probe_grad_);
+}
+
 StepStats SelfContrastiveFF::step(const float* x, const int32_t* labels) {
   const int64_t b = batch_;
   const int64_t depth = static_cast<int64_t>(layers_.size());
@@ -108,19 +136,7 @@ StepStats SelfContrastiveFF::step(const float* x, const int32_t* labels) {
     kern::goodness_forward(g, hidden, true);
     arena_.mark_live(goodness_grad_);
     float* dg = arena_.floats(goodness_grad_);
-    double loss = 0.0, pos = 0.0, neg = 0.0;
-    for (int64_t i = 0; i < b; ++i) {
-      const float over = g[i] - threshold_, under = g[b + i] - threshold_;
-      loss += kern::softplus(-over) + kern::softplus(under);
-      dg[i] = -kern::sigmoid(-over) / static_cast<float>(b);
-      dg[b + i] = kern::sigmoid(under) / static_cast<float>(b);
-      pos += g[i];
-      neg += g[b + i];
-    }
-    stats.layer_loss[l] = static_cast<float>(loss / static_cast<double>(b));
-    stats.goodness_pos[l] = static_cast<float>(pos / static_cast<double>(b));
-    stats.goodness_neg[l] = static_cast<float>(neg / static_cast<double>(b));
-    stats.loss += loss / static_cast<double>(b);
+    pair_loss(g, dg, l, stats);
     arena_.mark_dead(goodness_);
     // The positive rows' normalised activity (before this layer's update) feeds the layer above and the probe.
     const Mat positive = hidden.first_rows(b);
@@ -141,13 +157,7 @@ StepStats SelfContrastiveFF::step(const float* x, const int32_t* labels) {
     }
     offset += h;
   }
-  // The probe: softmax cross-entropy on the features, detached.
-  arena_.mark_live(probe_logits_);
-  probe_.forward_train(arena_, features, arena_.floats(probe_logits_), scratch);
-  stats.classifier_loss = cross_entropy(probe_logits_, probe_probs_, probe_grad_, labels);
-  probe_.backward(arena_, features, arena_.floats(probe_grad_), nullptr, scratch);
-  update(probe_, probe_optimizer_);
-  arena_.mark_dead(probe_grad_);
+  train_probe(features, labels, stats);
   arena_.mark_dead(features_);
   if (depth > 1) arena_.mark_dead(hidden_);
   return stats;

@@ -31,6 +31,10 @@ class SelfContrastiveFF final : public DenseAlgorithm {
  private:
   // rows x 2 in: row i = [x_i, x_i] (positives), or with `shift` > 0 rows B + i = [x_i, x_{(i+shift) mod B}].
   void pair_rows(float* out, const float* x, int64_t in, int64_t shift) const;
+  // Layer l's loss on its pairs' goodness g (2B: B positives, then B negatives): dLoss/dg into dg,
+  // the layer's statistics into stats.
+  void pair_loss(const float* g, float* dg, int64_t l, StepStats& stats) const;
+  void train_probe(const float* features, const int32_t* labels, StepStats& stats);
   OptimizerConfig probe_optimizer_;
   float base_probe_lr_ = 0.0f;
   float threshold_ = 1.0f;

@@ -11,15 +11,15 @@ and draws reports/findings.png.
 Usage: /usr/bin/python3 scripts/findings.py [--published DIR] [--out FILE] [--readme FILE] [--no-readme]
 """
 import argparse
-import json
 import os
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reporting import answer  # noqa: E402
-from report import Report  # noqa: E402
-from reporting.common import plt  # noqa: E402
+# The report's parts are the package scripts/reporting/ (Python puts this file's folder on its path).
+from reporting import verdict
+from reporting.answer import verdicts
+from reporting.common import plt
+from reporting.run import load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Zen generations by CPU family (AMD's numbering); runs from before the manifest recorded the family
@@ -70,10 +70,10 @@ def load_runs(published):
         if not os.path.isfile(os.path.join(folder, "manifest.json")) or not os.path.isdir(os.path.join(folder, "points")):
             continue
         with tempfile.TemporaryDirectory() as scratch:
-            report = Report(folder, scratch)
-            found = answer.verdicts(report)
-        runs.append({"folder": name, "manifest": report.manifest, "machine": machine_name(report.manifest),
-                     "suite": report.manifest.get("suite_name") or "?", "verdicts": {v.key: v for v in found}})
+            run = load(folder, scratch)
+            found = verdicts(run)
+        runs.append({"folder": name, "manifest": run.manifest, "machine": machine_name(run.manifest),
+                     "suite": run.manifest.get("suite_name") or "?", "verdicts": {v.key: v for v in found}})
     return runs
 
 
@@ -85,7 +85,7 @@ def facts_of(run):
 
 def flip_text(cells):
     """'' when the verdicts agree; else which machine says what, and the measured machine facts that differ."""
-    words = {machine: (run, v) for machine, (run, v) in cells.items() if v.word != answer.WITHHELD}
+    words = {machine: (run, v) for machine, (run, v) in cells.items() if v.word != verdict.WITHHELD}
     if len({v.word for _, v in words.values()}) < 2:
         return ""
     said = "; ".join(f"{v.word} on {machine}" for machine, (_, v) in words.items())
@@ -135,7 +135,7 @@ def tables(runs, link_prefix):
                 flips.append((question, suite, flip))
                 notes.append(f"`{suite}`: {flip}")
             else:
-                given = [v.word for _, v in cells.values() if v.word != answer.WITHHELD]
+                given = [v.word for _, v in cells.values() if v.word != verdict.WITHHELD]
                 if len(given) > 1 and len(set(given)) == 1:
                     holds.append((question, suite, given[0], len(given)))
         lines.append("")
@@ -149,15 +149,15 @@ def findings_figure(runs, machines, path):
         for key, v in run["verdicts"].items():
             if (key, v.question) not in keys:
                 keys.append((key, v.question))
-    colours = {answer.SLOWER: "#d9534f", answer.WORSE: "#d9534f", answer.LESS_ACCURATE: "#d9534f",
-               answer.FASTER: "#5cb85c", answer.BETTER: "#5cb85c", answer.MORE_ACCURATE: "#5cb85c",
-               answer.NO_DIFFERENCE: "#f0ad4e", answer.WITHHELD: "#dddddd"}
+    colours = {verdict.SLOWER: "#d9534f", verdict.WORSE: "#d9534f", verdict.LESS_ACCURATE: "#d9534f",
+               verdict.FASTER: "#5cb85c", verdict.BETTER: "#5cb85c", verdict.MORE_ACCURATE: "#5cb85c",
+               verdict.NO_DIFFERENCE: "#f0ad4e", verdict.WITHHELD: "#dddddd"}
     fig, ax = plt.subplots(figsize=(3.2 * len(machines) + 4.5, 0.42 * len(keys) + 1.4))
     for row, (key, _) in enumerate(keys):
         for column, machine in enumerate(machines):
             # A verdict the run could give before one it withheld; the quick run's where there are several.
             mine = [r for r in runs if r["machine"] == machine and key in r["verdicts"]]
-            mine.sort(key=lambda r: (r["verdicts"][key].word != answer.WITHHELD, r["suite"] == "quick", r["folder"]))
+            mine.sort(key=lambda r: (r["verdicts"][key].word != verdict.WITHHELD, r["suite"] == "quick", r["folder"]))
             if not mine:
                 continue
             v = mine[-1]["verdicts"][key]
@@ -186,11 +186,11 @@ def readme_answer(runs, machines, flips):
         question = None
         for machine in machines:
             mine = [r for r in runs if r["machine"] == machine and key in r["verdicts"]]
-            mine.sort(key=lambda r: (r["verdicts"][key].word != answer.WITHHELD, r["suite"] == "quick", r["folder"]))
+            mine.sort(key=lambda r: (r["verdicts"][key].word != verdict.WITHHELD, r["suite"] == "quick", r["folder"]))
             if mine:
                 v = mine[-1]["verdicts"][key]
                 question = v.question
-                if v.word != answer.WITHHELD:
+                if v.word != verdict.WITHHELD:
                     cells.append((machine.split(",")[0], v, mine[-1]["suite"]))
         if not cells:
             continue

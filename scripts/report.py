@@ -1,63 +1,71 @@
 #!/usr/bin/python3
 """Make REPORT.md and PNG plots for an ffbench run folder.
 
-Reads only the run's result files (manifest.json, points/*.json, points/*.csv) and writes
-RUN/REPORT.md and RUN/plots/*.png. Every number in the report is computed here from those files.
+Reads only the run's result files (manifest.json, points/*.json) and writes RUN/REPORT.md and
+RUN/plots/*.png. Every number in the report is computed here from those files.
 
-Usage: /usr/bin/python3 scripts/report.py RUN_FOLDER [--out FOLDER]
+Usage: /usr/bin/python3 scripts/report.py RUN_FOLDER [--out FOLDER] [--check]
 Needs matplotlib (Debian: python3-matplotlib, installed by scripts/setup.sh).
 """
 import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reporting import answer as report_answer  # noqa: E402  (the verdicts that open the report)
-from reporting import answer_figure as report_answer_figure  # noqa: E402  (their headline figure)
-from reporting import distributed as report_distributed  # noqa: E402  (the "Past one machine" section)
-from reporting import network as report_network  # noqa: E402  (the "Over a network" section)
-from reporting import family as report_family  # noqa: E402  (the "The algorithm family" section)
-from reporting.common import ReportBase  # noqa: E402
-from reporting.convergence import ConvergenceSections  # noqa: E402
-from reporting.peers import PeerSections  # noqa: E402
-from reporting.reproduce import ReproduceSections  # noqa: E402
-from reporting.speed import SpeedSections  # noqa: E402
+# The report's parts are the package scripts/reporting/ (Python puts this file's folder on its path).
+from reporting import answer_figure
+from reporting.answer import answer_lines, verdicts
+from reporting.convergence import convergence_section, lead_findings
+from reporting.distributed import distributed_section
+from reporting.drift import drift_section
+from reporting.family import family_section
+from reporting.header import machine_section, suite_section, title_lines
+from reporting.network import network_section
+from reporting.peers import peers_section
+from reporting.reproduce import published_section, reference_section, reproduction_section
+from reporting.run import fractions_over_one, load
+from reporting.speed import roofline_section, throughput_section
+from reporting.targets import targets_section
+from reporting.tune import tune_section
+
+# The sections after the findings, in the report's order: each a function of the Run returning its
+# lines (and recording its findings in run.findings).
+SECTIONS = [
+    reproduction_section,   # published setups, reproduced
+    reference_section,      # the PyTorch reference's published setup, in both engines
+    targets_section,        # performance targets, each with its measured figure
+    tune_section,           # equal-budget tuning
+    convergence_section,    # accuracy curves and time to target, per experiment
+    throughput_section,     # throughput sweeps, memory, threads, inference, the pipelined schedule
+    family_section,         # every algorithm side by side
+    roofline_section,       # the roofline fraction per algorithm
+    peers_section,          # side by side with PyTorch
+    drift_section,          # throughput through training, denormals
+    distributed_section,    # past one machine: MPI ranks and the scaling model
+    network_section,        # over emulated network links
+    published_section,      # published figures beside ours
+]
 
 
-class Report(ReportBase, ConvergenceSections, SpeedSections, PeerSections, ReproduceSections):
-    def write(self):
-        self.header()
-        self.reproduction_section()
-        self.reference_section()
-        self.targets_section()
-        self.tune_section()
-        self.convergence()
-        self.throughput()
-        report_family.section(self)
-        self.roofline_plot()
-        self.peers_section()
-        self.drift_section()
-        report_distributed.section(self)
-        report_network.section(self)
-        self.published()
-        self.lead_time_to_accuracy()
-        findings = ["## FF's speed and scalability limits", "",
-                    "Each sentence is computed from this run's result files.", ""]
-        findings += [f"- {f}" for f in self.lead_findings + self.findings] or \
-            ["- (this run has no points from which to compute findings)"]
-        # Findings go right after the suite section so a reader sees them first.
-        index = next((i for i, line in enumerate(self.lines) if line.startswith("## ") and "Suite" not in line
-                      and "Machine" not in line), len(self.lines))
-        self.lines[index:index] = findings + [""]
-        # The answer opens the report, right under its title, before the machine table.
-        found = report_answer.verdicts(self)
-        figure = report_answer_figure.draw(self, found)
-        self.lines[4:4] = report_answer.answer_lines(self, found, figure)
-        path = os.path.join(self.out, "REPORT.md")
-        with open(path + ".tmp", "w") as f:
-            f.write("\n".join(self.lines) + "\n")
-        os.replace(path + ".tmp", path)
-        return path
+def findings_lines(findings):
+    """What the sections found, the time-to-accuracy findings first."""
+    lines = ["## FF's speed and scalability limits", "", "Each sentence is computed from this run's result files.", ""]
+    lines += [f"- {f}" for f in findings] or ["- (this run has no points from which to compute findings)"]
+    return lines + [""]
+
+
+def write_report(run):
+    """Writes REPORT.md: the title, the answer (its verdicts and figure), the machine, the suite, the
+    findings, then every section in order. Returns its path."""
+    body = [line for section in SECTIONS for line in section(run)]
+    found = verdicts(run)
+    answer = answer_lines(found, answer_figure.draw(run, found))
+    lines = (title_lines(run) + answer + machine_section(run) + suite_section(run)
+             + findings_lines(lead_findings(run) + run.findings) + body)
+    path = os.path.join(run.out, "REPORT.md")
+    with open(path + ".tmp", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(path + ".tmp", path)
+    return path
 
 
 def main():
@@ -70,15 +78,16 @@ def main():
     if not os.path.isdir(args.run):
         sys.exit(f"report.py: {args.run} is not a folder; give a run folder under reports/runs/")
     if args.check:
-        report = Report(args.run, args.out or os.path.join("/tmp", "ffbench-report-check"))
-        over = report.fractions_over_one()
+        run = load(args.run, args.out or os.path.join("/tmp", "ffbench-report-check"))
+        over = fractions_over_one(run)
         for point, what, fraction in over:
             print(f"report.py: {point}: {what} at {100 * fraction:.1f}% of its ceiling (a ceiling cannot be exceeded: a bug)")
-        print(f"report.py: {len(report.ok)} points checked, {len(over)} efficiencies above 100%")
+        print(f"report.py: {len(run.ok)} points checked, {len(over)} efficiencies above 100%")
         sys.exit(1 if over else 0)
-    report = Report(args.run, args.out or args.run)
-    path = report.write()
-    print(f"report.py: wrote {path} with {len(report.plots)} plots")
+    run = load(args.run, args.out or args.run)
+    os.makedirs(run.out, exist_ok=True)
+    path = write_report(run)
+    print(f"report.py: wrote {path} with {len(run.plots)} plots")
 
 
 if __name__ == "__main__":

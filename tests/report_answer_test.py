@@ -13,8 +13,9 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = os.path.join(HERE, "..", "scripts")
 sys.path.insert(0, SCRIPTS)
-from reporting import answer  # noqa: E402
-from report import Report  # noqa: E402
+from reporting import verdict  # noqa: E402
+from reporting.answer import verdicts  # noqa: E402
+from reporting.run import load  # noqa: E402
 
 ALGORITHMS = [{"name": "bp", "pipeline": "its layers do not learn locally (a backward pass crosses them)"},
               {"name": "ff", "pipeline": "set the option schedule=pipelined: ..."},
@@ -85,39 +86,40 @@ def write_run(folder, cpu, ff_epoch, isa="avx2"):
 def check_one_run(scratch):
     run = os.path.join(scratch, "published", "quick-a")
     points = write_run(run, "Fixture CPU A", ff_epoch=4.0)
-    report = Report(run, os.path.join(scratch, "out"))
-    found = {v.key: v for v in answer.verdicts(report)}
+    found = {v.key: v for v in verdicts(load(run, os.path.join(scratch, "out")))}
     # FF's cost per epoch: the median of the seeds' per-epoch means over BP's, from the files.
     per_epoch = {label: statistics.median(p["epochs"][-1]["train_seconds"] / 3 for p in points
                                           if p["point"]["label"] == label and p["point"]["experiment"] == "convergence")
                  for label in ("ff", "bp")}
     cost = found["epoch_cost"]
-    assert cost.word == answer.SLOWER, cost
+    assert cost.word == verdict.SLOWER, cost
     assert abs(cost.value - per_epoch["ff"] / per_epoch["bp"]) < 1e-12, (cost.value, per_epoch)
     assert f"{per_epoch['ff'] / per_epoch['bp']:.2f}x" in cost.text and "2.00x BP's matmul FLOPs" in cost.text, cost.text
     # Time to 95 %: every seed of both reached it; FF at epoch 2, BP at epoch 1.
     tta = found["time_to_95"]
     ff_95 = [p["time_to_target"]["softmax"]["0.95"]["seconds"] for p in points if p["point"]["label"] == "ff" and p["point"]["experiment"] == "convergence"]
     bp_95 = [p["time_to_target"]["softmax"]["0.95"]["seconds"] for p in points if p["point"]["label"] == "bp" and p["point"]["experiment"] == "convergence"]
-    assert tta.word == answer.SLOWER and abs(tta.value - statistics.median(ff_95) / statistics.median(bp_95)) < 1e-12, tta
+    assert tta.word == verdict.SLOWER and abs(tta.value - statistics.median(ff_95) / statistics.median(bp_95)) < 1e-12, tta
     # Time to 97 %: FF never reached it: slower by more than its training time over BP's slowest time to it.
-    assert found["time_to_97"].word == answer.SLOWER and "did not reach it" in found["time_to_97"].text, found["time_to_97"]
+    assert found["time_to_97"].word == verdict.SLOWER and "did not reach it" in found["time_to_97"].text, found["time_to_97"]
     # Depth: FF fell 2.5x (500 -> 200), BP 4x (1000 -> 250): FF scales better; spreads from the repeats.
     depth = found["depth"]
-    assert depth.word == answer.BETTER and abs(depth.value - 4.0 / 2.5) < 1e-12, depth
+    assert depth.word == verdict.BETTER and abs(depth.value - 4.0 / 2.5) < 1e-12, depth
     assert "2.5x (2.4-2.6)" in depth.text and "4.0x (3.9-4.1)" in depth.text, depth.text
     # Activation growth per layer: (5000 - 2000) / 3 bytes for FF.
     assert "1 KiB per layer for FF" in depth.text, depth.text
     # Ranks: FF's pipeline without a BP data-parallel counterpart: withheld, naming what is missing.
-    assert found["ranks"].word == answer.WITHHELD and "BP's data parallelism" in found["ranks"].text, found["ranks"]
+    assert found["ranks"].word == verdict.WITHHELD and "BP's data parallelism" in found["ranks"].text, found["ranks"]
     # No thread sweep, no PyTorch peer: no line at all (not guessed).
     assert "threads" not in found and "pytorch" not in found, sorted(found)
     # The family: mono_forward (1 seed, 97.40 %) against BP's seeds 97.51..97.53: outside BP's spread, below.
     family = found["family_accuracy"]
-    assert family.facts["closest"] == "mono_forward" and family.word == answer.LESS_ACCURATE, family
+    assert family.facts["closest"] == "mono_forward" and family.word == verdict.LESS_ACCURATE, family
     assert "97.40 %" in family.text, family.text
     # The report opens with the answer, before the machine table.
-    report.write()
+    done = subprocess.run([sys.executable, os.path.join(SCRIPTS, "report.py"), run, "--out", os.path.join(scratch, "out")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
     with open(os.path.join(scratch, "out", "REPORT.md")) as f:
         text = f.read()
     assert text.index("## The answer") < text.index("## Machine and build"), text[:400]

@@ -5,7 +5,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from reporting.reproduce import against_goal, paired_text, plain_layout_bound  # noqa: E402
+from reporting.targets_text import against_goal, paired_text, plain_layout_bound  # noqa: E402
 
 
 def shape(m, n, k, **extra):

@@ -5,8 +5,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from reporting.common import ReportBase  # noqa: E402
-from reporting.speed import SpeedSections, update_traffic  # noqa: E402
+from reporting.run import Run  # noqa: E402
+from reporting.speed import outside_gemm_findings, update_traffic  # noqa: E402
 
 
 def point(threads, step_ms, gemm_share, experiment="width", options=None, parts=None):
@@ -17,22 +17,14 @@ def point(threads, step_ms, gemm_share, experiment="width", options=None, parts=
                       "options": options or {}}}
 
 
-class Fake(SpeedSections):
-    concurrent_gemms = staticmethod(ReportBase.concurrent_gemms)
-
-    def __init__(self, points):
-        self.ok, self.findings = points, []
-
-
 def main():
     # 1 thread: 10 ms, 90 % in GEMMs (9 + 1 ms); 2 threads, two points: 6 ms at 75 % and 8 ms at 75 %
     # (medians 5.25 ms GEMMs, 1.75 ms outside); another configuration (options) stays apart.
     points = [point(1, 10.0, 0.9), point(2, 6.0, 0.75), point(2, 8.0, 0.75, experiment="threads"),
               point(1, 5.0, 0.5, options={"lr": 0.1})]
-    report = Fake(points)
-    report.outside_gemm_findings()
-    assert len(report.findings) == 1, report.findings
-    finding = report.findings[0]
+    findings = outside_gemm_findings(Run({}, points))
+    assert len(findings) == 1, findings
+    finding = findings[0]
     assert "1 -> 2 threads (1 and 2 point(s), medians)" in finding, finding
     assert "fell 1.71x (9.00 -> 5.25 ms)" in finding, finding
     assert "the time outside them 0.57x (1.00 -> 1.75 ms)" in finding, finding
@@ -44,18 +36,14 @@ def main():
     points = [point(1, 10.0, 0.9, parts=parts1),
               point(2, 6.0, 0.75, parts={"forward products": 2000.0, "update": 500.0, "inputs": 100.0}),
               point(2, 8.0, 0.75, experiment="threads", parts={"forward products": 2100.0, "update": 700.0, "inputs": 120.0})]
-    report = Fake(points)
-    report.outside_gemm_findings()
-    finding = report.findings[0]
+    finding = outside_gemm_findings(Run({}, points))[0]
     assert finding.endswith(" Outside the products, per part (us per step): update 300 -> 600 (0.50x); inputs 150 -> 110 (1.36x)."), finding
     # The same scaling with the memory roof recorded: the update's rate and its share of the roof at
     # each thread count (medians), after the parts.
     for q, update_us, roof in ((points[0], 300.0, 10.0), (points[1], 500.0, 20.0), (points[2], 700.0, 20.0)):
         q["memory"] = {"weights": 1_000_000, "grads": 1_000_000, "optimizer": 2_000_000}  # 7 MB moved
         q["memory_bandwidth"] = {"gbps": roof}
-    report = Fake(points)
-    report.outside_gemm_findings()
-    finding = report.findings[0]
+    finding = outside_gemm_findings(Run({}, points))[0]
     # 1 thread: 7 MB / 300 us = 23.3 GB/s, 233 % of 10; 2 threads: 14.0 and 10.0 GB/s, medians 12.0 GB/s and 60 %.
     assert finding.endswith(" The update reads and writes its weights, gradients and optimizer state at 23.3 GB/s on 1 and "
                             "12.0 GB/s on 2 threads: 233% and 60% of the memory roof measured with each point."), finding

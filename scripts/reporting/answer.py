@@ -1,81 +1,12 @@
 """The answer a run gives, first: one verdict per question the run has evidence for (scripts/report.py puts
-them at the top of REPORT.md; scripts/findings.py sets them side by side across machines).
-
-Every verdict is computed from the run's result files. Its word is one of VERDICT_WORDS; the number
-comes with its spread (over seeds, repeats or epochs, said in the line), and a verdict the run cannot
-support is withheld as "not enough evidence" with what is missing. Two measurements differ only where
-their spreads do not overlap: a ratio's interval runs from the lowest to the highest ratio any two
-samples allow, and a verdict is "no difference" when that interval holds 1.
+them at the top of REPORT.md; scripts/findings.py sets them side by side across machines). The questions
+of FF against BP are here, the family's and PyTorch's in answer_family.py; reporting/verdict.py says how
+a verdict is made.
 """
-import statistics
-from dataclasses import dataclass, field
-
-from reporting.common import slope
-
-SLOWER, FASTER, NO_DIFFERENCE, WITHHELD = "slower", "faster", "no difference", "not enough evidence"
-BETTER, WORSE, LESS_ACCURATE, MORE_ACCURATE = "scales better", "scales worse", "less accurate", "more accurate"
-VERDICT_WORDS = (SLOWER, FASTER, BETTER, WORSE, LESS_ACCURATE, MORE_ACCURATE, NO_DIFFERENCE, WITHHELD)
-
-
-@dataclass
-class Verdict:
-    key: str                 # a stable name of the question, e.g. "epoch_cost" (FINDINGS.md's rows)
-    question: str            # the question in a few words
-    word: str                # one of VERDICT_WORDS
-    text: str                # the rest of the line: the number, its spread, what it is made of
-    anchor: str = ""         # the report section with the evidence (a heading's slug)
-    value: float = None      # the central number, for tables and tests
-    spread: tuple = None     # (low, high) of that number
-    facts: dict = field(default_factory=dict)  # what a flip between machines may be explained by
-
-    def line(self):
-        link = f" [evidence](#{self.anchor})" if self.anchor else ""
-        return f"- **{self.question}: {self.word}.** {self.text}{link}"
-
-
-def med(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-
-def slug(heading):
-    """GitHub's anchor of a markdown heading."""
-    keep = "".join(c for c in heading.lower() if c.isalnum() or c in " -_")
-    return keep.replace(" ", "-")
-
-
-def ratio_interval(numerators, denominators):
-    """median(numerators) / median(denominators), and the lowest and highest ratio of any two samples."""
-    return (med(numerators) / med(denominators), min(numerators) / max(denominators),
-            max(numerators) / min(denominators))
-
-
-def compare(low, high, above, below):
-    """The word for a ratio whose interval is [low, high]: `above` past 1, `below` under 1, else none."""
-    if low > 1.0:
-        return above
-    if high < 1.0:
-        return below
-    return NO_DIFFERENCE
-
-
-def accuracy_word(mine, theirs):
-    """Less or more accurate where the two sets of accuracies do not overlap, else no difference."""
-    if max(mine) < min(theirs):
-        return LESS_ACCURATE
-    return MORE_ACCURATE if min(mine) > max(theirs) else NO_DIFFERENCE
-
-
-def spread_text(low, high, what, digits=2):
-    return f"{low:.{digits}f}-{high:.{digits}f}x over {what}"
-
-
-def label_points(points, label, measure=None):
-    return [p for p in points if p["point"]["label"] == label and (measure is None or p["point"]["measure"] == measure)]
-
-
-def single_process(points):
-    return [p for p in points if p["point"].get("distributed", "none") == "none" and not p["point"].get("link")]
+from reporting.answer_family import family_accuracy, family_speed, pytorch
+from reporting.common import med, slope
+from reporting.verdict import (BETTER, FASTER, SLOWER, WITHHELD, WORSE, Verdict, accuracy_word, best_mode, compare,
+                               label_points, rates, ratio_interval, single_process, slug, spread_text)
 
 
 # ---- the questions -------------------------------------------------------------------------------
@@ -162,14 +93,6 @@ def reached_seconds(points, mode_of, target):
     return out
 
 
-def best_mode(points, target=None):
-    """The prediction mode with the best median final accuracy (the one the algorithm is judged by)."""
-    modes = sorted({m for p in points for m in (p.get("final_accuracy") or {})})
-    if not modes:
-        return None
-    return max(modes, key=lambda m: med([(p.get("final_accuracy") or {}).get(m) for p in points]) or 0.0)
-
-
 def time_to_targets(points):
     pair = convergence_pair(points)
     if pair is None:
@@ -237,11 +160,6 @@ def best_accuracy(points):
     if min(len(ff_a), len(bp_a)) < 2:
         return Verdict("best_accuracy", question, WITHHELD, text + " One seed on a side: no spread to compare.", anchor)
     return Verdict("best_accuracy", question, accuracy_word(ff_a, bp_a), text, anchor, med(ff_a) - med(bp_a))
-
-
-def rates(point):
-    train = point.get("train") or {}
-    return train.get("samples_per_s") or [train.get("samples_per_s_median")]
 
 
 def sweep(points, axis, experiment_filter=None):
@@ -426,19 +344,17 @@ def network_verdicts(points):
     return [v for v in (ranks_verdict(points, link) for link in links) if v]
 
 
-def verdicts(report):
-    """Every verdict the run has evidence for, in the answer's order. `report` is a ReportBase (ok, peers, manifest)."""
-    points = report.ok
-    algorithms = {a["name"]: a for a in report.manifest.get("algorithms", []) if isinstance(a, dict)}
+def verdicts(run):
+    """Every verdict the run has evidence for, in the answer's order."""
+    points, algorithms = run.ok, run.algorithms()
     found = [epoch_cost(points)] + time_to_targets(points) + [best_accuracy(points), depth_scaling(points),
-                                                               thread_scaling(points), ranks_verdict(points)]
+                                                              thread_scaling(points), ranks_verdict(points)]
     found += network_verdicts(points) + [staleness(points)]
-    from reporting import answer_family as family  # its questions build on this module's helpers
-    found += [family.family_accuracy(points, algorithms), family.family_speed(points, algorithms), family.pytorch(report)]
+    found += [family_accuracy(points, algorithms), family_speed(points, algorithms), pytorch(run)]
     return [v for v in found if v is not None]
 
 
-def answer_lines(report, found, figure=None):
+def answer_lines(found, figure=None):
     """The report's opening section: at most 15 lines of verdicts (and the headline figure's line)."""
     lines = ["## The answer", ""]
     if not found:

@@ -1,17 +1,15 @@
 """The answer's questions about the algorithm family and the PyTorch peer (scripts/reporting/answer.py
 lists them among its verdicts): the BP-free algorithm closest to BP in accuracy, the fastest against
 BP, and ffbench against PyTorch on the same configurations with the peer's handicap where it has one."""
-from reporting.answer import (FASTER, NO_DIFFERENCE, SLOWER, WITHHELD, Verdict, accuracy_word, compare,
-                           label_points, med, rates, ratio_interval, single_process, slug, best_mode)
+from reporting.common import med
+from reporting.family import layer_local
+from reporting.peers import PEER_GEMM_FAIR, gemm_share
+from reporting.verdict import (FASTER, NO_DIFFERENCE, SLOWER, WITHHELD, Verdict, accuracy_word, best_mode, compare,
+                               label_points, rates, ratio_interval, single_process, slug)
 
 
 def is_layer_local(info):
-    if not info:
-        return False
-    if "layer_local" in info:
-        return bool(info["layer_local"])
-    pipeline = info.get("pipeline", "")
-    return pipeline == "with its defaults" or "schedule=pipelined" in pipeline or "no pipelined schedule yet" in pipeline
+    return bool(layer_local(info))
 
 
 def family_accuracy(points, algorithms):
@@ -84,28 +82,28 @@ def family_speed(points, algorithms):
                    text + ".", slug("The algorithm family"), ratio, (low, high), {"fastest": best})
 
 
-def peer_share(report, twin, peer):
+def peer_share(twin, peer):
     """The peer's GEMM rate over oneDNN's plain one on the same shapes (reporting/peers.py), None if unknown."""
-    if not hasattr(report, "gemm_share") or not twin.get("roofline"):
+    if not twin.get("roofline"):
         return None
-    return report.gemm_share(twin["roofline"], peer.get("gemm"))[0]
+    return gemm_share(twin["roofline"], peer.get("gemm"))[0]
 
 
-def pytorch(report):
+def pytorch(run):
     """ffbench against the PyTorch peer per algorithm; where the run paired one configuration with
     several peers (e.g. a run with FFBENCH_PEER_OPENBLAS=detect beside one without), the fairest
     pairing (the peer's GEMM nearest oneDNN's) is the one the line uses."""
     pairs = {}
-    for t in report.peers:
+    for t in run.peers:
         q = t["point"]
         if q["measure"] != "throughput" or not t.get("train"):
             continue
-        twin = next((p for p in report.ok if p["point"]["measure"] == "throughput" and p["point"]["algorithm"] == q["algorithm"]
+        twin = next((p for p in run.ok if p["point"]["measure"] == "throughput" and p["point"]["algorithm"] == q["algorithm"]
                      and p["point"]["hidden"] == q["hidden"] and p["point"]["batch"] == q["batch"]
                      and p["point"]["threads"] == q["threads"] and p["point"]["experiment"] == q["experiment"]), None)
         if not twin:
             continue
-        share = peer_share(report, twin, t)
+        share = peer_share(twin, t)
         if q["algorithm"] in pairs and (pairs[q["algorithm"]][3] or 0.0) >= (share or 0.0):
             continue
         pairs[q["algorithm"]] = (ratio_interval(rates(twin), t["train"].get("samples_per_s") or [t["train"]["samples_per_s_median"]]),
@@ -116,7 +114,7 @@ def pytorch(report):
     for algorithm in sorted(pairs, key=lambda a: (a != "ff", a)):
         (ratio, low, high), twin, peer, share = pairs[algorithm]
         note = ""
-        if share is not None and share < getattr(report, "PEER_GEMM_FAIR", 0.8):
+        if share is not None and share < PEER_GEMM_FAIR:
             note = f", peer handicapped: its BLAS ({(peer.get('blas') or {}).get('corename', '?')}) at {100 * share:.0f} % of oneDNN's GEMM"
             handicaps.append(algorithm)
         parts.append(f"{algorithm} {ratio:.2f}x ({low:.2f}-{high:.2f}{note})")

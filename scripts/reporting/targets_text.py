@@ -1,4 +1,4 @@
-"""Texts of the report's performance-targets table (scripts/reporting/reproduce.py): a figure against its
+"""Texts of the report's performance-targets table (reporting/targets.py): a figure against its
 goal, the plain-layout bound of a step's GEMMs, and a fraction paired with the ceiling rounds after each
 window."""
 import statistics

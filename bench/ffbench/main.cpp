@@ -19,21 +19,16 @@
 #include "datasets/dataset.hpp"
 
 namespace ffb {
+namespace {
 
-}  // namespace ffb
-
-int main(int argc, char** argv) {
-  using namespace ffb;
-  CLI::App app{"ffbench: Forward-Forward versus backpropagation on one CPU backend.\n"
-               "Measures throughput, memory, convergence and scaling; see README.md."};
-  app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("ffbench ") + build_revision());
-
+// Each subcommand's options, bound to its arguments; returns the subcommand.
+CLI::App* add_list(CLI::App& app, bool& list_json) {
   auto* list = app.add_subcommand("list", "List algorithms (with options and defaults), datasets and suites");
-  bool list_json = false;
   list->add_flag("--json", list_json, "Print the lists as one JSON object (what scripts and tests read)");
+  return list;
+}
 
-  TrainArgs train_args;
+CLI::App* add_train(CLI::App& app, TrainArgs& train_args) {
   auto* train = app.add_subcommand("train", "Train one algorithm on one dataset; print per-epoch test accuracy and seconds");
   train->add_option("-a,--algorithm", train_args.algorithm, "Registered algorithm (see 'ffbench list')")->capture_default_str();
   train->add_option("-d,--dataset", train_args.dataset, "Dataset (see 'ffbench list')")->capture_default_str();
@@ -65,8 +60,10 @@ int main(int argc, char** argv) {
                     "Under mpirun: 'data' (each rank a slice of every batch, gradients averaged) or 'pipeline' (each rank "
                     "a block of layers; ff with schedule=pipelined and classifier=false)")
       ->capture_default_str()->check(CLI::IsMember({"none", "data", "pipeline"}));
+  return train;
+}
 
-  RunArgs run_args;
+CLI::App* add_run(CLI::App& app, RunArgs& run_args) {
   auto* run = app.add_subcommand("run", "Run a suite (a sweep of experiments, each point in a fresh process) into reports/runs/");
   run->add_option("suite", run_args.suite, "Suite name from bench/suites/ (quick, full, ci) or a path to a suite file");
   run->add_option("--resume", run_args.resume, "Finish an interrupted run: its folder under reports/runs/");
@@ -74,8 +71,10 @@ int main(int argc, char** argv) {
   run->add_option("--only", run_args.only, "Run only the points whose id contains this text (several: comma-separated; '^text': ids starting with it)");
   run->add_flag("-y,--yes", run_args.yes, "Start a sweep estimated at over 3 hours or 500 points without asking");
   run->add_flag("--dry-run", run_args.dry_run, "Check the suite, print its points per experiment and the time estimate; run and write nothing");
+  return run;
+}
 
-  PointArgs point_args;
+CLI::App* add_point(CLI::App& app, PointArgs& point_args) {
   auto* point = app.add_subcommand("point", "Run one suite point (used by 'ffbench run'; one fresh process per point)");
   point->add_option("--point-file", point_args.point_file, "Point description (JSON)")->required();
   point->add_option("--out", point_args.out, "Result file (JSON)")->required();
@@ -83,8 +82,10 @@ int main(int argc, char** argv) {
   point->add_option("--total", point_args.total, "Points in the sweep");
   point->add_option("--elapsed", point_args.elapsed, "Seconds the sweep has run");
   point->group("");  // internal: hidden from --help
+  return point;
+}
 
-  StepArgs step_args;
+CLI::App* add_step(CLI::App& app, StepArgs& step_args) {
   auto* step = app.add_subcommand("step", "Save initial weights and one batch, run K steps, save losses and weights (equal-work test vs PyTorch)");
   step->add_option("-a,--algorithm", step_args.algorithm, "Registered algorithm")->capture_default_str();
   step->add_option("-l,--layers", step_args.layers, "Input size then hidden sizes")->capture_default_str();
@@ -94,45 +95,91 @@ int main(int argc, char** argv) {
   step->add_option("-o,--option", step_args.option_items, "Algorithm option NAME=VALUE (repeatable)");
   step->add_option("--options", step_args.options_json, "Algorithm options as a JSON object");
   step->add_option("--out", step_args.out_dir, "Folder for initial.weights, batch.bin, updated.weights, ffbench.json")->required();
+  return step;
+}
 
-  ShapesArgs shapes_args;
+CLI::App* add_shapes(CLI::App& app, ShapesArgs& shapes_args) {
   auto* shapes = app.add_subcommand("shapes", "Print, as JSON, the matmul shapes one training step of a suite point runs (the PyTorch peer times its GEMM on them)");
   shapes->add_option("--point-file", shapes_args.point_file, "Point description (JSON), as 'ffbench run' writes")->required();
+  return shapes;
+}
 
+CLI::App* add_pingpong(CLI::App& app, PingPongArgs& pingpong_args) {
   auto* pingpong = app.add_subcommand("pingpong", "Under mpirun -np 2: the network's latency (alpha) and bandwidth (beta) "
                                                    "between ranks 0 and 1, for the scaling model");
-  PingPongArgs pingpong_args;
   pingpong->add_option("--max-bytes", pingpong_args.max_bytes, "Largest message")->capture_default_str()->check(CLI::Range(int64_t{8}, int64_t{1} << 30));
   pingpong->add_option("--repeats", pingpong_args.repeats, "Round trips per size")->capture_default_str()->check(CLI::Range(3, 100000));
   pingpong->add_option("--json", pingpong_args.json_path, "Write the measurement as JSON to this file");
+  return pingpong;
+}
 
+CLI::App* add_report(CLI::App& app, std::string& report_run) {
   auto* report = app.add_subcommand("report", "Make REPORT.md and the plots for a run folder (runs scripts/report.py)");
-  std::string report_run;
   report->add_option("run", report_run, "Run folder under reports/runs/")->required();
+  return report;
+}
 
+int command_report(const std::string& report_run) {
+  const std::string command = std::string("/usr/bin/python3 '") + FFB_SOURCE_DIR + "/scripts/report.py' '" + report_run + "'";
+  const int rc = std::system(command.c_str());
+  return rc == 0 ? 0 : 1;
+}
+
+// Every subcommand's arguments, and the subcommands (in `--help`'s order).
+struct Arguments {
+  bool list_json = false;
+  TrainArgs train;
+  RunArgs run;
+  PointArgs point;
+  StepArgs step;
+  ShapesArgs shapes;
+  PingPongArgs pingpong;
+  std::string report_run;
+};
+struct Subcommands {
+  CLI::App *list, *train, *run, *point, *step, *shapes, *pingpong, *report;
+};
+
+Subcommands add_subcommands(CLI::App& app, Arguments& a) {
+  return {add_list(app, a.list_json), add_train(app, a.train),   add_run(app, a.run),           add_point(app, a.point),
+          add_step(app, a.step),      add_shapes(app, a.shapes), add_pingpong(app, a.pingpong), add_report(app, a.report_run)};
+}
+
+// Runs the subcommand that was parsed.
+int run_subcommand(const Subcommands& s, const Arguments& a) {
+  if (s.list->parsed()) return command_list(a.list_json);
+  if (s.train->parsed()) return command_train(a.train);
+  if (s.run->parsed()) return command_run(a.run);
+  if (s.point->parsed()) return command_point(a.point);
+  if (s.step->parsed()) return command_step(a.step);
+  if (s.shapes->parsed()) return command_shapes(a.shapes);
+  if (s.pingpong->parsed()) return command_pingpong(a.pingpong);
+  if (s.report->parsed()) return command_report(a.report_run);
+  return 0;
+}
+
+}  // namespace
+}  // namespace ffb
+
+int main(int argc, char** argv) {
+  using namespace ffb;
+  CLI::App app{"ffbench: Forward-Forward versus backpropagation on one CPU backend.\n"
+               "Measures throughput, memory, convergence and scaling; see README.md."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("ffbench ") + build_revision());
+  Arguments arguments;
+  const Subcommands subcommands = add_subcommands(app, arguments);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
   try {
-    if (list->parsed()) return command_list(list_json);
-    if (train->parsed()) return command_train(train_args);
-    if (run->parsed()) return command_run(run_args);
-    if (point->parsed()) return command_point(point_args);
-    if (step->parsed()) return command_step(step_args);
-    if (shapes->parsed()) return command_shapes(shapes_args);
-    if (pingpong->parsed()) return command_pingpong(pingpong_args);
-    if (report->parsed()) {
-      const std::string command = std::string("/usr/bin/python3 '") + FFB_SOURCE_DIR + "/scripts/report.py' '" + report_run + "'";
-      const int rc = std::system(command.c_str());
-      return rc == 0 ? 0 : 1;
-    }
+    return run_subcommand(subcommands, arguments);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ffbench: error: %s\n", e.what());
     std::fflush(stderr);
     end_mpi_after_error(2);
     return 2;
   }
-  return 0;
 }

@@ -2,9 +2,7 @@
 // every point's peak RSS is its own. Results go to reports/runs/<time>-<revision>/; every file is
 // written atomically; --resume skips points already finished; a crashed point is recorded as
 // failed and the sweep goes on.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,13 +29,12 @@
 #include "bench/ffbench/commands.hpp"
 #include "bench/harness/estimate.hpp"
 #include "bench/ffbench/link.hpp"
+#include "bench/ffbench/point_process.hpp"
 #include "bench/ffbench/run_checks.hpp"
 #include "bench/harness/point.hpp"
 #include "bench/harness/point_status.hpp"
 #include "bench/harness/suite.hpp"
 #include "datasets/dataset.hpp"
-
-extern char** environ;
 
 namespace ffb {
 
@@ -134,57 +131,6 @@ std::string run_folder_name(const std::string& revision) {
   return fmt::format("{}-{}", stamp, revision.substr(0, 10));
 }
 
-// A stop asked of `ffbench run` (SIGINT, SIGTERM, SIGHUP sent to it alone, e.g. by `kill` or
-// `pkill`, not only Ctrl-C to the whole group) reaches the point it is running, which stops too; the
-// sweep then ends as interrupted, resumable. Between points, the sweep stops before the next one.
-volatile sig_atomic_t g_stop_signal = 0;
-volatile sig_atomic_t g_child_pid = 0;
-
-void forward_stop(int sig) {
-  g_stop_signal = sig;
-  if (g_child_pid > 0) kill(static_cast<pid_t>(g_child_pid), sig);
-}
-
-void install_stop_forwarding() {
-  struct sigaction action {};
-  action.sa_handler = forward_stop;
-  sigemptyset(&action.sa_mask);
-  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &action, nullptr);
-}
-
-// Runs `argv` with stderr sent to `stderr_path`; returns the wait status.
-int spawn_and_wait(const std::vector<std::string>& args, const std::string& stderr_path) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error(fmt::format("cannot start {}: {}", args[0], std::strerror(rc)));
-  g_child_pid = pid;
-  if (g_stop_signal != 0) kill(pid, g_stop_signal);  // asked to stop while it was starting
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  g_child_pid = 0;
-  return status;
-}
-
-std::string tail(const std::string& text, size_t lines) {
-  if (text.empty()) return text;  // a child killed before it wrote anything
-  size_t pos = text.size();
-  for (size_t n = 0; n <= lines && pos > 0; ++n) {
-    pos = text.rfind('\n', pos - 1);
-    if (pos == std::string::npos) return text;
-  }
-  return text.substr(pos + 1);
-}
-
-std::string self_path() { return fs::read_symlink("/proc/self/exe").string(); }
-
 // The result of a point that did not run or did not finish: its status and why.
 nlohmann::json outcome(const SuitePoint& point, PointStatus status, const std::string& detail) {
   return {{"schema_version", kResultSchemaVersion}, {"id", point.id}, {"point", point.to_json()},
@@ -200,208 +146,209 @@ void add_link(const fs::path& result, const nlohmann::json& link) {
   write_atomic(result.string(), j.dump(2) + "\n");
 }
 
-}  // namespace
-
-int command_run(const RunArgs& args) {
-  const std::string source = FFB_SOURCE_DIR;
-  fs::path run_dir;
+// A run's folder and suite: a resumed run's own copy, or the suite of a new run (its folder made
+// later, by start_run; a dry run has none).
+struct OpenedRun {
+  fs::path dir;
   Suite suite;
   std::string suite_path;
+};
+
+OpenedRun open_run(const RunArgs& args, const std::string& source) {
+  OpenedRun run;
   if (!args.resume.empty()) {
-    run_dir = args.resume;
-    if (!fs::exists(run_dir / "manifest.json") || !fs::exists(run_dir / "suite.json"))
+    run.dir = args.resume;
+    if (!fs::exists(run.dir / "manifest.json") || !fs::exists(run.dir / "suite.json"))
       throw std::invalid_argument(fmt::format("--resume {}: not a run folder (no manifest.json and suite.json); give a "
-                                              "folder under reports/runs/", run_dir.string()));
-    suite_path = (run_dir / "suite.json").string();
-    suite = load_suite(suite_path, &data::is_available);
+                                              "folder under reports/runs/", run.dir.string()));
+    run.suite_path = (run.dir / "suite.json").string();
+    run.suite = load_suite(run.suite_path, &data::is_available);
     if (!args.suite.empty()) {
       const auto given = load_suite(resolve_suite_path(args.suite, source), &data::is_available);
-      if (given.text != suite.text)
+      if (given.text != run.suite.text)
         throw std::invalid_argument(fmt::format("suite '{}' differs from the one {} started with; resume runs the run's "
                                                 "own copy: drop the suite argument or start a new run", args.suite,
-                                                run_dir.string()));
+                                                run.dir.string()));
     }
-    fmt::print("ffbench run: resuming {} ({} points)\n", run_dir.string(), suite.points.size());
-  } else {
-    if (args.suite.empty()) throw std::invalid_argument("ffbench run needs a SUITE (a name from bench/suites/ or a path), or --resume RUN");
-    suite_path = resolve_suite_path(args.suite, source);
-    suite = load_suite(suite_path, &data::is_available);
-    if (args.dry_run) {
-      fmt::print("ffbench run --dry-run: suite '{}' ({} points) on {}; nothing is run or written\n", suite.name,
-                 suite.points.size(), suite.resolved_dataset);
-      run_dir = fs::path("/nonexistent-dry-run");  // no point is finished there
-    }
+    fmt::print("ffbench run: resuming {} ({} points)\n", run.dir.string(), run.suite.points.size());
+    return run;
   }
-  const double gemm = measure_gemm_rate();  // for the estimate, and recorded in the manifest
-  std::vector<std::string> datasets;  // the dataset files are fingerprinted once, checked before each point
-  for (const auto& p : suite.points)
-    if (std::find(datasets.begin(), datasets.end(), p.dataset) == datasets.end()) datasets.push_back(p.dataset);
-  if (args.resume.empty() && !args.dry_run) {
-    auto m = manifest(suite, suite_path);
-    m.update(cpu_identity());
-    m["gemm_gflops"] = gemm;  // another machine's estimate scales this run's times by it
-    m["dataset_files"] = to_json(fingerprint_datasets(datasets));
-    const fs::path base = args.out_dir.empty() ? fs::path(source) / "reports" / "runs" : fs::path(args.out_dir);
-    run_dir = base / run_folder_name(m["revision"].get<std::string>());
-    fs::create_directories(run_dir / "points");
-    write_atomic((run_dir / "suite.json").string(), suite.text);
-    write_atomic((run_dir / "manifest.json").string(), m.dump(2) + "\n");
-    fmt::print("ffbench run: suite '{}' ({} points) on {}{} -> {}\n", suite.name, suite.points.size(),
-               suite.resolved_dataset,
-               suite.resolved_dataset != suite.dataset ? fmt::format(" ({} is not fetched: run scripts/fetch_data.sh)", suite.dataset) : "",
-               run_dir.string());
+  if (args.suite.empty()) throw std::invalid_argument("ffbench run needs a SUITE (a name from bench/suites/ or a path), or --resume RUN");
+  run.suite_path = resolve_suite_path(args.suite, source);
+  run.suite = load_suite(run.suite_path, &data::is_available);
+  if (args.dry_run) {
+    fmt::print("ffbench run --dry-run: suite '{}' ({} points) on {}; nothing is run or written\n", run.suite.name,
+               run.suite.points.size(), run.suite.resolved_dataset);
+    run.dir = fs::path("/nonexistent-dry-run");  // no point is finished there
   }
-  if (!args.dry_run) fs::create_directories(run_dir / "points");
-  // The estimate of what is left to run, before anything runs; a long sweep needs a yes.
-  std::map<std::string, PointEstimate> estimates;
-  {
-    nlohmann::json machine = {{"cpu_model", cpu_model()}, {"hardware_threads", std::thread::hardware_concurrency()},
-                              {"onednn_isa", onednn_isa()}, {"peak_fma", peak_fma_json()}, {"gemm_gflops", gemm}};
-    machine.update(cpu_identity());
-    const Estimator estimator({fs::path(source) / "reports" / "runs", fs::path(source) / "reports" / "published"},
-                              suite.points, machine, gemm, threads());
-    double estimate = 0.0;
-    int to_run = 0;
-    std::map<EstimateSource, int> sources;
-    std::map<std::string, std::pair<int, double>> by_experiment;
-    for (const auto& point : suite.points) {
-      if (!selected(point.id, args.only) || (!args.dry_run && finished(run_dir / "points" / (point.id + ".json")))) continue;
-      estimates[point.id] = estimator.estimate(point);
-      estimate += estimates[point.id].seconds;
-      ++sources[estimates[point.id].source];
-      auto& [count, seconds] = by_experiment[point.experiment];
-      ++count;
-      seconds += estimates[point.id].seconds;
-      ++to_run;
-    }
-    fmt::print("ffbench run: {} point(s) to run, estimated {}: {}\n", to_run, minutes(estimate), estimator.explain(sources));
-    if (args.dry_run) {
-      for (const auto& [experiment, entry] : by_experiment)
-        fmt::print("  {:<32} {:>4} point(s)  {}\n", experiment, entry.first, minutes(entry.second));
-      return 0;
-    }
-    if ((estimate > 3 * 3600.0 || to_run > 500) && !args.yes) {
-      if (!isatty(STDIN_FILENO))
-        throw std::invalid_argument(fmt::format("this sweep would run {} point(s) for about {}: pass --yes to start it, or "
-                                                "--only to run a part", to_run, minutes(estimate)));
-      fmt::print("continue? [y/N] ");
-      std::fflush(stdout);
-      std::string answer;
-      std::getline(std::cin, answer);
-      if (answer != "y" && answer != "Y" && answer != "yes") {
-        fmt::print("ffbench run: not started; resume later with: ffbench run --resume {}\n", run_dir.string());
-        return 0;
-      }
-    }
-  }
-  // The PyTorch peer asks this binary for a point's matmul shapes ('ffbench shapes').
-  setenv("FFBENCH_BIN", self_path().c_str(), 1);
-  std::fflush(stdout);
-  const auto start = std::chrono::steady_clock::now();
-  int failures = 0, index = 0, done_before = 0, unresolved = 0;
-  const int total = static_cast<int>(suite.points.size());
-  auto result_of = [&](const std::string& id) -> nlohmann::json {
-    const fs::path path = run_dir / "points" / (id + ".json");
-    if (!fs::exists(path)) return nullptr;
-    try {
-      return nlohmann::json::parse(read_file(path));
-    } catch (const std::exception&) {
-      return nullptr;
-    }
-  };
-  // A resume checks the files against the run's first start (a run from before fingerprints: against now).
-  const auto run_manifest = nlohmann::json::parse(read_file(run_dir / "manifest.json"));
-  const auto data_files = run_manifest.contains("dataset_files") ? fingerprints_from_json(run_manifest["dataset_files"])
-                                                                 : fingerprint_datasets(datasets);
-  install_stop_forwarding();
-  std::map<std::string, std::tuple<double, double, int>> spent;  // experiment -> estimated, actual seconds, points run
-  for (auto point : suite.points) {
-    ++index;
-    if (g_stop_signal != 0) {
-      fmt::print(stderr, "ffbench run: stopped (signal {}) before {}; finish with: ffbench run --resume {}\n",
-                 static_cast<int>(g_stop_signal), point.id, run_dir.string());
-      return 130;
-    }
-    const fs::path result = run_dir / "points" / (point.id + ".json");
-    if (finished(result)) {
-      ++done_before;
-      fmt::print("[{}/{}] {} already finished\n", index, total, point.id);
-      continue;
-    }
-    if (!selected(point.id, args.only)) continue;
-    if (const auto why = why_not_finished(result); why != "no result yet")
-      fmt::print("[{}/{}] {}: {}: running it again\n", index, total, point.id, why);
-    if (const auto changed = changed_dataset_file(data_files); !changed.empty()) {
-      ++failures;
-      write_atomic(result.string(), outcome(point, PointStatus::failed, changed).dump(2) + "\n");
-      fmt::print("[{}/{}] {} FAILED, not run: {}\n", index, total, point.id, changed);
-      continue;
-    }
-    // A tune point above rung 0 takes its configuration from the rung below's results.
-    std::string waiting;
-    if (!resolve_tune_point(point, suite.points, result_of, waiting)) {
-      ++unresolved;
-      fmt::print("[{}/{}] {} not run yet: {}\n", index, total, point.id, waiting);
-      continue;
-    }
-    std::unique_ptr<EmulatedLink> link;  // a point's emulated network, torn down when the point ends
-    nlohmann::json link_json;
-    const fs::path point_file = run_dir / "points" / (point.id + ".point.json");
-    write_atomic(point_file.string(), point.to_json().dump(2) + "\n");
-    const fs::path stderr_file = run_dir / "points" / (point.id + ".stderr");
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::vector<std::string> child;
-    if (point.engine == "torch") {
-      child = {"/usr/bin/python3", source + "/scripts/peers/torch_peer.py", "--point", point_file.string(), "--out",
-               result.string()};
-    } else {
-      child = {self_path(), "point", "--point-file", point_file.string(), "--out", result.string(), "--index",
-               std::to_string(index), "--total", std::to_string(total), "--elapsed", fmt::format("{:.1f}", elapsed)};
-      if (point.ranks > 1) {
-        auto launcher = mpi_launcher(point);
-        if (launcher.why_not.empty() && !point.link.empty()) {  // ranks in namespaces joined by an emulated link
-          link = std::make_unique<EmulatedLink>(source + "/scripts/cluster/emulated_link.sh", point.link);
-          launcher.why_not = point.ranks != 2 ? "an emulated link joins 2 ranks" : link->why_not();
-          if (launcher.why_not.empty()) {
-            launcher.prefix = link->mpirun_prefix(point.ranks);
-            link_json = link->measured(self_path(), run_dir / "links" / (point.link + ".json"));
-          }
-        }
-        if (!launcher.why_not.empty()) {
-          write_atomic(result.string(), outcome(point, PointStatus::skipped, launcher.why_not).dump(2) + "\n");
-          fmt::print("[{}/{}] {} skipped: {}\n", index, total, point.id, launcher.why_not);
-          continue;
-        }
-        child.insert(child.begin(), launcher.prefix.begin(), launcher.prefix.end());
-      }
-    }
-    std::fflush(stdout);
-    const auto point_start = std::chrono::steady_clock::now();
-    const int status = spawn_and_wait(child, stderr_file.string());
-    link.reset();  // torn down before anything else can stop the sweep
-    if (!link_json.is_null()) add_link(result, link_json);
-    auto& [estimated, actual, count] = spent[point.experiment];
-    estimated += estimates[point.id].seconds;
-    actual += std::chrono::duration<double>(std::chrono::steady_clock::now() - point_start).count();
+  return run;
+}
+
+// A new run's folder under --out-dir (or reports/runs), with the suite as read and the manifest.
+void start_run(const RunArgs& args, const std::string& source, double gemm, const std::vector<std::string>& datasets,
+               OpenedRun& run) {
+  auto m = manifest(run.suite, run.suite_path);
+  m.update(cpu_identity());
+  m["gemm_gflops"] = gemm;  // another machine's estimate scales this run's times by it
+  m["dataset_files"] = to_json(fingerprint_datasets(datasets));
+  const fs::path base = args.out_dir.empty() ? fs::path(source) / "reports" / "runs" : fs::path(args.out_dir);
+  run.dir = base / run_folder_name(m["revision"].get<std::string>());
+  fs::create_directories(run.dir / "points");
+  write_atomic((run.dir / "suite.json").string(), run.suite.text);
+  write_atomic((run.dir / "manifest.json").string(), m.dump(2) + "\n");
+  const Suite& suite = run.suite;
+  fmt::print("ffbench run: suite '{}' ({} points) on {}{} -> {}\n", suite.name, suite.points.size(),
+             suite.resolved_dataset,
+             suite.resolved_dataset != suite.dataset ? fmt::format(" ({} is not fetched: run scripts/fetch_data.sh)", suite.dataset) : "",
+             run.dir.string());
+}
+
+// The estimate of what is left to run, before anything runs, per point into `estimates`. A dry run
+// lists it per experiment; a long sweep needs a yes. Returns whether the sweep starts.
+bool estimate_and_confirm(const RunArgs& args, const std::string& source, const OpenedRun& run, double gemm,
+                          std::map<std::string, PointEstimate>& estimates) {
+  nlohmann::json machine = {{"cpu_model", cpu_model()}, {"hardware_threads", std::thread::hardware_concurrency()},
+                            {"onednn_isa", onednn_isa()}, {"peak_fma", peak_fma_json()}, {"gemm_gflops", gemm}};
+  machine.update(cpu_identity());
+  const Estimator estimator({fs::path(source) / "reports" / "runs", fs::path(source) / "reports" / "published"},
+                            run.suite.points, machine, gemm, threads());
+  double estimate = 0.0;
+  int to_run = 0;
+  std::map<EstimateSource, int> sources;
+  std::map<std::string, std::pair<int, double>> by_experiment;
+  for (const auto& point : run.suite.points) {
+    if (!selected(point.id, args.only) || (!args.dry_run && finished(run.dir / "points" / (point.id + ".json")))) continue;
+    estimates[point.id] = estimator.estimate(point);
+    estimate += estimates[point.id].seconds;
+    ++sources[estimates[point.id].source];
+    auto& [count, seconds] = by_experiment[point.experiment];
     ++count;
-    const bool ok_exit = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (!ok_exit || !fs::exists(result)) {
-      ++failures;
-      const std::string why = WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
-                                                  : fmt::format("exit code {}", WEXITSTATUS(status));
-      const std::string errors = tail(read_file(stderr_file), 8);
-      if (g_stop_signal != 0 || (WIFSIGNALED(status) && (WTERMSIG(status) == SIGINT || WTERMSIG(status) == SIGTERM))) {
-        fmt::print(stderr, "ffbench run: interrupted during {}; finish with: ffbench run --resume {}\n", point.id,
-                   run_dir.string());
-        return 130;
-      }
-      if (!fs::exists(result)) {
-        write_atomic(result.string(), outcome(point, PointStatus::failed, why + ": " + errors).dump(2) + "\n");
-      }
-      fmt::print("[{}/{}] {} FAILED ({}): {}\n", index, total, point.id, why, errors);
+    seconds += estimates[point.id].seconds;
+    ++to_run;
+  }
+  fmt::print("ffbench run: {} point(s) to run, estimated {}: {}\n", to_run, minutes(estimate), estimator.explain(sources));
+  if (args.dry_run) {
+    for (const auto& [experiment, entry] : by_experiment)
+      fmt::print("  {:<32} {:>4} point(s)  {}\n", experiment, entry.first, minutes(entry.second));
+    return false;
+  }
+  if ((estimate > 3 * 3600.0 || to_run > 500) && !args.yes) {
+    if (!isatty(STDIN_FILENO))
+      throw std::invalid_argument(fmt::format("this sweep would run {} point(s) for about {}: pass --yes to start it, or "
+                                              "--only to run a part", to_run, minutes(estimate)));
+    fmt::print("continue? [y/N] ");
+    std::fflush(stdout);
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (answer != "y" && answer != "Y" && answer != "yes") {
+      fmt::print("ffbench run: not started; resume later with: ffbench run --resume {}\n", run.dir.string());
+      return false;
     }
   }
-  // An index of the run for the report.
+  return true;
+}
+
+// A point's result document from the run folder, or null when it has none (or an unreadable one).
+nlohmann::json point_result(const fs::path& run_dir, const std::string& id) {
+  const fs::path path = run_dir / "points" / (id + ".json");
+  if (!fs::exists(path)) return nullptr;
+  try {
+    return nlohmann::json::parse(read_file(path));
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
+// The sweep over a run's points: what every point needs and what the run counts.
+struct Sweep {
+  const RunArgs& args;
+  const std::string& source;
+  const fs::path& dir;
+  const Suite& suite;
+  std::map<std::string, PointEstimate>& estimates;
+  std::vector<DataFileFingerprint> data_files;  // as the run's first start found them
+  std::chrono::steady_clock::time_point start;
+  int total = 0, failures = 0, done_before = 0, unresolved = 0;
+  std::map<std::string, std::tuple<double, double, int>> spent;  // experiment -> estimated, actual seconds, points run
+};
+
+// A point's process that did not exit cleanly or wrote no result: recorded as failed, the sweep goes on.
+// Returns false when it was a stop asked of the sweep (the run then ends as interrupted).
+bool record_failure(Sweep& sweep, const SuitePoint& point, int index, int status, const fs::path& result,
+                    const fs::path& stderr_file) {
+  ++sweep.failures;
+  const std::string why = WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
+                                              : fmt::format("exit code {}", WEXITSTATUS(status));
+  const std::string errors = tail(read_file(stderr_file), 8);
+  if (stop_signal() != 0 || (WIFSIGNALED(status) && (WTERMSIG(status) == SIGINT || WTERMSIG(status) == SIGTERM))) {
+    fmt::print(stderr, "ffbench run: interrupted during {}; finish with: ffbench run --resume {}\n", point.id,
+               sweep.dir.string());
+    return false;
+  }
+  if (!fs::exists(result)) {
+    write_atomic(result.string(), outcome(point, PointStatus::failed, why + ": " + errors).dump(2) + "\n");
+  }
+  fmt::print("[{}/{}] {} FAILED ({}): {}\n", index, sweep.total, point.id, why, errors);
+  return true;
+}
+
+// Runs point `index` (1-based) of the sweep in its own process, unless it is finished, not selected,
+// its data changed, or it waits for an earlier rung. Returns false when the sweep must stop.
+bool sweep_point(Sweep& sweep, SuitePoint point, int index) {
+  const int total = sweep.total;
+  if (stop_signal() != 0) {
+    fmt::print(stderr, "ffbench run: stopped (signal {}) before {}; finish with: ffbench run --resume {}\n",
+               stop_signal(), point.id, sweep.dir.string());
+    return false;
+  }
+  const fs::path result = sweep.dir / "points" / (point.id + ".json");
+  if (finished(result)) {
+    ++sweep.done_before;
+    fmt::print("[{}/{}] {} already finished\n", index, total, point.id);
+    return true;
+  }
+  if (!selected(point.id, sweep.args.only)) return true;
+  if (const auto why = why_not_finished(result); why != "no result yet")
+    fmt::print("[{}/{}] {}: {}: running it again\n", index, total, point.id, why);
+  if (const auto changed = changed_dataset_file(sweep.data_files); !changed.empty()) {
+    ++sweep.failures;
+    write_atomic(result.string(), outcome(point, PointStatus::failed, changed).dump(2) + "\n");
+    fmt::print("[{}/{}] {} FAILED, not run: {}\n", index, total, point.id, changed);
+    return true;
+  }
+  // A tune point above rung 0 takes its configuration from the rung below's results.
+  std::string waiting;
+  if (!resolve_tune_point(point, sweep.suite.points, [&](const std::string& id) { return point_result(sweep.dir, id); }, waiting)) {
+    ++sweep.unresolved;
+    fmt::print("[{}/{}] {} not run yet: {}\n", index, total, point.id, waiting);
+    return true;
+  }
+  const fs::path point_file = sweep.dir / "points" / (point.id + ".point.json");
+  write_atomic(point_file.string(), point.to_json().dump(2) + "\n");
+  const fs::path stderr_file = sweep.dir / "points" / (point.id + ".stderr");
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep.start).count();
+  PointLaunch launch = launch_of(point, sweep.source, sweep.dir, index, sweep.total, elapsed, point_file, result);
+  if (!launch.why_not.empty()) {
+    write_atomic(result.string(), outcome(point, PointStatus::skipped, launch.why_not).dump(2) + "\n");
+    fmt::print("[{}/{}] {} skipped: {}\n", index, total, point.id, launch.why_not);
+    return true;
+  }
+  std::fflush(stdout);
+  const auto point_start = std::chrono::steady_clock::now();
+  const int status = spawn_and_wait(launch.command, stderr_file.string());
+  launch.link.reset();  // torn down before anything else can stop the sweep
+  if (!launch.link_json.is_null()) add_link(result, launch.link_json);
+  auto& [estimated, actual, count] = sweep.spent[point.experiment];
+  estimated += sweep.estimates[point.id].seconds;
+  actual += std::chrono::duration<double>(std::chrono::steady_clock::now() - point_start).count();
+  ++count;
+  const bool ok_exit = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (!ok_exit || !fs::exists(result)) return record_failure(sweep, point, index, status, result, stderr_file);
+  return true;
+}
+
+// An index of the run for the report: every point's status ("missing" without a result file).
+void write_index(const fs::path& run_dir, const Suite& suite) {
   nlohmann::json index_json = nlohmann::json::array();
   for (const auto& point : suite.points) {
     const fs::path result = run_dir / "points" / (point.id + ".json");
@@ -416,14 +363,94 @@ int command_run(const RunArgs& args) {
     index_json.push_back({{"id", point.id}, {"experiment", point.experiment}, {"status", status}});
   }
   write_atomic((run_dir / "index.json").string(), index_json.dump(2) + "\n");
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("ffbench run: {} points ({} finished earlier, {} failed{}) in {} ({:.0f} s); results in {}\n", total,
-             done_before, failures, unresolved > 0 ? fmt::format(", {} waiting for an earlier rung", unresolved) : "",
-             minutes(seconds), seconds, run_dir.string());
-  print_time_per_experiment(spent);
-  fmt::print("report: /usr/bin/python3 {}/scripts/report.py {}\n", source, run_dir.string());
-  return failures == 0 ? 0 : 4;
 }
+
+}  // namespace
+
+int command_run(const RunArgs& args) {
+  const std::string source = FFB_SOURCE_DIR;
+  OpenedRun run = open_run(args, source);
+  const double gemm = measure_gemm_rate();  // for the estimate, and recorded in the manifest
+  std::vector<std::string> datasets;  // the dataset files are fingerprinted once, checked before each point
+  for (const auto& p : run.suite.points)
+    if (std::find(datasets.begin(), datasets.end(), p.dataset) == datasets.end()) datasets.push_back(p.dataset);
+  if (args.resume.empty() && !args.dry_run) start_run(args, source, gemm, datasets, run);
+  if (!args.dry_run) fs::create_directories(run.dir / "points");
+  std::map<std::string, PointEstimate> estimates;
+  if (!estimate_and_confirm(args, source, run, gemm, estimates)) return 0;
+  // The PyTorch peer asks this binary for a point's matmul shapes ('ffbench shapes').
+  setenv("FFBENCH_BIN", self_path().c_str(), 1);
+  std::fflush(stdout);
+  Sweep sweep{args, source, run.dir, run.suite, estimates, {}, std::chrono::steady_clock::now(),
+              static_cast<int>(run.suite.points.size()), 0, 0, 0, {}};
+  // A resume checks the files against the run's first start (a run from before fingerprints: against now).
+  const auto run_manifest = nlohmann::json::parse(read_file(run.dir / "manifest.json"));
+  sweep.data_files = run_manifest.contains("dataset_files") ? fingerprints_from_json(run_manifest["dataset_files"])
+                                                            : fingerprint_datasets(datasets);
+  install_stop_forwarding();
+  int index = 0;
+  for (const auto& point : run.suite.points)
+    if (!sweep_point(sweep, point, ++index)) return 130;
+  write_index(run.dir, run.suite);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep.start).count();
+  fmt::print("ffbench run: {} points ({} finished earlier, {} failed{}) in {} ({:.0f} s); results in {}\n", sweep.total,
+             sweep.done_before, sweep.failures, sweep.unresolved > 0 ? fmt::format(", {} waiting for an earlier rung", sweep.unresolved) : "",
+             minutes(seconds), seconds, run.dir.string());
+  print_time_per_experiment(sweep.spent);
+  fmt::print("report: /usr/bin/python3 {}/scripts/report.py {}\n", source, run.dir.string());
+  return sweep.failures == 0 ? 0 : 4;
+}
+
+namespace {
+
+// The point's progress line, "[index/total] id": redrawn in place on a terminal (at most every 0.2 s),
+// else a line every 15 s; always at the end. `last`: when it was last printed.
+ProgressFn progress_printer(const std::string& label, bool tty, std::chrono::steady_clock::time_point started,
+                            std::chrono::steady_clock::time_point& last) {
+  return [&label, tty, started, &last](double fraction, const std::string& status) {
+    const auto now = std::chrono::steady_clock::now();
+    const bool periodic = std::chrono::duration<double>(now - last).count() >= (tty ? 0.2 : 15.0);
+    if (!periodic && fraction < 1.0) return;
+    last = now;
+    const double elapsed = std::chrono::duration<double>(now - started).count();
+    const std::string eta = fraction > 0.02 ? fmt::format("ETA {:.0f}s", elapsed * (1.0 - fraction) / fraction) : "ETA ?";
+    if (tty) {
+      const int width = 20;
+      const int filled = static_cast<int>(fraction * width);
+      fmt::print("\r\033[K{} [{}{}] {:3.0f}% {} {}", label, std::string(filled, '#'), std::string(width - filled, '.'),
+                 100.0 * fraction, status, eta);
+    } else {
+      fmt::print("{} {:3.0f}% {} {}\n", label, 100.0 * fraction, status, eta);
+    }
+    std::fflush(stdout);
+  };
+}
+
+// The result document at `out`, its per-epoch CSV (if any) beside it.
+void write_point_result(const std::string& out, nlohmann::json& result) {
+  if (result.contains("csv")) {
+    const auto csv_path = fs::path(out).replace_extension(".csv");
+    write_atomic(csv_path.string(), result["csv"].get<std::string>());
+    result.erase("csv");
+  }
+  write_atomic(out, result.dump(2) + "\n");
+}
+
+// The point's figures in one line: train samples/s (and the roofline fraction), final accuracies.
+std::string result_summary(const nlohmann::json& result) {
+  std::string summary;
+  if (result.contains("train")) {
+    summary = fmt::format("train {:.0f} samples/s", result["train"]["samples_per_s_median"].get<double>());
+    if (result["train"]["roofline_fraction"].is_number())  // not with scope "steps"
+      summary += fmt::format(" ({:.0f}% of GEMM roofline)", 100.0 * result["train"]["roofline_fraction"].get<double>());
+  }
+  if (result.contains("final_accuracy"))
+    for (const auto& [mode, acc] : result["final_accuracy"].items())
+      summary += fmt::format(" {} {:.2f}%", mode, 100.0 * acc.get<double>());
+  return summary;
+}
+
+}  // namespace
 
 int command_point(const PointArgs& args) {
   const auto text = read_file(args.point_file);
@@ -442,50 +469,17 @@ int command_point(const PointArgs& args) {
   const auto started = std::chrono::steady_clock::now();
   auto last = started - std::chrono::seconds(10);
   const std::string label = fmt::format("[{}/{}] {}", args.index, args.total, point.id);
-  double last_fraction = 0.0;
-  auto progress = [&](double fraction, const std::string& status) {
-    const auto now = std::chrono::steady_clock::now();
-    const bool periodic = std::chrono::duration<double>(now - last).count() >= (tty ? 0.2 : 15.0);
-    if (!periodic && fraction < 1.0) return;
-    last = now;
-    last_fraction = fraction;
-    const double elapsed = std::chrono::duration<double>(now - started).count();
-    const std::string eta = fraction > 0.02 ? fmt::format("ETA {:.0f}s", elapsed * (1.0 - fraction) / fraction) : "ETA ?";
-    if (tty) {
-      const int width = 20;
-      const int filled = static_cast<int>(fraction * width);
-      fmt::print("\r\033[K{} [{}{}] {:3.0f}% {} {}", label, std::string(filled, '#'), std::string(width - filled, '.'),
-                 100.0 * fraction, status, eta);
-    } else {
-      fmt::print("{} {:3.0f}% {} {}\n", label, 100.0 * fraction, status, eta);
-    }
-    std::fflush(stdout);
-  };
   nlohmann::json result;
   try {
-    result = run_point(point, progress, comm);
+    result = run_point(point, progress_printer(label, tty, started, last), comm);
   } catch (const std::exception& e) {
     result = outcome(point, PointStatus::failed, e.what());
   }
   if (!writes) return 0;
-  if (result.contains("csv")) {
-    const auto csv_path = fs::path(args.out).replace_extension(".csv");
-    write_atomic(csv_path.string(), result["csv"].get<std::string>());
-    result.erase("csv");
-  }
-  write_atomic(args.out, result.dump(2) + "\n");
+  write_point_result(args.out, result);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (tty) fmt::print("\r\033[K");
-  std::string summary;
-  if (result.contains("train")) {
-    summary = fmt::format("train {:.0f} samples/s", result["train"]["samples_per_s_median"].get<double>());
-    if (result["train"]["roofline_fraction"].is_number())  // not with scope "steps"
-      summary += fmt::format(" ({:.0f}% of GEMM roofline)", 100.0 * result["train"]["roofline_fraction"].get<double>());
-  }
-  if (result.contains("final_accuracy"))
-    for (const auto& [mode, acc] : result["final_accuracy"].items())
-      summary += fmt::format(" {} {:.2f}%", mode, 100.0 * acc.get<double>());
-  fmt::print("{} {} in {:.1f}s {}\n", label, result["status"].get<std::string>(), seconds, summary);
+  fmt::print("{} {} in {:.1f}s {}\n", label, result["status"].get<std::string>(), seconds, result_summary(result));
   if (result["status"] == to_string(PointStatus::failed)) fmt::print(stderr, "{}: {}\n", point.id, result.value("detail", ""));
   return 0;
 }

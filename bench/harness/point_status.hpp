@@ -1,5 +1,5 @@
 // How a point (or a training run) ended: the one place its names are written and read, for the
-// result files (`status`), the resume check and the report (scripts/report_common.py reads the same
+// result files (`status`), the resume check and the report (scripts/reporting/ reads the same
 // names). A finished point is not run again by --resume; a failed one is.
 #pragma once
 #include <optional>

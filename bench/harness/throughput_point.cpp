@@ -180,7 +180,7 @@ nlohmann::json paired_fractions(const std::vector<double>& rates, const std::vec
 // A ceiling timed before the windows, raised to the fastest paired round timed after them where one
 // was faster (the host sped up later: a ceiling that is beaten is none); the fraction measured against
 // it and the profile's GEMM fraction follow, and the first figure stays as before_windows_gflops. The
-// report applies the same to results written before this (scripts/report_common.py fastest_ceiling).
+// report applies the same to results written before this (scripts/reporting/run.py fastest_ceiling).
 void raise_to_fastest_round(nlohmann::json& holder, const char* key, nlohmann::json& measured, nlohmann::json* profile) {
   if (!holder.contains(key) || !holder[key].is_number() || !measured.contains("paired") || !measured["paired"].is_object()) return;
   const double ceiling = holder[key].get<double>();

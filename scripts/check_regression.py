@@ -32,12 +32,22 @@ Usage:
   /usr/bin/python3 scripts/check_regression.py --set-baseline REV --reason TEXT   # move the baseline revision
 Exit status: 0 nothing regressed, 1 something regressed, 2 the check could not run as asked.
 """
+import argparse
+import concurrent.futures
+import json
 import os
+import random
+import shutil
 import sys
+import tempfile
+import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from regression.common import *  # noqa: E402,F401,F403
-from regression.measure import *  # noqa: E402,F401,F403
+# The check's parts are the package scripts/regression/ (Python puts this file's folder on its path).
+from regression.common import (ALPHA, BASELINE_FILE, BASELINE_SRC, BOLD, CONFIRM, INSTR_LIMIT, LOSS_LIMIT, MEMORY_CATEGORIES,
+                               MEMORY_LIMIT, MIN_EFFECT, RED, RESET, ROOT, ROUNDS, THROUGHPUT_POINT, CheckError, build_tree,
+                               git, loud, prepare_worktree, resolve_revision, say)
+from regression.measure import (callgrind_counts, convergence, exact_rows, instr_rows, list_algorithms, measure_point,
+                                measure_wall, print_table, wall_rows, write_point_files)
 
 
 # --- The check --------------------------------------------------------------------------------
@@ -105,20 +115,56 @@ def update(args, data):
 
 def check(args, data):
     started = time.time()
-    rng = random.Random(args.seed)
-    src, head_bin = head_tree(args)
     revision = data["baseline_revision"]
     report = {"baseline_revision": revision, "reason": data.get("reason"), "seed": args.seed, "rounds": args.rounds,
               "thresholds": {"min_effect": MIN_EFFECT, "alpha": ALPHA, "instr": INSTR_LIMIT, "memory": MEMORY_LIMIT,
                              "loss": LOSS_LIMIT}, "point": THROUGHPUT_POINT}
     # 1. Builds. A baseline that cannot be had fails the check after the exact comparison.
+    binaries = build_binaries(args, revision, report)
+    head_algorithms = list_algorithms(binaries["head"])
+    algorithms = head_algorithms
+    if binaries["baseline"]:
+        known = set(list_algorithms(binaries["baseline"]))
+        algorithms = [a for a in head_algorithms if a in known]
+    new_algorithms = [a for a in head_algorithms if a not in algorithms]
+    # 2. The deterministic part: callgrind and the fixed-seed loss, two jobs at a time.
+    counts, convergence_result = deterministic_part(args, binaries, algorithms)
+    say(f"callgrind and convergence done ({time.time() - started:.0f} s so far)")
+    # 3. Wall time, A/B, interleaved, nothing else of ours running.
+    samples = wall_time_part(args, binaries, algorithms, new_algorithms, head_algorithms)
+    # 4. Compare.
+    rows = compare(args, data, binaries, algorithms, samples, counts, convergence_result)
+    print_table(rows)
+    regressed = [r.metric for r in rows if r.verdict == "REGRESSED"]
+    skipped = [r.metric for r in rows if r.verdict == "skipped"]
+    not_compared = []
+    if not binaries["baseline"]:
+        not_compared.append("wall time and instruction counts (no baseline binary: see the red line above)")
+    else:
+        if args.skip_callgrind:
+            not_compared.append("instruction counts (--skip-callgrind)")
+        for algorithm in new_algorithms:
+            not_compared.append(f"{algorithm} A/B (not in the baseline revision)")
+    report.update(rows=[r.to_json() for r in rows], samples=samples, instructions=counts, algorithms=algorithms,
+                  head_environment=convergence_result["head"][0], regressed=regressed, skipped=skipped,
+                  not_compared=not_compared, seconds=time.time() - started)
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(report, f, indent=2)
+    return summarize(rows, revision, binaries["baseline"], regressed, skipped, not_compared, started)
+
+
+def build_binaries(args, revision, report):
+    """{"head": HEAD's ffbench, "baseline": the baseline revision's, None when it cannot be checked out
+    or built (said in red; the check then fails after the exact comparison)}."""
+    src, head_bin = head_tree(args)
     if head_bin is None:
         head_bin = (os.path.join(src, "build", "release", "bench", "ffbench") if args.skip_build
                     else build_tree(src, args.jobs))
     if not os.path.exists(head_bin):
         raise CheckError(f"{head_bin} not found: build it (cmake --preset release && cmake --build --preset release) "
                          "or drop --skip-build")
-    baseline_bin, baseline_problem = None, None
+    baseline_bin = None
     try:
         commit = resolve_revision(revision)
         report["baseline_commit"] = commit
@@ -131,18 +177,14 @@ def check(args, data):
             prepare_worktree(BASELINE_SRC, commit)
             baseline_bin = build_tree(BASELINE_SRC, args.jobs)
     except CheckError as e:
-        baseline_problem = str(e)
-        loud(f"NO BASELINE: {baseline_problem}")
-    binaries = {"head": head_bin, "baseline": baseline_bin}
-    head_algorithms = list_algorithms(head_bin)
-    algorithms = head_algorithms
-    if baseline_bin:
-        known = set(list_algorithms(baseline_bin))
-        algorithms = [a for a in head_algorithms if a in known]
-    new_algorithms = [a for a in head_algorithms if a not in algorithms]
+        baseline_bin = None
+        loud(f"NO BASELINE: {e}")
+    return {"head": head_bin, "baseline": baseline_bin}
 
-    # 2. The deterministic part: callgrind and the fixed-seed loss, two jobs at a time.
-    sides = ["head"] + (["baseline"] if baseline_bin else [])
+
+def deterministic_part(args, binaries, algorithms):
+    """Instruction counts per side and algorithm, and each side's (environment, fixed-seed losses)."""
+    sides = ["head"] + (["baseline"] if binaries["baseline"] else [])
     counts, convergence_result = {}, {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {}
@@ -157,12 +199,16 @@ def check(args, data):
                 convergence_result[side] = future.result()
             else:
                 counts.setdefault(side, {})[algorithm] = future.result()
-    say(f"callgrind and convergence done ({time.time() - started:.0f} s so far)")
+    return counts, convergence_result
 
-    # 3. Wall time, A/B, interleaved, nothing else of ours running.
+
+def wall_time_part(args, binaries, algorithms, new_algorithms, head_algorithms):
+    """side -> algorithm -> the measured points: the A/B rounds (and the confirmation rounds), and HEAD's
+    memory for the algorithms the A/B did not time."""
+    rng = random.Random(args.seed)
     samples = {}
     with tempfile.TemporaryDirectory(prefix="ffbench-ab-") as folder:
-        if baseline_bin:
+        if binaries["baseline"]:
             measure_wall(binaries, algorithms, args.rounds, folder, rng, samples)
             # Past the effect threshold, p-value or not: more rounds, then all of them decide. This
             # catches a real slowdown whose first rounds were too noisy for the test, and keeps one
@@ -174,41 +220,32 @@ def check(args, data):
                     "of them; all rounds decide")
                 measure_wall(binaries, flagged, args.rounds, folder, rng, samples, first_round=args.rounds)
                 # The other algorithms keep their rounds; the flagged ones now have twice as many.
-        if new_algorithms or not baseline_bin:
+        if new_algorithms or not binaries["baseline"]:
             # HEAD's memory for algorithms the A/B did not time (new ones, or all without a baseline).
-            files = write_point_files(folder, new_algorithms if baseline_bin else head_algorithms)
+            files = write_point_files(folder, new_algorithms if binaries["baseline"] else head_algorithms)
             for algorithm, file in files.items():
-                samples.setdefault("head", {})[algorithm] = [measure_point(head_bin, file, os.path.join(folder, "x.json"))]
+                samples.setdefault("head", {})[algorithm] = [measure_point(binaries["head"], file, os.path.join(folder, "x.json"))]
+    return samples
 
-    # 4. Compare.
+
+def compare(args, data, binaries, algorithms, samples, counts, convergence_result):
+    """Every row: wall time and instructions A/B (with a baseline), the exact numbers against the committed ones."""
     rows = []
-    if baseline_bin:
+    if binaries["baseline"]:
         rows += wall_rows(samples, algorithms)
         if not args.skip_callgrind:
             rows += instr_rows(counts, algorithms)
     head_env, head_losses = convergence_result["head"]
     base_values = {}
-    if baseline_bin:
+    if binaries["baseline"]:
         base_values = dict(exact_values(samples["baseline"]), **convergence_result["baseline"][1])
     rows += exact_rows(data.get("exact", {}), dict(exact_values(samples["head"]), **head_losses), base_values,
                        head_env)
-    print_table(rows)
-    regressed = [r.metric for r in rows if r.verdict == "REGRESSED"]
-    skipped = [r.metric for r in rows if r.verdict == "skipped"]
-    not_compared = []
-    if not baseline_bin:
-        not_compared.append("wall time and instruction counts (no baseline binary: see the red line above)")
-    else:
-        if args.skip_callgrind:
-            not_compared.append("instruction counts (--skip-callgrind)")
-        for algorithm in new_algorithms:
-            not_compared.append(f"{algorithm} A/B (not in the baseline revision)")
-    report.update(rows=[r.to_json() for r in rows], samples=samples, instructions=counts, algorithms=algorithms,
-                  head_environment=head_env, regressed=regressed, skipped=skipped, not_compared=not_compared,
-                  seconds=time.time() - started)
-    if args.json_out:
-        with open(args.json_out, "w") as f:
-            json.dump(report, f, indent=2)
+    return rows
+
+
+def summarize(rows, revision, baseline_bin, regressed, skipped, not_compared, started):
+    """Prints the summary line; the exit status: 2 without a baseline, 1 regressed, else 0."""
     n_wall = sum(r.kind == "wall" for r in rows)
     n_instr = sum(r.kind == "instr" for r in rows)
     n_exact = sum(r.kind == "exact" for r in rows)

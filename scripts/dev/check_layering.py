@@ -151,94 +151,119 @@ def main():
     ap.add_argument("--build-dir", help="configure here instead of a scratch folder (kept)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder and print its path")
     args = ap.parse_args()
-    build_dir = args.build_dir or tempfile.mkdtemp(prefix="ffb-layering-")
-    try:
-        dot = configure(build_dir)
-        targets = read_targets(build_dir)
-        edges, shapes = read_graph(dot)
-    finally:
-        if not args.build_dir and not args.keep:
-            shutil.rmtree(build_dir, ignore_errors=True)
-    if args.keep:
-        print(f"check_layering: configured in {build_dir}")
-
-    owner_of_folder = {}
-    for name, t in targets.items():
-        for src in t["sources"]:
-            owner_of_folder.setdefault(os.path.dirname(src), name)
-    for name, shape in shapes.items():   # header-only targets: ffb_<name> owns <name>/
-        if shape == "pentagon" and name.startswith("ffb_") and os.path.isdir(os.path.join(ROOT, name[4:])):
-            owner_of_folder.setdefault(name[4:], name)
-
-    def project_owner(path):
-        return owner_of_folder.get(os.path.dirname(path))
-
-    def resolve(including, header):
-        for base in (ROOT, os.path.join(ROOT, os.path.dirname(including))):
-            full = os.path.normpath(os.path.join(base, header))
-            if os.path.isfile(full):
-                return os.path.relpath(full, ROOT)
-        return None
-
-    parsed = {}
-
-    def scan(path):
-        if path not in parsed:
-            with open(os.path.join(ROOT, path), errors="replace") as f:
-                text = f.read()
-            parsed[path] = (INCLUDE.findall(text), bool(PRAGMA_OMP.search(text)))
-        return parsed[path]
-
+    targets, edges, shapes = configured(args.build_dir, args.keep)
+    owners = folder_owners(targets, shapes)
+    parsed = {}  # path -> (its includes, whether it has an OpenMP pragma)
     problems = []
-    found_externals = {n for n in shapes}
     for name in sorted(targets):
-        allowed = visible(name, edges)
-        used = set()
-        stack, seen = list(targets[name]["sources"]), set()
-        while stack:
-            path = stack.pop()
-            if path in seen:
-                continue
-            seen.add(path)
-            includes, omp = scan(path)
-            if omp:
-                used.add("OpenMP::OpenMP_CXX")
-            layer = next((allow for folder, allow in LAYERS if path.startswith(folder)), None)
-            for kind, header in includes:
-                target_file = resolve(path, header) if kind == '"' or header.startswith(("algorithms/", "bench/", "datasets/", "common/", "tests/")) else None
-                if target_file:
-                    if layer is not None and not target_file.startswith(layer):
-                        problems.append(f"{path}: includes {target_file}, but {path.split('/')[0]}/"
-                                        f" may include only {', '.join(layer)} (the layering rule)")
-                    owner = project_owner(target_file)
-                    if owner is None:
-                        problems.append(f"{path}: includes {target_file}, which no target owns")
-                    else:
-                        used.add(owner)
-                        if owner not in allowed:
-                            problems.append(f"target {name}: {path} includes {target_file} of {owner}, "
-                                            f"which {name} does not link (add it to target_link_libraries)")
-                    stack.append(target_file)
-                    continue
-                owner = external_owner(header)
-                if owner is None or (owner in OPTIONAL and owner not in found_externals):
-                    continue   # the standard library, or an optional package this configure did not find
-                used.add(owner)
-                if owner not in allowed:
-                    problems.append(f"target {name}: {path} includes <{header}> of {owner}, which "
-                                    f"{name} does not link (add it to target_link_libraries)")
-        for dep, _ in edges.get(name, []):
-            if dep in NO_HEADERS or dep in used:
-                continue
-            if dep in targets or any(dep == o for _, o in EXTERNAL) or dep.startswith("ffb_"):
-                problems.append(f"target {name}: links {dep} but none of its sources uses it "
-                                f"(remove the link, or say why it is needed)")
+        problems += target_problems(name, targets, edges, shapes, owners, parsed)
     problems = sorted(set(problems))
     lines = problems + [f"{len(problems)} problem(s)" if problems else
                         f"ok ({len(targets)} targets, {len(parsed)} files; every include is declared by a link "
                         f"and every link is used; the layers hold)"]
     print("\n".join(f"check_layering: {line}" for line in lines))
     return 1 if problems else 0
+
+
+def configured(build_dir, keep):
+    """(targets, link edges, node shapes) of a configure in build_dir, or in a scratch folder removed after."""
+    folder = build_dir or tempfile.mkdtemp(prefix="ffb-layering-")
+    try:
+        dot = configure(folder)
+        targets = read_targets(folder)
+        edges, shapes = read_graph(dot)
+    finally:
+        if not build_dir and not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    if keep:
+        print(f"check_layering: configured in {folder}")
+    return targets, edges, shapes
+
+
+def folder_owners(targets, shapes):
+    """folder -> the target whose sources are in it; header-only targets: ffb_<name> owns <name>/."""
+    owners = {}
+    for name, t in targets.items():
+        for src in t["sources"]:
+            owners.setdefault(os.path.dirname(src), name)
+    for name, shape in shapes.items():
+        if shape == "pentagon" and name.startswith("ffb_") and os.path.isdir(os.path.join(ROOT, name[4:])):
+            owners.setdefault(name[4:], name)
+    return owners
+
+
+def resolve(including, header):
+    """The project file a quoted include names (from the root or beside the including file), or None."""
+    for base in (ROOT, os.path.join(ROOT, os.path.dirname(including))):
+        full = os.path.normpath(os.path.join(base, header))
+        if os.path.isfile(full):
+            return os.path.relpath(full, ROOT)
+    return None
+
+
+def scan(path, parsed):
+    if path not in parsed:
+        with open(os.path.join(ROOT, path), errors="replace") as f:
+            text = f.read()
+        parsed[path] = (INCLUDE.findall(text), bool(PRAGMA_OMP.search(text)))
+    return parsed[path]
+
+
+def target_problems(name, targets, edges, shapes, owners, parsed):
+    """Every file the target's sources include, followed through the project's headers: an include of
+    a layer above, of a file no target owns, or of a target (or package) it does not link; then every
+    link none of them uses."""
+    allowed = visible(name, edges)
+    found_externals = set(shapes)
+    used, problems = set(), []
+    stack, seen = list(targets[name]["sources"]), set()
+    while stack:
+        path = stack.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        includes, omp = scan(path, parsed)
+        if omp:
+            used.add("OpenMP::OpenMP_CXX")
+        for kind, header in includes:
+            owner, found, follow = include_problems(name, path, kind, header, allowed, owners, found_externals)
+            if owner:
+                used.add(owner)
+            problems += found
+            if follow:
+                stack.append(follow)
+    for dep, _ in edges.get(name, []):
+        if dep in NO_HEADERS or dep in used:
+            continue
+        if dep in targets or any(dep == o for _, o in EXTERNAL) or dep.startswith("ffb_"):
+            problems.append(f"target {name}: links {dep} but none of its sources uses it "
+                            f"(remove the link, or say why it is needed)")
+    return problems
+
+
+def include_problems(name, path, kind, header, allowed, owners, found_externals):
+    """(the target or package the include uses, or None; its problems; the project file to follow, or None)."""
+    target_file = resolve(path, header) if kind == '"' or header.startswith(("algorithms/", "bench/", "datasets/", "common/", "tests/")) else None
+    if target_file:
+        problems = []
+        layer = next((allow for folder, allow in LAYERS if path.startswith(folder)), None)
+        if layer is not None and not target_file.startswith(layer):
+            problems.append(f"{path}: includes {target_file}, but {path.split('/')[0]}/"
+                            f" may include only {', '.join(layer)} (the layering rule)")
+        owner = owners.get(os.path.dirname(target_file))
+        if owner is None:
+            problems.append(f"{path}: includes {target_file}, which no target owns")
+        elif owner not in allowed:
+            problems.append(f"target {name}: {path} includes {target_file} of {owner}, "
+                            f"which {name} does not link (add it to target_link_libraries)")
+        return owner, problems, target_file
+    owner = external_owner(header)
+    if owner is None or (owner in OPTIONAL and owner not in found_externals):
+        return None, [], None   # the standard library, or an optional package this configure did not find
+    if owner in allowed:
+        return owner, [], None
+    return owner, [f"target {name}: {path} includes <{header}> of {owner}, which "
+                   f"{name} does not link (add it to target_link_libraries)"], None
 
 
 if __name__ == "__main__":

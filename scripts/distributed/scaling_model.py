@@ -140,24 +140,54 @@ def main():
         return 2
     widths = [int(w) for w in setup["layers"].split(",")]
     batch = int(setup["batch"])
-    half = batch // 2
     alpha, beta = pingpong["alpha_us"] * 1e-6, pingpong["beta_gbytes_per_s"] * 1e9
     measured_allreduce = pingpong.get("allreduce")
-    if measured_allreduce and measured_allreduce.get("gbytes_per_s", 0) > 0 and measured_allreduce.get("ranks", 0) > 1:
-        n = measured_allreduce["ranks"]
-        per_byte = 1.0 / (measured_allreduce["gbytes_per_s"] * 1e9)
-        GAMMA[0] = max(0.0, per_byte - 2 * (n - 1) / n / beta) * n / (n - 1)
-    steps = {}
-    for name, b in [("ff-pipeline-np1", batch), ("ff-pipeline-np2", batch), ("ff-np1", batch), ("ff-np1-half", half),
-                    ("ff-data-np2", batch), ("bp-np1", batch), ("bp-np1-half", half), ("bp-data-np2", batch)]:
-        steps[name], _ = median_step(folder, name, b)
+    calibrate_gamma(measured_allreduce, beta)
+    steps = measured_steps(folder, batch)
     missing = [n for n, v in steps.items() if v is None]
     if missing:
         print(f"scaling_model: no finished runs for {', '.join(missing)} in {folder}", file=sys.stderr)
         return 2
     ff_line = fit_line(steps["ff-np1"], steps["ff-np1-half"], batch)
     bp_line = fit_line(steps["bp-np1"], steps["bp-np1-half"], batch)
+    predict = predictor(steps, widths, batch, ff_line, bp_line)
+    validation = validate(predict, steps, alpha, beta)
+    out = {"setup": setup, "alpha_us": alpha * 1e6, "beta_gbytes_per_s": beta * 1e-9, "gamma_ns_per_byte": GAMMA[0] * 1e9,
+           "allreduce_measured": measured_allreduce, "steps_s": steps,
+           "ff_line": ff_line, "bp_line": bp_line, "validation": validation, "tolerance": TOLERANCE,
+           "predictions": predictions(predict, batch, alpha, beta), "grid_100gbe": grid_100gbe(predict, widths, batch),
+           "presets": {k: {"alpha_us": v[0] * 1e6, "beta_gbytes_per_s": v[1] * 1e-9} for k, v in PRESETS.items()}}
+    with open(os.path.join(folder, "model.json"), "w") as f:
+        json.dump(out, f, indent=2)
+    write_markdown(folder, out)
+    plot(folder, out)
+    worst = max(abs(v["error"]) for v in validation)
+    print(f"scaling_model: wrote MODEL.md, model.json, scaling.png in {folder}; largest error at np = 2: {100 * worst:.1f}% "
+          f"({'within' if worst <= TOLERANCE else 'OUTSIDE'} ±{100 * TOLERANCE:.0f}%)")
+    return 0
 
+
+def calibrate_gamma(measured_allreduce, beta):
+    """The reduction's local cost per byte (GAMMA), from the allreduce measured over n ranks, where recorded."""
+    if measured_allreduce and measured_allreduce.get("gbytes_per_s", 0) > 0 and measured_allreduce.get("ranks", 0) > 1:
+        n = measured_allreduce["ranks"]
+        per_byte = 1.0 / (measured_allreduce["gbytes_per_s"] * 1e9)
+        GAMMA[0] = max(0.0, per_byte - 2 * (n - 1) / n / beta) * n / (n - 1)
+
+
+def measured_steps(folder, batch):
+    """Run name -> its median step time in seconds (None: no finished run)."""
+    half = batch // 2
+    steps = {}
+    for name, b in [("ff-pipeline-np1", batch), ("ff-pipeline-np2", batch), ("ff-np1", batch), ("ff-np1-half", half),
+                    ("ff-data-np2", batch), ("bp-np1", batch), ("bp-np1-half", half), ("bp-data-np2", batch)]:
+        steps[name], _ = median_step(folder, name, b)
+    return steps
+
+
+def predictor(steps, widths, batch, ff_line, bp_line):
+    """predict(kind, ranks, alpha, beta, layer widths): the model's step time, compute scaled from the
+    measured network to `w` by multiply-adds."""
     def predict(kind, n, a, b, w=widths):
         if kind == "ff pipeline":
             compute = steps["ff-pipeline-np1"] * (sum(w[i] * w[i + 1] for i in range(len(w) - 1)) /
@@ -167,8 +197,11 @@ def main():
         scale = (sum(w[i] * w[i + 1] for i in range(len(w) - 1)) /
                  sum(widths[i] * widths[i + 1] for i in range(len(widths) - 1)))
         return data_step(w, batch, (line[0] * scale, line[1] * scale), n, a, b, output_layer=kind == "bp data")
+    return predict
 
-    # Validation at np = 2 on this machine.
+
+def validate(predict, steps, alpha, beta):
+    """The model against the measurements at np = 2 on this machine."""
     validation = []
     for kind, measured_name, single_name in [("ff pipeline", "ff-pipeline-np2", "ff-pipeline-np1"),
                                              ("ff data", "ff-data-np2", "ff-np1"), ("bp data", "bp-data-np2", "bp-np1")]:
@@ -177,16 +210,24 @@ def main():
         validation.append({"mode": kind, "measured_step_s": measured, "predicted_step_s": predicted,
                            "error": predicted / measured - 1, "measured_speedup": steps[single_name] / measured,
                            "predicted_speedup": steps[single_name] / predicted})
+    return validation
+
+
+def predictions(predict, batch, alpha, beta):
+    """Step time and samples/s per network (this machine's, the presets), mode and rank count."""
     networks = {"this machine (measured)": (alpha, beta), **PRESETS}
-    predictions = []
+    found = []
     for network, (a, b) in networks.items():
         for kind in ("ff pipeline", "ff data", "bp data"):
             for n in RANKS:
                 t = predict(kind, n, a, b)
                 if t is not None:
-                    predictions.append({"network": network, "mode": kind, "ranks": n, "step_s": t,
-                                        "samples_per_s": batch / t})
-    # Across depth and width on a 100 GbE cluster: where FF's pipeline beats BP data-parallel.
+                    found.append({"network": network, "mode": kind, "ranks": n, "step_s": t, "samples_per_s": batch / t})
+    return found
+
+
+def grid_100gbe(predict, widths, batch):
+    """Across depth and width on a 100 GbE cluster: where FF's pipeline beats BP data-parallel."""
     a100, b100 = PRESETS["100 GbE (RoCE)"]
     grid = []
     for depth in (4, 8, 16, 32, 64):
@@ -199,19 +240,7 @@ def main():
                     continue
                 grid.append({"depth": depth, "width": width, "ranks": n, "ff_pipeline_samples_per_s": batch / ff,
                              "bp_data_samples_per_s": batch / bp, "ff_over_bp": bp / ff})
-    out = {"setup": setup, "alpha_us": alpha * 1e6, "beta_gbytes_per_s": beta * 1e-9, "gamma_ns_per_byte": GAMMA[0] * 1e9,
-           "allreduce_measured": measured_allreduce, "steps_s": steps,
-           "ff_line": ff_line, "bp_line": bp_line, "validation": validation, "tolerance": TOLERANCE,
-           "predictions": predictions, "grid_100gbe": grid, "presets": {k: {"alpha_us": v[0] * 1e6, "beta_gbytes_per_s": v[1] * 1e-9}
-                                                                      for k, v in PRESETS.items()}}
-    with open(os.path.join(folder, "model.json"), "w") as f:
-        json.dump(out, f, indent=2)
-    write_markdown(folder, out)
-    plot(folder, out)
-    worst = max(abs(v["error"]) for v in validation)
-    print(f"scaling_model: wrote MODEL.md, model.json, scaling.png in {folder}; largest error at np = 2: {100 * worst:.1f}% "
-          f"({'within' if worst <= TOLERANCE else 'OUTSIDE'} ±{100 * TOLERANCE:.0f}%)")
-    return 0
+    return grid
 
 
 def write_markdown(folder, out):

@@ -1,14 +1,10 @@
 """The PyTorch peer's BLAS: which library and kernel torch runs, the OpenBLAS core-type fix, the thread
 pools (scripts/peers/torch_peer.py)."""
-import argparse
-import gzip
 import json
 import os
 import re
-import struct
 import subprocess
 import sys
-import time
 
 POOL_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS")
 

@@ -1,15 +1,8 @@
 """The PyTorch peer's data loading and its bp / ff model with ffbench's options (scripts/peers/torch_peer.py)."""
-import argparse
 import gzip
 import json
 import os
-import re
 import struct
-import subprocess
-import sys
-import time
-
-POOL_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS")
 
 
 def write_json_atomic(path, document):

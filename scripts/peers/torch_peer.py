@@ -28,20 +28,16 @@ torch.set_flush_denormal and checked on the BLAS and OpenMP threads ("denormals"
 Run with /usr/bin/python3 (Debian's python3-torch: scripts/setup.sh --with-peers).
 """
 import argparse
-import gzip
 import json
 import os
-import re
 import struct
 import subprocess
 import sys
 import time
 
-POOL_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS")
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peer_blas import *  # noqa: E402,F401,F403  (BLAS identity, core-type fix, thread pools)
-from peer_model import *  # noqa: E402,F401,F403  (datasets, the bp / ff model)
+from peer_blas import blas_record, set_pools_and_reexec  # noqa: E402  (BLAS identity, core-type fix, thread pools)
+from peer_model import Model, load_dataset, write_json_atomic  # noqa: E402  (datasets, the bp / ff model)
 
 
 # ---- the peer's own GEMM rate, on the shapes of ffbench's ceiling ---------------------------------
@@ -164,7 +160,7 @@ def run_point(point, pools, point_path=None):
     result = {"schema_version": 1, "id": point["id"], "point": point, "engine": "torch", "threads": point["threads"],
               "torch_version": torch.__version__, "blas": blas_record(torch), "denormals": denormals,
               "thread_pools": dict(pools, torch_threads=torch.get_num_threads(),
-                                                                       torch_interop_threads=torch.get_num_interop_threads())}
+                                   torch_interop_threads=torch.get_num_interop_threads())}
     algorithm = point["algorithm"]
     options = resolved_options(algorithm, point["options"])
     unsupported = [k for k in options if k in ("peer_normalization", "schedule")
@@ -179,89 +175,115 @@ def run_point(point, pools, point_path=None):
     result["modes"] = model.modes()
     result["flops_per_sample"] = {"train": model.flops("train", None),
                                   "inference": {m: model.flops("inference", m) for m in model.modes()}}
-    batch = point["batch"]
     # Beside the training figures, the rate of the BLAS itself on the shapes ffbench's ceiling uses:
     # a framework ratio means little when one side's GEMM runs a fallback kernel. Cheaper (3 timings)
     # once per convergence point.
-    result["gemm"] = point_gemm(torch, point_path, model, batch, 7 if point["measure"] == "throughput" else 3)
+    result["gemm"] = point_gemm(torch, point_path, model, point["batch"], 7 if point["measure"] == "throughput" else 3)
     if point["measure"] == "throughput":
-        generator = torch.Generator().manual_seed(point["seed"])
-        xs = torch.rand(8, batch, 784, generator=generator)
-        ys = torch.randint(0, 10, (8, batch), generator=generator)
-        for i in range(point["warmup"] + 1):
-            model.train_step(xs[i % 8], ys[i % 8])
-        rates = []
-        for r in range(point["repeats"]):
-            start = time.perf_counter()
-            for s in range(point["steps"]):
-                model.train_step(xs[s % 8], ys[s % 8])
-            rates.append(point["steps"] * batch / (time.perf_counter() - start))
-        rates_sorted = sorted(rates)
-        result["train"] = {"samples_per_s": rates, "samples_per_s_median": rates_sorted[len(rates) // 2],
-                           "samples_per_s_min": rates_sorted[0], "samples_per_s_max": rates_sorted[-1]}
-        result["inference"] = {}
-        for mode in model.modes():
-            model.scores(xs[0], mode)
-            mode_rates = []
-            for r in range(point["repeats"]):
-                start = time.perf_counter()
-                for s in range(point["steps"]):
-                    model.scores(xs[s % 8], mode)
-                mode_rates.append(point["steps"] * batch / (time.perf_counter() - start))
-            result["inference"][mode] = {"samples_per_s": mode_rates, "samples_per_s_median": sorted(mode_rates)[len(mode_rates) // 2]}
-    else:
-        x_train, y_train, x_test, y_test = load_dataset(point["dataset"], point["limit_train"], point["limit_test"],
-                                                        point.get("standardize", False))
-        eval_every = point.get("eval_every", 1)
-        result["train_samples"], result["test_samples"] = len(y_train), len(y_test)
-        generator = torch.Generator().manual_seed(point["seed"] * 7919 + 17)
-        epochs, train_seconds = [], 0.0
-        steps_done, last_note = 0, time.perf_counter()
-        for epoch in range(point["epochs"]):
-            model.epoch = epoch
-            order = torch.randperm(len(y_train), generator=generator)
-            losses = []
-            start = time.perf_counter()
-            for i in range(len(y_train) // batch):
-                index = order[i * batch:(i + 1) * batch]
-                losses.append(model.train_step(x_train[index], y_train[index]))
-                steps_done += 1
-                if time.perf_counter() - last_note >= 30.0:  # progress for long runs, in the point's .stderr
-                    last_note = time.perf_counter()
-                    print(f"step {steps_done}: {train_seconds + last_note - start:.1f} s of training", file=sys.stderr, flush=True)
-            epoch_seconds = time.perf_counter() - start
-            train_seconds += epoch_seconds
-            loss = sum(losses) / max(len(losses), 1)
-            if loss != loss or loss in (float("inf"), float("-inf")):
-                epochs.append({"epoch": epoch + 1, "train_loss": loss, "train_seconds": train_seconds})
-                result.update(status="diverged", detail=f"loss {loss} in epoch {epoch + 1}", epochs=epochs)
-                return result
-            last = epoch + 1 == point["epochs"] or (point.get("time_budget_s", 0) and train_seconds >= point["time_budget_s"])
-            if not last and (epoch + 1) % eval_every:
-                continue  # as ffbench: an epoch without evaluation is not recorded
-            eval_start = time.perf_counter()
-            record = {"epoch": epoch + 1, "train_loss": loss, "train_seconds": train_seconds, "epoch_seconds": epoch_seconds,
-                      "samples_per_second": len(losses) * batch / epoch_seconds, "test_accuracy": {}, "test_loss": {}}
-            for mode in model.modes():
-                correct, nll = 0, 0.0
-                for i in range(0, len(y_test), batch):
-                    s = model.scores(x_test[i:i + batch], mode)
-                    correct += int((s.argmax(dim=1) == y_test[i:i + batch]).sum())
-                    nll += float(torch.nn.functional.cross_entropy(s, y_test[i:i + batch], reduction="sum"))
-                record["test_accuracy"][mode] = correct / len(y_test)
-                record["test_loss"][mode] = nll / len(y_test)
-            record["eval_seconds"] = time.perf_counter() - eval_start
-            epochs.append(record)
-            if point.get("time_budget_s", 0) and train_seconds >= point["time_budget_s"]:
-                break
-        result["epochs"] = epochs
-        result["final_accuracy"] = epochs[-1]["test_accuracy"]
-        result["time_to_target"] = {m: {f"{t:.4g}": next(({"epoch": e["epoch"], "seconds": e["train_seconds"]} for e in epochs
-                                                          if e["test_accuracy"][m] >= t), None) for t in point.get("targets", [])}
-                                    for m in model.modes()}
+        result.update(throughput_figures(torch, model, point))
+    elif not convergence_figures(torch, model, point, result):
+        return result  # diverged
     result["memory"] = {"peak_rss": peak_rss()}
     result["status"] = "ok"
     return result
+
+
+def throughput_figures(torch, model, point):
+    """Train samples/s over timed windows of steps on 8 seeded random batches, and inference samples/s per mode."""
+    batch = point["batch"]
+    generator = torch.Generator().manual_seed(point["seed"])
+    xs = torch.rand(8, batch, 784, generator=generator)
+    ys = torch.randint(0, 10, (8, batch), generator=generator)
+    for i in range(point["warmup"] + 1):
+        model.train_step(xs[i % 8], ys[i % 8])
+    rates = []
+    for r in range(point["repeats"]):
+        start = time.perf_counter()
+        for s in range(point["steps"]):
+            model.train_step(xs[s % 8], ys[s % 8])
+        rates.append(point["steps"] * batch / (time.perf_counter() - start))
+    rates_sorted = sorted(rates)
+    figures = {"train": {"samples_per_s": rates, "samples_per_s_median": rates_sorted[len(rates) // 2],
+                         "samples_per_s_min": rates_sorted[0], "samples_per_s_max": rates_sorted[-1]},
+               "inference": {}}
+    for mode in model.modes():
+        model.scores(xs[0], mode)
+        mode_rates = []
+        for r in range(point["repeats"]):
+            start = time.perf_counter()
+            for s in range(point["steps"]):
+                model.scores(xs[s % 8], mode)
+            mode_rates.append(point["steps"] * batch / (time.perf_counter() - start))
+        figures["inference"][mode] = {"samples_per_s": mode_rates, "samples_per_s_median": sorted(mode_rates)[len(mode_rates) // 2]}
+    return figures
+
+
+def convergence_figures(torch, model, point, result):
+    """Trains epoch by epoch on the dataset, evaluating as ffbench does (every eval_every epochs and the
+    last); fills the result's epochs, final accuracy and time to target. False when the loss diverged
+    (the result then says so)."""
+    x_train, y_train, x_test, y_test = load_dataset(point["dataset"], point["limit_train"], point["limit_test"],
+                                                    point.get("standardize", False))
+    batch, eval_every = point["batch"], point.get("eval_every", 1)
+    result["train_samples"], result["test_samples"] = len(y_train), len(y_test)
+    generator = torch.Generator().manual_seed(point["seed"] * 7919 + 17)
+    epochs, train_seconds = [], 0.0
+    progress = {"steps": 0, "last_note": time.perf_counter()}
+    for epoch in range(point["epochs"]):
+        model.epoch = epoch
+        losses, epoch_seconds = train_epoch(torch, model, x_train, y_train, batch, generator, progress, train_seconds)
+        train_seconds += epoch_seconds
+        loss = sum(losses) / max(len(losses), 1)
+        if loss != loss or loss in (float("inf"), float("-inf")):
+            epochs.append({"epoch": epoch + 1, "train_loss": loss, "train_seconds": train_seconds})
+            result.update(status="diverged", detail=f"loss {loss} in epoch {epoch + 1}", epochs=epochs)
+            return False
+        last = epoch + 1 == point["epochs"] or (point.get("time_budget_s", 0) and train_seconds >= point["time_budget_s"])
+        if not last and (epoch + 1) % eval_every:
+            continue  # as ffbench: an epoch without evaluation is not recorded
+        eval_start = time.perf_counter()
+        record = {"epoch": epoch + 1, "train_loss": loss, "train_seconds": train_seconds, "epoch_seconds": epoch_seconds,
+                  "samples_per_second": len(losses) * batch / epoch_seconds, "test_accuracy": {}, "test_loss": {}}
+        evaluate(torch, model, x_test, y_test, batch, record)
+        record["eval_seconds"] = time.perf_counter() - eval_start
+        epochs.append(record)
+        if point.get("time_budget_s", 0) and train_seconds >= point["time_budget_s"]:
+            break
+    result["epochs"] = epochs
+    result["final_accuracy"] = epochs[-1]["test_accuracy"]
+    result["time_to_target"] = {m: {f"{t:.4g}": next(({"epoch": e["epoch"], "seconds": e["train_seconds"]} for e in epochs
+                                                      if e["test_accuracy"][m] >= t), None) for t in point.get("targets", [])}
+                                for m in model.modes()}
+    return True
+
+
+def train_epoch(torch, model, x_train, y_train, batch, generator, progress, train_seconds):
+    """One epoch in a seeded order: each step's loss and the epoch's training seconds; a progress line
+    on stderr every 30 s (the point's .stderr) for long runs."""
+    order = torch.randperm(len(y_train), generator=generator)
+    losses = []
+    start = time.perf_counter()
+    for i in range(len(y_train) // batch):
+        index = order[i * batch:(i + 1) * batch]
+        losses.append(model.train_step(x_train[index], y_train[index]))
+        progress["steps"] += 1
+        if time.perf_counter() - progress["last_note"] >= 30.0:
+            progress["last_note"] = time.perf_counter()
+            print(f"step {progress['steps']}: {train_seconds + progress['last_note'] - start:.1f} s of training",
+                  file=sys.stderr, flush=True)
+    return losses, time.perf_counter() - start
+
+
+def evaluate(torch, model, x_test, y_test, batch, record):
+    """Test accuracy and mean cross-entropy per prediction mode, into the epoch's record."""
+    for mode in model.modes():
+        correct, nll = 0, 0.0
+        for i in range(0, len(y_test), batch):
+            s = model.scores(x_test[i:i + batch], mode)
+            correct += int((s.argmax(dim=1) == y_test[i:i + batch]).sum())
+            nll += float(torch.nn.functional.cross_entropy(s, y_test[i:i + batch], reduction="sum"))
+        record["test_accuracy"][mode] = correct / len(y_test)
+        record["test_loss"][mode] = nll / len(y_test)
 
 
 # ---- equal work with ffbench: its weights file format (algorithms/README.md) ----

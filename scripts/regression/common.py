@@ -1,16 +1,8 @@
 """The regression check's constants, helpers, statistics and builds (scripts/check_regression.py)."""
-import argparse
-import concurrent.futures
-import json
-import math
 import os
-import random
-import re
 import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -1,6 +1,17 @@
 """The regression check's measurements (points, wall-time rounds, callgrind, the fixed-seed loss) and
 comparison rows (scripts/check_regression.py)."""
-from regression.common import *  # noqa: F401,F403  (constants, helpers, statistics)
+import json
+import math
+import os
+import re
+import statistics
+import subprocess
+import tempfile
+
+from regression.common import (ALPHA, CALLGRIND_POINT, CALLGRIND_STEPS, CONVERGENCE, COUNTED_FUNCTION, EXACT_NEEDS,
+                               FALLBACK_ALGORITHMS, GEMM_FUNCTION, INSTR_LIMIT, LOSS_LIMIT, MEMORY_CATEGORIES, MEMORY_LIMIT,
+                               MIN_EFFECT, RED, RESET, THROUGHPUT_POINT, CheckError, mann_whitney_less, run, say,
+                               wilcoxon_less)
 
 
 # --- Measurements -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 #   SECONDS  minimum measuring time (default 5)
 # Needs perf (Debian: linux-perf) and a release build (cmake --preset release && cmake --build --preset release).
 set -euo pipefail
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then sed -n 2,9p "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 cd "$(dirname "$0")/../.."
 filter="${1:-train_step/bp/batch:128/depth:2/width:500}"
 seconds="${2:-5}"

@@ -14,7 +14,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "scripts"))
-from regression_common import ALPHA, MIN_EFFECT, wilcoxon_less  # noqa: E402
+from regression.common import ALPHA, MIN_EFFECT, wilcoxon_less  # noqa: E402
 
 
 def decide(head, base):

@@ -38,6 +38,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from peer_blas import blas_record, set_pools_and_reexec  # noqa: E402  (BLAS identity, core-type fix, thread pools)
 from peer_model import Model, load_dataset, write_json_atomic  # noqa: E402  (datasets, the bp / ff model)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from reporting.status import Status  # noqa: E402  (a point's status, as the result files write it)
 
 
 # ---- the peer's own GEMM rate, on the shapes of ffbench's ceiling ---------------------------------
@@ -166,9 +168,9 @@ def run_point(point, pools, point_path=None):
     unsupported = [k for k in options if k in ("peer_normalization", "schedule")
                    and options[k] not in (0, 0.0, "simultaneous", "layerwise")]
     if algorithm not in ("bp", "ff", "ff_symba") or unsupported:
-        return dict(result, status="skipped", detail=f"the PyTorch peer does not implement {algorithm} {unsupported}")
+        return dict(result, status=Status.SKIPPED, detail=f"the PyTorch peer does not implement {algorithm} {unsupported}")
     if point["dataset"] == "synthetic":
-        return dict(result, status="skipped", detail="the synthetic dataset is generated inside ffbench; the PyTorch peer runs on mnist or fashion")
+        return dict(result, status=Status.SKIPPED, detail="the synthetic dataset is generated inside ffbench; the PyTorch peer runs on mnist or fashion")
     sizes = [784] + point["hidden"]
     model = Model(algorithm, options, sizes, 10, point["seed"])
     result["model"] = "[" + ",".join(map(str, sizes)) + "]->10"
@@ -184,7 +186,7 @@ def run_point(point, pools, point_path=None):
     elif not convergence_figures(torch, model, point, result):
         return result  # diverged
     result["memory"] = {"peak_rss": peak_rss()}
-    result["status"] = "ok"
+    result["status"] = Status.OK
     return result
 
 
@@ -236,7 +238,7 @@ def convergence_figures(torch, model, point, result):
         loss = sum(losses) / max(len(losses), 1)
         if loss != loss or loss in (float("inf"), float("-inf")):
             epochs.append({"epoch": epoch + 1, "train_loss": loss, "train_seconds": train_seconds})
-            result.update(status="diverged", detail=f"loss {loss} in epoch {epoch + 1}", epochs=epochs)
+            result.update(status=Status.DIVERGED, detail=f"loss {loss} in epoch {epoch + 1}", epochs=epochs)
             return False
         last = epoch + 1 == point["epochs"] or (point.get("time_budget_s", 0) and train_seconds >= point["time_budget_s"])
         if not last and (epoch + 1) % eval_every:
@@ -364,7 +366,7 @@ def main():
     try:
         import torch  # noqa: F401
     except ImportError:
-        write_json_atomic(args.out, {"schema_version": 1, "id": point["id"], "point": point, "status": "skipped",
+        write_json_atomic(args.out, {"schema_version": 1, "id": point["id"], "point": point, "status": Status.SKIPPED,
                                      "detail": "PyTorch is not installed: scripts/setup.sh --with-peers installs python3-torch"})
         print(f"{point['id']}: skipped (PyTorch is not installed; scripts/setup.sh --with-peers)")
         return 0
@@ -372,7 +374,7 @@ def main():
     try:
         result = run_point(point, pools, args.point)
     except Exception as error:  # recorded, so the sweep goes on
-        result = {"schema_version": 1, "id": point["id"], "point": point, "status": "failed", "detail": repr(error)}
+        result = {"schema_version": 1, "id": point["id"], "point": point, "status": Status.FAILED, "detail": repr(error)}
     result["wall_seconds"] = time.perf_counter() - started
     write_json_atomic(args.out, result)
     summary = ""

@@ -12,6 +12,7 @@ from regression.common import (ALPHA, CALLGRIND_POINT, CALLGRIND_STEPS, CONVERGE
                                FALLBACK_ALGORITHMS, GEMM_FUNCTION, INSTR_LIMIT, LOSS_LIMIT, MEMORY_CATEGORIES, MEMORY_LIMIT,
                                MIN_EFFECT, RED, RESET, THROUGHPUT_POINT, CheckError, mann_whitney_less, run, say,
                                wilcoxon_less)
+from reporting.status import Status
 
 
 # --- Measurements -----------------------------------------------------------------------------
@@ -54,7 +55,7 @@ def measure_point(ffbench, point_file, out):
     run([ffbench, "point", "--point-file", point_file, "--out", out], what=f"{ffbench} point {point_file}")
     with open(out) as f:
         result = json.load(f)
-    if result.get("status") != "ok":
+    if result.get("status") != Status.OK:
         raise CheckError(f"{ffbench} point {point_file} ended '{result.get('status')}': {result.get('detail', '')}. "
                          "If this is the baseline's binary, its revision may not read this point file: adjust "
                          "THROUGHPUT_POINT at the top of scripts/check_regression.py, or move the baseline")
@@ -183,7 +184,7 @@ def convergence(ffbench):
                 continue
             with open(os.path.join(points, name)) as f:
                 point = json.load(f)
-            if point.get("status") != "ok":
+            if point.get("status") != Status.OK:
                 raise CheckError(f"ci point {point['id']} ended '{point.get('status')}': {point.get('detail', '')}")
             losses[f"loss/{point['id']}"] = point["epochs"][-1]["train_loss"]
     environment = {k: (manifest.get(k).strip() if isinstance(manifest.get(k), str) else manifest.get(k))

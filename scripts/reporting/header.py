@@ -5,6 +5,7 @@ from collections import defaultdict
 
 from reporting.common import fmt_num, table
 from reporting.run import fractions_over_one
+from reporting.status import Status
 
 
 def title_lines(run):
@@ -46,7 +47,7 @@ def suite_section(run):
              f"Dataset: **{dataset}**{note}. Points: {len(run.points)} "
              f"({', '.join(f'{k}: {v}' for k, v in sorted(statuses.items()))}). Seeds: {m.get('seeds')}.", ""]
     lines += accuracy_split_lines(run.points)
-    collapsed = sum(1 for p in run.points if p.get("status") == "collapsed")
+    collapsed = sum(1 for p in run.points if p.get("status") == Status.COLLAPSED)
     if collapsed:
         lines.append(f"**{collapsed} point(s) collapsed** (accuracy at chance for 3 evaluations in a row, or a "
                      "dead layer): recorded and stopped early, see below.\n")
@@ -55,7 +56,7 @@ def suite_section(run):
         lines.append("**Measurement bug: efficiencies above 100 % of their ceiling** (a ceiling the measured "
                      "thing exceeds is not a ceiling; `report.py --check` fails on this run):\n")
         lines += table(["point", "what", "fraction"], [[i, w, f"{100 * f:.1f}%"] for i, w, f in over])
-    bad = [p for p in run.points if p.get("status") in ("failed", "diverged", "collapsed")]
+    bad = [p for p in run.points if p.get("status") in (Status.FAILED, Status.DIVERGED, Status.COLLAPSED)]
     if bad:
         lines.append("Points that did not finish normally:\n")
         lines += table(["point", "status", "detail"], [[p["id"], p["status"], str(p.get("detail", ""))[:160]] for p in bad])

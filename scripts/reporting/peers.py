@@ -4,6 +4,7 @@ same shapes and denormal mode. Also the GEMM share the answer and the targets ma
 from collections import defaultdict
 
 from reporting.common import MiB, fmt_num, med, table
+from reporting.status import Status
 
 # A framework ratio means little when one side's BLAS runs a fallback kernel (issue 12: Debian's
 # OpenBLAS 0.3.21 ran its generic kernel at a quarter of oneDNN's rate on a new Xeon). Each side's
@@ -112,7 +113,7 @@ def throughput_twin(pool, p):
 
 def peers_section(run):
     if not run.peers:
-        skipped = [p for p in run.points if p["point"].get("engine") == "torch" and p.get("status") != "ok"]
+        skipped = [p for p in run.points if p["point"].get("engine") == "torch" and p.get("status") != Status.OK]
         if not skipped:
             return []
         return ["## Side by side with PyTorch", "", f"{len(skipped)} PyTorch points did not run: "

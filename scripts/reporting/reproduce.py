@@ -4,6 +4,7 @@ its band (the variant that counts chosen on the validation split)."""
 from collections import defaultdict
 
 from reporting.common import MiB, med, table
+from reporting.status import Status
 
 # Published figures (reports/PUBLISHED.md lists each with its source), shown beside ours.
 PUBLISHED = [
@@ -35,7 +36,7 @@ def published_section(run):
 
 
 def reference_section(run):
-    points = [p for p in run.points if p.get("status") == "ok" and p["point"]["experiment"] == "reference"]
+    points = [p for p in run.points if p.get("status") == Status.OK and p["point"]["experiment"] == "reference"]
     if not points:
         return []
     published_error = 6.84  # reports/PUBLISHED.md: mpezeshki/pytorch_forward_forward, test error
@@ -82,7 +83,7 @@ def reproduction_section(run):
     # net): which one counts is chosen on the validation split, never on the test error.
     figures = defaultdict(list)
     for (experiment, label), runs in sorted(groups.items()):
-        finished = [p for p in runs if p.get("status") == "ok" and p.get("final_accuracy")]
+        finished = [p for p in runs if p.get("status") == Status.OK and p.get("final_accuracy")]
         first = runs[0]["point"]
         setup = (f"{first['dataset']}, {runs[0].get('model') or first['hidden']}, batch {first['batch']}, "
                  f"{first['epochs']} epochs")

@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from reporting.common import plt
+from reporting.status import Status
 
 
 @dataclass
@@ -22,7 +23,7 @@ class Run:
     plots: list = field(default_factory=list)     # the plots saved, by file name
 
     def __post_init__(self):
-        finished = [p for p in self.points if p.get("status") == "ok"]
+        finished = [p for p in self.points if p.get("status") == Status.OK]
         self.ok = [p for p in finished if p["point"].get("engine", "ffbench") == "ffbench"]
         self.peers = [p for p in finished if p["point"].get("engine") == "torch"]
 
@@ -88,7 +89,7 @@ def fastest_ceiling(p):
     within one point), a window can beat the first figure, and a ceiling that is beaten is none. So
     the ceiling is raised to the fastest round where one was faster, the fractions follow, and the
     first figure stays under `before_windows_gflops`. Results recorded either way read the same."""
-    if p.get("status") != "ok" or p.get("point", {}).get("measure") != "throughput":
+    if p.get("status") != Status.OK or p.get("point", {}).get("measure") != "throughput":
         return
     train = p.get("train") or {}
     if p.get("roofline") and train.get("roofline_fraction") is not None:

@@ -4,11 +4,12 @@ import json
 from collections import defaultdict
 
 from reporting.common import plt, table
+from reporting.status import FINISHED
 
 
 def tune_score(p):
     """The trial's score, as ffbench ranks it: the best mode's validation accuracy at its final epoch."""
-    if p.get("status") not in ("ok", "collapsed") or not p.get("epochs"):
+    if p.get("status") not in FINISHED or not p.get("epochs"):
         return -1.0
     return max((p["epochs"][-1].get("validation_accuracy") or {"": -1.0}).values())
 
@@ -61,7 +62,7 @@ def best_rows(points, tune, counts):
     """Per algorithm label, the best trial of the last rung it reached."""
     rows = []
     for label in sorted({p["point"]["label"] for p in points}):
-        mine = [p for p in points if p["point"]["label"] == label and p.get("status") in ("ok", "collapsed")]
+        mine = [p for p in points if p["point"]["label"] == label and p.get("status") in FINISHED]
         if not mine:
             rows.append([label, "no finished trial", "", "", "", "", ""])
             continue
@@ -97,7 +98,7 @@ def trials(run, experiment, points):
                                f"`{json.dumps(t.get('config'), sort_keys=True)}`",
                                ", ".join(f"{m} {100 * a:.2f}%" for m, a in sorted(validation.items())) or "n/a",
                                p.get("status"), "yes" if promoted else ""])
-            if p.get("status") in ("ok", "collapsed") and t.get("trial") is not None:
+            if p.get("status") in FINISHED and t.get("trial") is not None:
                 per_trial[t["trial"]].append((p["point"]["epochs"], 100 * tune_score(p)))
         color = None
         for trial, series in sorted(per_trial.items()):

@@ -183,21 +183,21 @@ def activation_slope(series):
 
 
 def first_sweep(points, axis):
-    """(experiment, {label: {value: point}}) of the sweep over `axis` (the experiment named so first), or None."""
+    """(experiment, {label: {value: point}}, (smallest, largest value of ff's)) of the sweep over
+    `axis` (the experiment named so first), or None."""
     found = sweep(points, axis)
     if not found:
         return None
     experiment = sorted(found, key=lambda e: (e != axis, e))[0]
-    return experiment, found[experiment]
+    values = sorted(found[experiment]["ff"])
+    return experiment, found[experiment], (values[0], values[-1])
 
 
 def depth_scaling(points):
     found = first_sweep(points, "depth")
     if found is None:
         return None
-    experiment, series = found
-    depths = sorted(series["ff"])
-    first, last = depths[0], depths[-1]
+    experiment, series, (first, last) = found
     falls = {}
     for label in ("ff", "bp"):
         at_first, at_last = rates(series[label][first]), rates(series[label][last])
@@ -228,9 +228,7 @@ def thread_scaling(points):
     found = first_sweep(points, "threads")
     if found is None:
         return None
-    experiment, series = found
-    counts = sorted(series["ff"])
-    one, many = counts[0], counts[-1]
+    experiment, series, (one, many) = found
     scale = many / one
     eff = {}
     for label in ("ff", "bp"):

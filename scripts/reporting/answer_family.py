@@ -12,14 +12,20 @@ def is_layer_local(info):
     return bool(layer_local(info))
 
 
+def family_experiments(points, measure, field):
+    """{experiment: points} of the run's family experiments of one measure: single-process points
+    with `field`, four or more algorithms on one network, bp among them."""
+    groups = {}
+    for p in single_process(points):
+        if p["point"]["measure"] == measure and p.get(field):
+            groups.setdefault(p["point"]["experiment"], []).append(p)
+    return {e: ps for e, ps in groups.items() if len({p["point"]["algorithm"] for p in ps}) >= 4 and label_points(ps, "bp")}
+
+
 def family_accuracy(points, algorithms):
     """The BP-free algorithm (every algorithm but bp) with the best accuracy in the run's family
     experiment (four or more algorithms on one network), against bp in the same experiment."""
-    groups = {}
-    for p in single_process(points):
-        if p["point"]["measure"] == "convergence" and p.get("final_accuracy"):
-            groups.setdefault(p["point"]["experiment"], []).append(p)
-    groups = {e: ps for e, ps in groups.items() if len({p["point"]["algorithm"] for p in ps}) >= 4 and label_points(ps, "bp")}
+    groups = family_experiments(points, "convergence", "final_accuracy")
     if not groups:
         return None
     experiment = sorted(groups, key=lambda e: (e not in ("convergence", "family"), e))[0]
@@ -54,11 +60,7 @@ def family_accuracy(points, algorithms):
 
 
 def family_speed(points, algorithms):
-    groups = {}
-    for p in single_process(points):
-        if p["point"]["measure"] == "throughput" and p.get("train"):
-            groups.setdefault(p["point"]["experiment"], []).append(p)
-    groups = {e: ps for e, ps in groups.items() if len({p["point"]["algorithm"] for p in ps}) >= 4 and label_points(ps, "bp")}
+    groups = family_experiments(points, "throughput", "train")
     if not groups:
         return None
     experiment = sorted(groups)[0]

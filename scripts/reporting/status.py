@@ -11,5 +11,10 @@ class Status(str, Enum):
     SKIPPED = "skipped"      # not run here, with the reason (a missing peer, an unsupported option)
     FAILED = "failed"        # an error stopped it, with the message
 
+    def __str__(self):  # printed and formatted as the file's text ("ok"), not "Status.OK"
+        return self.value
+
+    __format__ = str.__format__
+
 
 FINISHED = (Status.OK, Status.COLLAPSED)  # points whose epochs are all recorded

@@ -28,8 +28,8 @@ reference_pid=$!
 # point), or the instant points/ gets (inotify) "point-file" (the next point's file: between points,
 # before its process starts), "result-tmp" (a result's .tmp: while it is written) or "result-renamed"
 # (a result put in place: just after, while the runner reaps the point). The first kill falls in the
-# start's measurements, before the run folder exists; until a run folder has its manifest, the next
-# start is killed the instant the manifest is written.
+# start's measurements, before the run folder exists; until a run folder exists, the next start is
+# killed the instant it appears (with its manifest: it is renamed into place whole).
 mapfile -t plan < <(/usr/bin/python3 -c '
 import random, sys
 r = random.Random(int(sys.argv[2]))
@@ -91,7 +91,8 @@ for step in "${plan[@]}"; do
   hit=0
   if [[ -z $run_dir && -n $started ]]; then
     step="manifest"
-    until compgen -G "$work/faulted/*/manifest.json" >/dev/null || ! kill -0 "$leader" 2>/dev/null; do sleep 0.001; done
+    until find "$work/faulted" -mindepth 2 -maxdepth 2 -name manifest.json ! -path '*.partial/*' 2>/dev/null | grep -q . ||
+      ! kill -0 "$leader" 2>/dev/null; do sleep 0.001; done
     if kill -0 "$leader" 2>/dev/null; then hit=1; fi
   elif [[ $step != delay* ]]; then
     if kill_on_file "$run_dir/points" "$leader" "$step"; then hit=1 on_file=$((on_file + 1)); fi
@@ -105,9 +106,10 @@ for step in "${plan[@]}"; do
   leader=""
   if [[ -z $run_dir ]]; then
     started=1
-    run_dir=$(find "$work/faulted" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | head -n 1 || true)
-    # Killed before the run folder had its manifest: nothing was measured; a new run starts over.
-    if [[ -n $run_dir && ! -s $run_dir/manifest.json ]]; then rm -rf "$run_dir"; run_dir=""; fi
+    # A run folder appears whole (made as <name>.partial, renamed once its manifest is written): a
+    # kill before that leaves no folder --resume would refuse, and nothing was measured.
+    run_dir=$(find "$work/faulted" -mindepth 1 -maxdepth 1 -type d ! -name '*.partial' 2>/dev/null | head -n 1 || true)
+    if [[ -n $run_dir && ! -s $run_dir/manifest.json ]]; then fail "$(basename "$run_dir") exists without its manifest"; fi
   fi
   echo "kill $((survived + finished_early)) ($step): $( ((hit)) && echo "hit the running sweep" || echo "the sweep had ended"), $(
     find "${run_dir:-$work/none}/points" -name '*.json' ! -name '*.point.json' 2>/dev/null | wc -l) result files" >&3

@@ -193,9 +193,15 @@ void start_run(const RunArgs& args, const std::string& source, double gemm, cons
   m["dataset_files"] = to_json(fingerprint_datasets(datasets));
   const fs::path base = args.out_dir.empty() ? fs::path(source) / "reports" / "runs" : fs::path(args.out_dir);
   run.dir = base / run_folder_name(m["revision"].get<std::string>());
-  fs::create_directories(run.dir / "points");
-  write_atomic((run.dir / "suite.json").string(), run.suite.text);
-  write_atomic((run.dir / "manifest.json").string(), m.dump(2) + "\n");
+  for (int n = 2; fs::exists(run.dir); ++n)  // two runs started in the same second
+    run.dir = base / fmt::format("{}-{}", run_folder_name(m["revision"].get<std::string>()), n);
+  // Made whole beside its name, then renamed into place: a run killed here leaves no folder that
+  // --resume would refuse (at most a "<name>.partial" with no result in it).
+  const fs::path partial = run.dir.string() + ".partial";
+  fs::create_directories(partial / "points");
+  write_atomic((partial / "suite.json").string(), run.suite.text);
+  write_atomic((partial / "manifest.json").string(), m.dump(2) + "\n");
+  fs::rename(partial, run.dir);
   const Suite& suite = run.suite;
   fmt::print("ffbench run: suite '{}' ({} points) on {}{} -> {}\n", suite.name, suite.points.size(),
              suite.resolved_dataset,

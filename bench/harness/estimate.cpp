@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "algorithms/registry.hpp"
+#include "bench/harness/point_status.hpp"
 #include "datasets/dataset.hpp"
 
 namespace ffb {
@@ -131,7 +132,9 @@ Estimator::Estimator(const std::vector<fs::path>& run_roots, const std::vector<S
       if (!fs::exists(file)) continue;
       try {
         const auto result = read_json(file);
-        if (!result.is_object() || result.value("status", "") != "ok" || !result.contains("wall_seconds")) continue;
+        if (!result.is_object() || point_status_from(result.value("status", "")) != PointStatus::ok ||
+            !result.contains("wall_seconds"))
+          continue;
         const double seconds = result["wall_seconds"].get<double>() / run.ratio;
         if (!std::isfinite(seconds) || seconds < 0.0) continue;
         history_.emplace(id, Past{result.value("point", nlohmann::json::object()), seconds, run.same, run.manifest.value("created", "")});

@@ -12,7 +12,6 @@ namespace ffb {
 
 namespace {
 using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 }  // namespace
 
 nlohmann::json census_json(const std::vector<BufferCensus>& census) {

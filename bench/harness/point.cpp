@@ -25,7 +25,6 @@ namespace ffb {
 
 namespace {
 using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 nlohmann::json memory_json(const Algorithm& algorithm) {
   const auto& arena = algorithm.arena();

@@ -1,6 +1,7 @@
 // What a point's two measures share, between point.cpp (the point's life), throughput_point.cpp
 // (steady-state windows) and convergence_point.cpp (a training run's curve): internal to the harness.
 #pragma once
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,11 @@
 #include "bench/harness/point_status.hpp"
 
 namespace ffb {
+
+// Seconds since `start` on the steady clock.
+inline double since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 // Subnormal values per category, and per buffer where there are any (the diagnostic of issue 17).
 nlohmann::json census_json(const std::vector<BufferCensus>& census);

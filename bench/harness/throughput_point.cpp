@@ -19,7 +19,6 @@ namespace ffb {
 
 namespace {
 using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 double median(std::vector<double> v) {
   if (v.empty()) return 0.0;

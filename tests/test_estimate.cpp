@@ -82,5 +82,15 @@ TEST_CASE("estimate: own history first, the nearest other machine scaled, analyt
     const Estimator estimator({root}, {other}, here, 100.0, 2);
     CHECK(estimator.estimate(other).source == EstimateSource::analytic);
   }
+  // A point whose dataset no registry knows (a damaged history's; the fuzz target's empty input) is
+  // still estimated: an estimate is a help, never a condition.
+  auto unknown = other;
+  unknown.dataset = "";
+  {
+    const Estimator estimator({root}, {unknown}, here, 100.0, 2);
+    const auto e = estimator.estimate(unknown);
+    CHECK(e.source == EstimateSource::analytic);
+    CHECK(e.seconds > 0.0);
+  }
   fs::remove_all(root);
 }

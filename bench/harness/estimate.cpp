@@ -188,8 +188,20 @@ std::string Estimator::explain(const std::map<EstimateSource, int>& sources) con
 
 // The analytic FLOPs of the work a point does at a share of this machine's GEMM rate (measured just
 // before), plus fixed costs per process.
+// The dataset's shape. An estimate is a help, never a condition: an unregistered name (a suite's
+// points are checked before this; a damaged history's are not) is costed as the image datasets.
+namespace {
+data::DatasetShape estimated_shape(const std::string& dataset) {
+  try {
+    return data::shape_of(dataset);
+  } catch (const data::DataError&) {
+    return data::shape_of("mnist");
+  }
+}
+}  // namespace
+
 double analytic_point_seconds(const SuitePoint& p, double gemm_gflops, int threads) {
-  const data::DatasetShape shape = data::shape_of(p.dataset);
+  const data::DatasetShape shape = estimated_shape(p.dataset);
   double weights = 0.0;
   int64_t in = shape.input;
   for (auto h : p.hidden) {

@@ -68,7 +68,6 @@ class Backprop : public Algorithm {
   };
   std::vector<Ops> ops_;
   std::vector<PackedWeights> packed_weights_;  // per layer, for inference
-  const float* input_ = nullptr;
   int64_t step_ = 0;
   std::string name_;
 };

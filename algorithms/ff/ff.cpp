@@ -55,7 +55,7 @@ ForwardForward::ForwardForward(const nlohmann::json& options, const std::string&
     : Algorithm(std::make_unique<Options>(name, declared, options)), name_(name) {
   const auto& o = *options_;
   optimizer_ = optimizer_from(o);
-  bf16_ = bf16_precision(o);
+  settings_.bf16 = bf16_precision(o);
   classifier_optimizer_ = optimizer_;
   classifier_optimizer_.lr = static_cast<float>(o.number("classifier_lr"));
   if (const double decay = o.number("classifier_weight_decay"); decay >= 0.0) {
@@ -66,34 +66,34 @@ ForwardForward::ForwardForward(const nlohmann::json& options, const std::string&
   }
   base_lr_ = optimizer_.lr;
   base_classifier_lr_ = classifier_optimizer_.lr;
-  lr_decay_start_ = o.integer("lr_decay_start");
-  if (o.values().contains("threshold")) threshold_ = o.number("threshold");
-  goodness_mean_ = o.choice("goodness", {"sum", "mean"}) == "mean";
-  norm_ = o.choice("norm", {"rms", "l2"}) == "l2" ? kern::NormKind::l2 : kern::NormKind::rms;
+  settings_.lr_decay_start = o.integer("lr_decay_start");
+  if (o.values().contains("threshold")) settings_.threshold = o.number("threshold");
+  settings_.goodness_mean = o.choice("goodness", {"sum", "mean"}) == "mean";
+  settings_.norm = o.choice("norm", {"rms", "l2"}) == "l2" ? kern::NormKind::l2 : kern::NormKind::rms;
   const auto negatives = o.choice("negatives", {"auto", "uniform", "hard", "sampled"});
-  sampled_negatives_ = negatives == "sampled";
-  hard_negatives_ = sampled_negatives_ || negatives == "hard" || (negatives == "auto" && o.flag("classifier"));
+  settings_.sampled_negatives = negatives == "sampled";
+  settings_.hard_negatives = settings_.sampled_negatives || negatives == "hard" || (negatives == "auto" && o.flag("classifier"));
   const auto schedule = o.choice("schedule", {"simultaneous", "layerwise", "pipelined"});
-  layerwise_ = schedule == "layerwise";
-  pipelined_ = schedule == "pipelined";
-  layer_epochs_ = o.integer("layer_epochs");
-  layer_steps_ = o.integer("layer_steps");
-  if (layer_epochs_ < 1) throw std::invalid_argument(name + ": option 'layer_epochs' must be >= 1");
-  if (layer_steps_ < 0) throw std::invalid_argument(name + ": option 'layer_steps' must be >= 0");
-  peer_normalization_ = static_cast<float>(o.number("peer_normalization"));
-  label_value_ = static_cast<float>(o.number("label_value"));
-  label_from_max_ = o.flag("label_from_max");
-  has_classifier_ = o.flag("classifier");
-  classifier_skip_first_ = o.flag("classifier_skip_first");
-  keep_features_ = o.choice("classifier_features", {"keep", "recompute"}) == "keep";
-  goodness_skip_first_ = o.flag("goodness_skip_first");
-  if (hard_negatives_ && !has_classifier_)
+  settings_.layerwise = schedule == "layerwise";
+  settings_.pipelined = schedule == "pipelined";
+  settings_.layer_epochs = o.integer("layer_epochs");
+  settings_.layer_steps = o.integer("layer_steps");
+  if (settings_.layer_epochs < 1) throw std::invalid_argument(name + ": option 'layer_epochs' must be >= 1");
+  if (settings_.layer_steps < 0) throw std::invalid_argument(name + ": option 'layer_steps' must be >= 0");
+  settings_.peer_normalization = static_cast<float>(o.number("peer_normalization"));
+  settings_.label_value = static_cast<float>(o.number("label_value"));
+  settings_.label_from_max = o.flag("label_from_max");
+  settings_.has_classifier = o.flag("classifier");
+  settings_.classifier_skip_first = o.flag("classifier_skip_first");
+  settings_.keep_features = o.choice("classifier_features", {"keep", "recompute"}) == "keep";
+  settings_.goodness_skip_first = o.flag("goodness_skip_first");
+  if (settings_.hard_negatives && !settings_.has_classifier)
     throw std::invalid_argument(fmt::format("{}: negatives '{}' need the classifier; set classifier to true or negatives to 'uniform'",
-                                            name, sampled_negatives_ ? "sampled" : "hard"));
+                                            name, settings_.sampled_negatives ? "sampled" : "hard"));
 }
 
 std::vector<std::string> ForwardForward::prediction_modes() const {
-  if (has_classifier_) return {"goodness", "softmax"};
+  if (settings_.has_classifier) return {"goodness", "softmax"};
   return {"goodness"};
 }
 
@@ -107,7 +107,7 @@ void ForwardForward::plan_buffers(MemoryPlan& plan) {
   plan_parameters(plan);
   plan_activations(plan);
   schedule_.reset();
-  if (pipelined_) {
+  if (settings_.pipelined) {
     schedule_ = std::make_unique<PipelinedSchedule>(*this);
     schedule_->plan(plan);
   }
@@ -146,12 +146,12 @@ void ForwardForward::plan_parameters(MemoryPlan& plan) {
   for (int64_t l = 0; l < depth; ++l) {
     const int64_t in = l == 0 ? spec_.input : spec_.hidden[l - 1];
     layers_[l].plan(plan, fmt::format("layer{}", l), in, spec_.hidden[l], optimizer_.kind);
-    if (peer_normalization_ > 0.0f)
+    if (settings_.peer_normalization > 0.0f)
       peer_means_.push_back(plan.add_floats(fmt::format("layer{}.peer_mean", l), MemCategory::optimizer, spec_.hidden[l]));
   }
-  if (has_classifier_)
+  if (settings_.has_classifier)
     classifier_.plan(plan, {.batch = batch_, .classes = spec_.classes, .widths = spec_.hidden,
-                            .first_layer = first_classifier_layer(), .keep_features = keep_features_,
+                            .first_layer = first_classifier_layer(), .keep_features = settings_.keep_features,
                             .optimizer = classifier_optimizer_});
 }
 
@@ -170,9 +170,9 @@ void ForwardForward::plan_activations(MemoryPlan& plan) {
   negatives_ = plan.add_bytes("negatives", MemCategory::activations, b * static_cast<int64_t>(sizeof(int32_t)));
   peer_coefficients_ = plan.add_floats("peer_coefficients", MemCategory::scratch, widest_hidden);
   MatmulOperand normalized_operand, hidden_grad_operand;  // bf16: the pair pass's product inputs
-  normalized_operand.plan(plan, "normalized.bf16", b2 * widest, bf16_);
-  hidden_grad_operand.plan(plan, "hidden.grad.bf16", b2 * widest_hidden, bf16_);
-  if (bf16_) {
+  normalized_operand.plan(plan, "normalized.bf16", b2 * widest, settings_.bf16);
+  hidden_grad_operand.plan(plan, "hidden.grad.bf16", b2 * widest_hidden, settings_.bf16);
+  if (settings_.bf16) {
     for (size_t l = 0; l < layers_.size(); ++l) layers_[l].plan_bf16(plan, fmt::format("layer{}", l));
   }
   // Goodness prediction runs all K labels at once: K*B rows.
@@ -190,9 +190,9 @@ void ForwardForward::create_products(MemoryPlan& plan) {
     const auto& p = layers_[l];
     LayerOps ops{};
     int64_t packed_bytes = 0;
-    if (!pipelined_) {
-      ops.forward_pair = &matmul_op({.m = b2, .n = p.out, .k = p.in, .bias = true, .relu = true, .bf16 = bf16_});
-      ops.weight_grad = &matmul_op({.m = p.in, .n = p.out, .k = b2, .trans_a = true, .bf16 = bf16_});
+    if (!settings_.pipelined) {
+      ops.forward_pair = &matmul_op({.m = b2, .n = p.out, .k = p.in, .bias = true, .relu = true, .bf16 = settings_.bf16});
+      ops.weight_grad = &matmul_op({.m = p.in, .n = p.out, .k = b2, .trans_a = true, .bf16 = settings_.bf16});
     }
     const MatmulShape single{.m = b, .n = p.out, .k = p.in, .bias = true, .relu = true};
     const MatmulShape labels{.m = kb, .n = p.out, .k = p.in, .bias = true, .relu = true};
@@ -206,13 +206,13 @@ void ForwardForward::create_products(MemoryPlan& plan) {
     ops_.push_back(ops);
     packed_weights_.push_back(plan_packed_weights(plan, fmt::format("layer{}.weight.packed", l), packed_bytes));
   }
-  if (has_classifier_) classifier_.create_products(matmuls_);
+  if (settings_.has_classifier) classifier_.create_products(matmuls_);
 }
 
 void ForwardForward::init_weights(Rng& rng) {
   shared_buffers_.scratch = scratchpad_;
   for (const auto& p : layers_) p.init(arena_, rng);
-  if (has_classifier_) classifier_.init(arena_);
+  if (settings_.has_classifier) classifier_.init(arena_);
   negative_rng_ = Rng(seed_ ^ 0x6e65676174697665ull);
   step_ = 0;
   begin_epoch(0, 1);
@@ -224,19 +224,19 @@ void ForwardForward::weights_changed() {
 
 void ForwardForward::begin_epoch(int64_t epoch, int64_t total_epochs) {
   epoch_ = epoch;
-  const double factor = lr_decay_factor(lr_decay_start_, epoch, total_epochs);  // the layers and the classifier alike, as the matlab code
+  const double factor = lr_decay_factor(settings_.lr_decay_start, epoch, total_epochs);  // the layers and the classifier alike, as the matlab code
   optimizer_.lr = static_cast<float>(base_lr_ * factor);
   classifier_optimizer_.lr = static_cast<float>(base_classifier_lr_ * factor);
   classifier_.set_lr(classifier_optimizer_.lr);
-  if (!layerwise_) {
+  if (!settings_.layerwise) {
     trained_layer_ = -1;
-  } else if (layer_steps_ == 0) {
-    trained_layer_ = std::min<int64_t>(depth() - 1, epoch / layer_epochs_);
+  } else if (settings_.layer_steps == 0) {
+    trained_layer_ = std::min<int64_t>(depth() - 1, epoch / settings_.layer_epochs);
   }
 }
 
 float ForwardForward::label_value(const float* image) const {
-  if (!label_from_max_) return label_value_;
+  if (!settings_.label_from_max) return settings_.label_value;
   float best = 0.0f;
   for (int64_t i = 0; i < spec_.input; ++i) best = std::max(best, image[i]);
   return best;
@@ -272,13 +272,13 @@ void ForwardForward::embed(float* out, const float* x, const int32_t* labels, in
 void ForwardForward::embed_normalized(float* out, float* scale, const float* x, int64_t b, const int32_t* positive,
                                       const int32_t* negative) const {
   const int64_t d = spec_.input, rows = positive == nullptr ? b : 2 * b;
-  const float c = norm_ == kern::NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(d);
+  const float c = settings_.norm == kern::NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(d);
   float* values = arena_.floats(label_values_);
   parallel_for(rows, [&](int64_t r) {
     float* row = out + r * d;
     const int64_t i = r < b ? r : r - b;  // the image: row r of the positives, row r - b of the negatives
     values[r] = embed_row(row, x + i * d, positive == nullptr ? nullptr : r < b ? positive + i : negative + i);
-    scale[r] = kern::normalize_row(row, row, d, c, norm_eps_);  // in place, on the row just written (in L1)
+    scale[r] = kern::normalize_row(row, row, d, c, settings_.norm_eps);  // in place, on the row just written (in L1)
   });
 }
 

@@ -41,8 +41,8 @@ class ForwardForward : public Algorithm {
   // measuring what the shared first-layer product saves.
   void scores_goodness_naive(const float* x, int64_t rows, float* out_scores);
   // Which layers feed goodness prediction and the softmax classifier.
-  int64_t first_goodness_layer() const { return goodness_skip_first_ && depth() > 1 ? 1 : 0; }
-  int64_t first_classifier_layer() const { return classifier_skip_first_ && depth() > 1 ? 1 : 0; }
+  int64_t first_goodness_layer() const { return settings_.goodness_skip_first && depth() > 1 ? 1 : 0; }
+  int64_t first_classifier_layer() const { return settings_.classifier_skip_first && depth() > 1 ? 1 : 0; }
   const SoftmaxClassifier& classifier() const { return classifier_; }
 
  protected:
@@ -63,9 +63,26 @@ class ForwardForward : public Algorithm {
   }
   double pair_loss_value(const float* g, int64_t b, int64_t width) const;
   // The layer's threshold: `threshold` per unit, so times the width for sum goodness.
-  double layer_threshold(int64_t width) const { return goodness_mean_ ? threshold_ : threshold_ * static_cast<double>(width); }
-  double threshold_ = 1.0;
-  bool goodness_mean_ = false;
+  double layer_threshold(int64_t width) const { return settings_.goodness_mean ? settings_.threshold : settings_.threshold * static_cast<double>(width); }
+  // What the options chose, read once by the constructor; nothing changes it after.
+  struct Settings {
+    double threshold = 1.0;          // per unit (times the width for sum goodness)
+    bool goodness_mean = false;      // goodness: mean (else sum) of squared activities
+    kern::NormKind norm = kern::NormKind::l2;
+    float norm_eps = 1e-4f;
+    bool bf16 = false;
+    int64_t lr_decay_start = 0;
+    bool hard_negatives = false;     // negatives chosen from the classifier's probabilities (hard or sampled)
+    bool sampled_negatives = false;  // drawn in proportion to them, not the most probable
+    bool layerwise = false, pipelined = false;  // the schedule (else simultaneous)
+    int64_t layer_epochs = 1, layer_steps = 0;  // layerwise: per layer
+    bool has_classifier = true, classifier_skip_first = true, goodness_skip_first = true;
+    bool keep_features = true;       // classifier_features: keep (else recompute)
+    bool label_from_max = false;
+    float label_value = 1.0f;
+    float peer_normalization = 0.0f;
+  };
+  Settings settings_;
 
  private:
   int64_t depth() const { return static_cast<int64_t>(layers_.size()); }
@@ -134,7 +151,7 @@ class ForwardForward : public Algorithm {
   void loss_gradient(const LayerWork& work, const float* peer);  // dLoss/dz over h, the bias gradient
   void layer_update(const LayerWork& work, const Matmul& weight_grad);
   // d(goodness)/dh = c h.
-  float goodness_derivative(int64_t width) const { return goodness_mean_ ? 2.0f / static_cast<float>(width) : 2.0f; }
+  float goodness_derivative(int64_t width) const { return settings_.goodness_mean ? 2.0f / static_cast<float>(width) : 2.0f; }
   // plan_buffers' parts: this rank's block of layers (distributed pipeline), the layers' and the
   // classifier's parameters, the activations, the products (training, inference, classifier).
   void plan_rank_block();
@@ -152,23 +169,9 @@ class ForwardForward : public Algorithm {
   std::string name_;
   OptimizerConfig optimizer_, classifier_optimizer_;  // the classifier's as configured (its lr before decay)
   float base_lr_ = 0.0f, base_classifier_lr_ = 0.0f;  // before the epoch's lr_decay_start factor
-  int64_t lr_decay_start_ = 0;
-  bool bf16_ = false;
-  kern::NormKind norm_ = kern::NormKind::l2;
-  bool hard_negatives_ = false;     // negatives chosen from the classifier's probabilities (hard or sampled)
-  bool sampled_negatives_ = false;  // drawn in proportion to them, not the most probable
-  bool layerwise_ = false;
-  bool pipelined_ = false;
-  int64_t layer_epochs_ = 1, layer_steps_ = 0;
-  bool has_classifier_ = true, classifier_skip_first_ = true, goodness_skip_first_ = true;
-  bool label_from_max_ = false;
-  bool keep_features_ = true;
-  float label_value_ = 1.0f;
-  float peer_normalization_ = 0.0f;
-  float norm_eps_ = 1e-4f;
 
   std::vector<LinearParams> layers_;
-  SoftmaxClassifier classifier_;  // when has_classifier_
+  SoftmaxClassifier classifier_;  // when settings_.has_classifier
   std::vector<BufferId> peer_means_;    // per layer: running mean activity per unit
   BufferId embedded_;                   // B x D: prediction's label-free input (training writes its
                                         // inputs normalised straight into normalized_a_)

@@ -18,15 +18,15 @@ namespace ffb {
 
 std::string ForwardForward::distribution_problem(DistributedMode mode) const {
   if (mode == DistributedMode::pipeline) {
-    if (!pipelined_)
+    if (!settings_.pipelined)
       return "set the option schedule=pipelined: each layer then trains on what the layer before produced one step "
              "earlier, the math a pipeline across processes runs";
-    if (has_classifier_)
+    if (settings_.has_classifier)
       return "the softmax classifier reads every layer's activity in every step, and hard negatives need its verdict "
              "before layer 1 can start: set classifier=false (goodness prediction, uniform negatives)";
     return {};
   }
-  if (mode == DistributedMode::data && pipelined_)
+  if (mode == DistributedMode::data && settings_.pipelined)
     return "the pipelined schedule trains its layers on separate threads, which cannot all join the gradient "
            "allreduce; use schedule simultaneous or layerwise, or --distributed pipeline";
   return {};

@@ -38,15 +38,15 @@ void ForwardForward::PipelinedSchedule::plan(MemoryPlan& plan) {
     buffers.scale = plan.add_floats(name + ".scale", MemCategory::activations, b2);
     buffers.goodness = plan.add_floats(name + ".goodness", MemCategory::activations, b2);
     buffers.goodness_grad = plan.add_floats(name + ".goodness.grad", MemCategory::activations, b2);
-    buffers.input.plan(plan, name + ".input.bf16", b2 * p.in, ff_.bf16_);
-    buffers.grad.plan(plan, name + ".hidden.grad.bf16", b2 * p.out, ff_.bf16_);
-    if (ff_.peer_normalization_ > 0.0f) buffers.peer = plan.add_floats(name + ".peer_coefficients", MemCategory::scratch, p.out);
+    buffers.input.plan(plan, name + ".input.bf16", b2 * p.in, ff_.settings_.bf16);
+    buffers.grad.plan(plan, name + ".hidden.grad.bf16", b2 * p.out, ff_.settings_.bf16);
+    if (ff_.settings_.peer_normalization > 0.0f) buffers.peer = plan.add_floats(name + ".peer_coefficients", MemCategory::scratch, p.out);
     buffers_.push_back(buffers);
     inputs_.push_back(inputs);
     const int instance = static_cast<int>(l) + 1;
     products_.push_back(
-        {&ff_.matmul_op({.m = b2, .n = p.out, .k = p.in, .bias = true, .relu = true, .bf16 = ff_.bf16_, .threads = 1, .instance = instance}),
-         &ff_.matmul_op({.m = p.in, .n = p.out, .k = b2, .trans_a = true, .bf16 = ff_.bf16_, .threads = 1, .instance = instance})});
+        {&ff_.matmul_op({.m = b2, .n = p.out, .k = p.in, .bias = true, .relu = true, .bf16 = ff_.settings_.bf16, .threads = 1, .instance = instance}),
+         &ff_.matmul_op({.m = p.in, .n = p.out, .k = b2, .trans_a = true, .bf16 = ff_.settings_.bf16, .threads = 1, .instance = instance})});
   }
   const int64_t owned = ff_.owned_last_ - ff_.owned_first_;
   const int team = std::max(1, std::min(threads(), static_cast<int>(owned)));

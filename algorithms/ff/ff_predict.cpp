@@ -59,7 +59,7 @@ void ForwardForward::label_free_inputs(const float* x) {
   float* rest = arena_.floats(embedded_);
   float* values = arena_.floats(label_values_);
   float* row_scale = arena_.floats(scale_);
-  const float c = norm_ == kern::NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(d);
+  const float c = settings_.norm == kern::NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(d);
   parallel_for(batch_, [&](int64_t i) {
     float* row = rest + i * d;
     std::memcpy(row, x + i * d, static_cast<size_t>(d) * sizeof(float));
@@ -68,7 +68,7 @@ void ForwardForward::label_free_inputs(const float* x) {
     float sum = v * v;
     for (int64_t j = 0; j < d; ++j) sum += row[j] * row[j];
     values[i] = v;
-    row_scale[i] = 1.0f / (std::sqrt(c * sum) + norm_eps_);
+    row_scale[i] = 1.0f / (std::sqrt(c * sum) + settings_.norm_eps);
   });
 }
 
@@ -80,10 +80,10 @@ void ForwardForward::goodness_row(float* row, int64_t r, int64_t width, bool cou
   // same bits as the separate kernels.
   const int64_t b = batch_, k = spec_.classes;
   const float sum = kern::row_sum_squares(row, width);
-  if (count) out_scores[(r % b) * k + r / b] += (goodness_mean_ ? 1.0f / static_cast<float>(width) : 1.0f) * sum;
+  if (count) out_scores[(r % b) * k + r / b] += (settings_.goodness_mean ? 1.0f / static_cast<float>(width) : 1.0f) * sum;
   if (!feed) return;
-  const float norm_c = norm_ == kern::NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(width);
-  const float s = kern::norm_scale(sum, norm_c, norm_eps_);
+  const float norm_c = settings_.norm == kern::NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(width);
+  const float s = kern::norm_scale(sum, norm_c, settings_.norm_eps);
 #pragma omp simd
   for (int64_t j = 0; j < width; ++j) out[j] = row[j] * s;
 }
@@ -132,15 +132,15 @@ void ForwardForward::scores_goodness_naive(const float* x, int64_t rows, float* 
   for (int64_t label = 0; label < k; ++label) {
     for (int64_t i = 0; i < b; ++i) labels[i] = static_cast<int32_t>(label);
     embed(embedded, x, labels, rows, b);
-    kern::normalize_forward(Mat(normalized, b, spec_.input), scale, Mat(embedded, b, spec_.input), norm_, norm_eps_);
+    kern::normalize_forward(Mat(normalized, b, spec_.input), scale, Mat(embedded, b, spec_.input), settings_.norm, settings_.norm_eps);
     for (int64_t l = 0; l < depth(); ++l) {
       const auto& p = layers_[l];
       ops_[l].forward_single->run(normalized, arena_.floats(p.weight), hidden, arena_.floats(p.bias), scratch);
       if (l >= first_goodness_layer()) {
-        kern::goodness_forward(goodness, Mat(hidden, b, p.out), goodness_mean_);
+        kern::goodness_forward(goodness, Mat(hidden, b, p.out), settings_.goodness_mean);
         for (int64_t i = 0; i < rows; ++i) out_scores[i * k + label] += goodness[i];
       }
-      kern::normalize_forward(Mat(normalized, b, p.out), scale, Mat(hidden, b, p.out), norm_, norm_eps_);
+      kern::normalize_forward(Mat(normalized, b, p.out), scale, Mat(hidden, b, p.out), settings_.norm, settings_.norm_eps);
     }
   }
 }
@@ -168,7 +168,7 @@ double ForwardForward::flops_per_sample(Phase phase, int mode) const {
     if (trained) total += 2.0 * 2.0 * macs[l];  // weight gradient over 2B rows
   }
   // neutral pass (twice when the classifier's features are recomputed), classifier fwd + grad
-  if (has_classifier_) total += (keep_features_ ? 1.0 : 2.0) * neutral + 2.0 * 2.0 * classifier_macs;
+  if (settings_.has_classifier) total += (settings_.keep_features ? 1.0 : 2.0) * neutral + 2.0 * 2.0 * classifier_macs;
   return total;
 }
 

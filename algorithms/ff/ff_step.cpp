@@ -28,7 +28,7 @@ void ForwardForward::neutral_forward(const float* x, bool gradient, bool inferen
   float* scale = arena_.floats(scale_);
   arena_.mark_live(normalized_a_);
   arena_.mark_live(hidden_);
-  if (has_classifier_) classifier_.begin_pass(arena_, gradient);
+  if (settings_.has_classifier) classifier_.begin_pass(arena_, gradient);
   embed_normalized(normalized, scale, x, b, nullptr, nullptr);
   const float* input = normalized;
   for (int64_t l = 0; l < depth(); ++l) {
@@ -39,13 +39,13 @@ void ForwardForward::neutral_forward(const float* x, bool gradient, bool inferen
                              scratch, weights_version());
     else
       ops_[l].forward_single->run(input, arena_.floats(p.weight), hidden, arena_.floats(p.bias), scratch);
-    float* next = has_classifier_ ? classifier_.activity_buffer(arena_, l) : nullptr;
+    float* next = settings_.has_classifier ? classifier_.activity_buffer(arena_, l) : nullptr;
     if (next == nullptr) {
       next = arena_.floats(input == arena_.floats(normalized_a_) ? normalized_b_ : normalized_a_);
       arena_.mark_live(normalized_b_);
     }
-    kern::normalize_forward(Mat(next, b, p.out), scale, Mat(hidden, b, p.out), norm_, norm_eps_);
-    if (has_classifier_) classifier_.add_layer(arena_, l, next, gradient, scratch);
+    kern::normalize_forward(Mat(next, b, p.out), scale, Mat(hidden, b, p.out), settings_.norm, settings_.norm_eps);
+    if (settings_.has_classifier) classifier_.add_layer(arena_, l, next, gradient, scratch);
     input = next;
   }
   arena_.mark_dead(hidden_);
@@ -71,7 +71,7 @@ void ForwardForward::choose_negatives(const int32_t* labels) {
   // slice's draws, so the ranks together draw what one process with the whole batch would.
   const bool sliced = mode_ == DistributedMode::data;
   const int64_t offset = sliced ? b * comm_->rank() : 0, global = sliced ? b * comm_->size() : b;
-  if (!hard_negatives_) {
+  if (!settings_.hard_negatives) {
     // Uniform over the K-1 wrong labels: shift the true label by 1..K-1, never by 0.
     for (int64_t i = 0; i < global; ++i) {
       const auto shift = static_cast<int64_t>(negative_rng_.below(k - 1));
@@ -80,7 +80,7 @@ void ForwardForward::choose_negatives(const int32_t* labels) {
     return;
   }
   const float* probs = classifier_.probabilities(arena_);
-  if (sampled_negatives_) {
+  if (settings_.sampled_negatives) {
     // A wrong label drawn in proportion to the classifier's probability of it: one uniform number per
     // row of the global batch.
     for (int64_t g = 0; g < global; ++g) {
@@ -138,7 +138,7 @@ StepStats ForwardForward::step(const float* x, const int32_t* labels) {
   stats.layers = static_cast<int>(depth());
   arena_.reset_live();
   ++step_;
-  if (layerwise_ && layer_steps_ > 0) trained_layer_ = std::min<int64_t>(depth() - 1, (step_ - 1) / layer_steps_);
+  if (settings_.layerwise && settings_.layer_steps > 0) trained_layer_ = std::min<int64_t>(depth() - 1, (step_ - 1) / settings_.layer_steps);
 
   if (owned_first_ > 0) {  // distributed pipeline, a later block: its input comes from the rank before
     boundary_before_step();
@@ -147,7 +147,7 @@ StepStats ForwardForward::step(const float* x, const int32_t* labels) {
     phases_.lap(kPipelined);
     return stats;
   }
-  if (has_classifier_) {
+  if (settings_.has_classifier) {
     neutral_forward(x, false);
     phases_.lap(kNeutral);
     train_classifier(x, labels, stats);
@@ -162,7 +162,7 @@ StepStats ForwardForward::step(const float* x, const int32_t* labels) {
   embed_normalized(arena_.floats(current), arena_.floats(scale_), x, b, labels, static_cast<const int32_t*>(arena_.raw(negatives_)));
   phases_.lap(kInputs);
   double total_loss = 0.0;
-  if (pipelined_) {
+  if (settings_.pipelined) {
     boundary_before_step();
     total_loss = schedule_->pass(arena_.floats(current), stats);
     boundary_after_step();
@@ -206,7 +206,7 @@ ForwardForward::LayerWork ForwardForward::layer_forward(int64_t l, const LayerBu
                                                         const float* input, bool train) {
   const auto& p = layers_[l];
   LayerWork work{l, p, buffers, arena_.raw(buffers.scratch), arena_.floats(buffers.hidden), nullptr, train,
-                 train && peer_normalization_ <= 0.0f && row_local_loss()};
+                 train && settings_.peer_normalization <= 0.0f && row_local_loss()};
   work.input = buffers.input.prepare(arena_, input, 2 * batch_ * p.in);
   forward.run(work.input, p.matmul_weight(arena_), work.hidden, arena_.floats(p.bias), work.scratch);
   phases_.lap(kForward);
@@ -227,9 +227,9 @@ void ForwardForward::goodness_and_next(const LayerWork& work, float* next) {
   float* goodness = arena_.floats(work.buffers.goodness);
   float* goodness_grad = arena_.floats(work.buffers.goodness_grad);
   float* scale = arena_.floats(work.buffers.scale);
-  const float norm_c = norm_ == kern::NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(width);
-  const float good_c = goodness_mean_ ? 1.0f / static_cast<float>(width) : 1.0f;
-  const float eps = norm_eps_;
+  const float norm_c = settings_.norm == kern::NormKind::l2 ? 1.0f : 1.0f / static_cast<float>(width);
+  const float good_c = settings_.goodness_mean ? 1.0f / static_cast<float>(width) : 1.0f;
+  const float eps = settings_.norm_eps;
   const bool train = work.train, fused = work.fused;
   const float theta = static_cast<float>(layer_threshold(width));
   const float inv = 1.0f / static_cast<float>(b2);
@@ -279,7 +279,7 @@ double ForwardForward::layer_loss(const LayerWork& work, StepStats& stats, const
   stats.goodness_pos[l] = static_cast<float>(pos / static_cast<double>(b));
   stats.goodness_neg[l] = static_cast<float>(neg / static_cast<double>(b));
   stats.layer_loss[l] = static_cast<float>(loss);
-  if (peer_normalization_ > 0.0f) {
+  if (settings_.peer_normalization > 0.0f) {
     float* coefficients = arena_.floats(work.buffers.peer);
     stats.layer_loss[l] += static_cast<float>(peer_normalization_step(l, Mat(work.hidden, 2 * b, width), coefficients));
     peer = coefficients;
@@ -374,13 +374,13 @@ double ForwardForward::peer_normalization_step(int64_t l, const Mat& h, float* c
   }
   mean /= static_cast<double>(width);
   double loss = 0.0;
-  const float scale = peer_normalization_ * 2.0f / static_cast<float>(width) * (1.0f - momentum) / static_cast<float>(b);
+  const float scale = settings_.peer_normalization * 2.0f / static_cast<float>(width) * (1.0f - momentum) / static_cast<float>(b);
   for (int64_t j = 0; j < width; ++j) {
     const double deviation = running[j] - mean;
     loss += deviation * deviation;
     coefficients[j] = scale * static_cast<float>(deviation);
   }
-  return peer_normalization_ * loss / static_cast<double>(width);
+  return settings_.peer_normalization * loss / static_cast<double>(width);
 }
 
 }  // namespace ffb

@@ -65,7 +65,6 @@ ForwardForward::ForwardForward(const nlohmann::json& options, const std::string&
                                             "layers' weight_decay", name_, decay));
   }
   base_lr_ = optimizer_.lr;
-  base_classifier_lr_ = classifier_optimizer_.lr;
   settings_.lr_decay_start = o.integer("lr_decay_start");
   if (o.values().contains("threshold")) settings_.threshold = o.number("threshold");
   settings_.goodness_mean = o.choice("goodness", {"sum", "mean"}) == "mean";
@@ -226,8 +225,7 @@ void ForwardForward::begin_epoch(int64_t epoch, int64_t total_epochs) {
   epoch_ = epoch;
   const double factor = lr_decay_factor(settings_.lr_decay_start, epoch, total_epochs);  // the layers and the classifier alike, as the matlab code
   optimizer_.lr = static_cast<float>(base_lr_ * factor);
-  classifier_optimizer_.lr = static_cast<float>(base_classifier_lr_ * factor);
-  classifier_.set_lr(classifier_optimizer_.lr);
+  classifier_.set_lr(static_cast<float>(classifier_optimizer_.lr * factor));  // the component's live copy decays
   if (!settings_.layerwise) {
     trained_layer_ = -1;
   } else if (settings_.layer_steps == 0) {

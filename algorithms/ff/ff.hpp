@@ -168,7 +168,7 @@ class ForwardForward : public Algorithm {
   enum Part : size_t { kNeutral, kClassifier, kNegatives, kInputs, kForward, kGoodness, kLoss, kBiasGrad, kWeightGrad, kUpdate, kPipelined };
   std::string name_;
   OptimizerConfig optimizer_, classifier_optimizer_;  // the classifier's as configured (its lr before decay)
-  float base_lr_ = 0.0f, base_classifier_lr_ = 0.0f;  // before the epoch's lr_decay_start factor
+  float base_lr_ = 0.0f;  // before the epoch's lr_decay_start factor
 
   std::vector<LinearParams> layers_;
   SoftmaxClassifier classifier_;  // when settings_.has_classifier

@@ -28,7 +28,7 @@ cases=()
 for a in "${algorithms[@]}"; do cases+=("$a|"); done
 cases+=("ff|-o schedule=layerwise -o layer_steps=4" "ff|-o schedule=pipelined -o classifier=false"
         "ff|-o classifier_features=recompute" "ff|-o peer_normalization=0.03" "ff|-o negatives=sampled"
-        "ff|-o goodness=mean -o norm=l2" "ff_symba|-o schedule=pipelined -o classifier=false")
+        "ff|-o goodness=mean -o norm=l2" "ff|-o lr_decay_start=1" "ff_symba|-o schedule=pipelined -o classifier=false")
 
 compare_json() {  # the results without their timings
   /usr/bin/python3 - "$1" "$2" <<'EOF'
